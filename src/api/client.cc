@@ -1,0 +1,64 @@
+#include "api/client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+namespace uvs::api {
+
+Client::~Client() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool Client::connect() {
+  if (fd_ >= 0) return true;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path_.size() >= sizeof sa.sun_path) {
+    error_ = ENAMETOOLONG;
+    return false;
+  }
+  std::memcpy(sa.sun_path, path_.c_str(), path_.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error_ = errno;
+    return false;
+  }
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    error_ = errno;
+    ::close(fd);
+    return false;
+  }
+  fd_ = fd;
+  return true;
+}
+
+std::optional<Reply> Client::call(const Command& cmd) {
+  if (!connect()) return std::nullopt;
+  std::string payload;
+  if (!write_frame(fd_, encode_request(cmd)) ||
+      read_frame(fd_, kMaxReplyBytes, payload) != ReadStatus::kOk) {
+    error_ = errno ? errno : ECONNRESET;
+    ::close(fd_);
+    fd_ = -1;
+    return std::nullopt;
+  }
+  try {
+    return decode_reply(payload);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string resolve_socket_path(const std::string& from_flag) {
+  if (!from_flag.empty()) return from_flag;
+  if (const char* env = std::getenv("UVS_SOCKET"); env && *env) return env;
+  return kDefaultSocket;
+}
+
+}  // namespace uvs::api

@@ -1,0 +1,929 @@
+#include "cli/parse.h"
+
+#include <arpa/inet.h>
+#include <popt.h>
+
+#include <array>
+#include <climits>
+#include <cstdlib>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "cli/parse_values.h"
+
+namespace uvs::cli {
+namespace {
+
+using parse_internal::parse_fwmark;
+using parse_internal::parse_host_port;
+using parse_internal::parse_integer;
+using parse_internal::parse_ipv4_netmask;
+using parse_internal::parse_ipv6_prefix;
+
+constexpr long kMaxTimeout = 86400 * 31;  // --set and -p accept at most 31 days
+constexpr size_t kSchedFlagsArgMax = 127;  // ipvsadm keeps -b in a 128-byte buffer
+constexpr int kExitFail = 2;               // fail()
+constexpr int kExitPopt = 255;             // exit(-1): usage hint and popt errors
+
+// popt `val` codes. Options with a short letter return that letter; long-only options (and the
+// two meanings of -b) get codes above the char range.
+enum Code : int {
+  kCodeSet = 256,
+  kCodeStartDaemon,
+  kCodeStopDaemon,
+  kCodeSctpService,
+  kCodeMcastInterface,
+  kCodeSyncId,
+  kCodeTimeout,
+  kCodeDaemon,
+  kCodeStats,
+  kCodeRate,
+  kCodeThresholds,
+  kCodePersistentConn,
+  kCodeTunInfo,
+  kCodeNoSort,
+  kCodeSort,
+  kCodePe,
+  kCodeSchedFlags,
+  kCodeFullNat,
+  kCodeMcastGroup,
+  kCodeMcastPort,
+  kCodeMcastTtl,
+  kCodeSyncMaxlen,
+  kCodeTunType,
+  kCodeTunPort,
+  kCodeTunNoCsum,
+  kCodeTunCsum,
+  kCodeTunRemCsum,
+};
+
+// Option names as they appear in messages, indexed by OptionBit. The two extension names are
+// the Alibaba tool's.
+constexpr std::array<const char*, kOptCount> kOptionNames = {
+    "numeric",      "connection",  "service-address", "scheduler",       "persistent",
+    "netmask",      "real-server", "forwarding-method", "weight",        "u-threshold",
+    "l-threshold",  "mcast-interface", "timeout",     "daemon",          "stats",
+    "rate",         "thresholds",  "persistent-conn", "nosort",          "syncid",
+    "exact",        "ops",         "pe",              "sched-flags",     "mcast-group",
+    "mcast-port",   "mcast-ttl",   "sync-maxlen",     "tun-info",        "tun-type",
+    "tun-port",     "tun-nocsum",  "tun-csum",        "tun-remcsum",     "local-address",
+    "synproxy",
+};
+
+// One row of ipvsadm's commands_v_options table, one cell per OptionBit:
+// '+' mandatory, 'x' illegal, '1' at most one of the '1' options, '.' optional.
+using Legality = std::array<char, kOptCount>;
+
+constexpr Legality make_row(char fill, std::initializer_list<std::pair<OptionBit, char>> cells) {
+  Legality row{};
+  for (auto& c : row) c = fill;
+  for (const auto& [bit, cell] : cells) row[bit] = cell;
+  return row;
+}
+
+struct CommandSpec {
+  CommandKind kind;
+  const char* name;  // cmdname used in messages
+  Legality legality;
+};
+
+constexpr Legality kServiceEditRow = make_row(
+    'x', {{kOptService, '+'}, {kOptScheduler, '.'}, {kOptPersistent, '.'}, {kOptNetmask, '.'},
+          {kOptOnePacket, '.'}, {kOptPe, '.'}, {kOptSchedFlags, '.'}, {kOptSynproxy, '.'}});
+constexpr Legality kServerEditRow = make_row(
+    'x', {{kOptService, '+'}, {kOptServer, '+'}, {kOptForward, '.'}, {kOptWeight, '.'},
+          {kOptUThreshold, '.'}, {kOptLThreshold, '.'}, {kOptTunType, '.'}, {kOptTunPort, '.'},
+          {kOptTunNoCsum, '.'}, {kOptTunCsum, '.'}, {kOptTunRemCsum, '.'}});
+constexpr Legality kLaddrEditRow =
+    make_row('x', {{kOptService, '+'}, {kOptLaddr, '+'}});
+
+const std::array<CommandSpec, 17> kCommands = {{
+    {CommandKind::kAddService, "add-service", kServiceEditRow},
+    {CommandKind::kEditService, "edit-service", kServiceEditRow},
+    {CommandKind::kDelService, "delete-service", make_row('x', {{kOptService, '+'}})},
+    {CommandKind::kFlush, "flush", make_row('x', {})},
+    {CommandKind::kList, "list",
+     make_row('x', {{kOptNumeric, '.'}, {kOptConnection, '1'}, {kOptService, '1'},
+                    {kOptTimeout, '1'}, {kOptDaemon, '1'}, {kOptStats, '.'}, {kOptRate, '.'},
+                    {kOptThresholds, '.'}, {kOptPersistentConn, '.'}, {kOptNoSort, '.'},
+                    {kOptSyncId, '.'}, {kOptExact, '.'}, {kOptTunInfo, '.'}})},
+    {CommandKind::kAddDest, "add-server", kServerEditRow},
+    {CommandKind::kDelDest, "delete-server",
+     make_row('x', {{kOptService, '+'}, {kOptServer, '+'}})},
+    {CommandKind::kEditDest, "edit-server", kServerEditRow},
+    {CommandKind::kSetTimeout, "set", make_row('x', {})},
+    {CommandKind::kStartDaemon, "start-daemon",
+     make_row('x', {{kOptMcastIfn, '.'}, {kOptSyncId, '.'}, {kOptMcastGroup, '.'},
+                    {kOptMcastPort, '.'}, {kOptMcastTtl, '.'}, {kOptSyncMaxlen, '.'}})},
+    {CommandKind::kStopDaemon, "stop-daemon", make_row('x', {{kOptSyncId, '.'}})},
+    {CommandKind::kRestore, "restore", make_row('x', {})},
+    {CommandKind::kSave, "save", make_row('x', {{kOptNumeric, '.'}})},
+    {CommandKind::kZero, "zero", make_row('x', {{kOptService, '.'}})},
+    {CommandKind::kAddLaddr, "add-laddr", kLaddrEditRow},
+    {CommandKind::kDelLaddr, "del-laddr", kLaddrEditRow},
+    {CommandKind::kGetLaddr, "get-laddr",
+     make_row('x', {{kOptNumeric, '.'}, {kOptService, '.'}})},
+}};
+
+const CommandSpec* find_spec(CommandKind kind) {
+  for (const auto& spec : kCommands) {
+    if (spec.kind == kind) return &spec;
+  }
+  return nullptr;
+}
+
+// ipvsadm's tunnel_types_v_options: for each tunnel type, the cells for
+// tun-port, tun-nocsum, tun-csum, tun-remcsum.
+constexpr std::array<OptionBit, 4> kTunnelOptionBits = {kOptTunPort, kOptTunNoCsum, kOptTunCsum,
+                                                        kOptTunRemCsum};
+struct TunnelSpec {
+  const char* name;
+  std::array<char, 4> legality;
+};
+constexpr std::array<TunnelSpec, 3> kTunnelSpecs = {{
+    {"ipip", {'x', 'x', 'x', 'x'}},
+    {"gue", {'+', '1', '1', '1'}},
+    {"gre", {'x', '1', '1', 'x'}},
+}};
+
+// The option table handed to popt. Whether -b takes an argument depends on the command, so
+// there are two tables: mainline (-b = --sched-flags LIST) and the one used after -a/-e, where
+// -b/--fullnat is a forwarding switch (Alibaba LVS) and --sched-flags stays long-only.
+std::vector<poptOption> option_table(bool fullnat_b) {
+  constexpr unsigned kNone = POPT_ARG_NONE;
+  constexpr unsigned kString = POPT_ARG_STRING;
+  std::vector<poptOption> table = {
+      {"add-service", 'A', kNone, nullptr, 'A', nullptr, nullptr},
+      {"edit-service", 'E', kNone, nullptr, 'E', nullptr, nullptr},
+      {"delete-service", 'D', kNone, nullptr, 'D', nullptr, nullptr},
+      {"clear", 'C', kNone, nullptr, 'C', nullptr, nullptr},
+      {"list", 'L', kNone, nullptr, 'L', nullptr, nullptr},
+      {"list", 'l', kNone, nullptr, 'l', nullptr, nullptr},
+      {"zero", 'Z', kNone, nullptr, 'Z', nullptr, nullptr},
+      {"add-server", 'a', kNone, nullptr, 'a', nullptr, nullptr},
+      {"edit-server", 'e', kNone, nullptr, 'e', nullptr, nullptr},
+      {"delete-server", 'd', kNone, nullptr, 'd', nullptr, nullptr},
+      {"set", '\0', kNone, nullptr, kCodeSet, nullptr, nullptr},
+      {"help", 'h', kNone, nullptr, 'h', nullptr, nullptr},
+      {"version", 'v', kNone, nullptr, 'v', nullptr, nullptr},
+      {"restore", 'R', kNone, nullptr, 'R', nullptr, nullptr},
+      {"save", 'S', kNone, nullptr, 'S', nullptr, nullptr},
+      {"start-daemon", '\0', kString, nullptr, kCodeStartDaemon, nullptr, nullptr},
+      {"stop-daemon", '\0', kString, nullptr, kCodeStopDaemon, nullptr, nullptr},
+      {"add-laddr", 'P', kNone, nullptr, 'P', nullptr, nullptr},
+      {"del-laddr", 'Q', kNone, nullptr, 'Q', nullptr, nullptr},
+      {"get-laddr", 'G', kNone, nullptr, 'G', nullptr, nullptr},
+      {"tcp-service", 't', kString, nullptr, 't', nullptr, nullptr},
+      {"udp-service", 'u', kString, nullptr, 'u', nullptr, nullptr},
+      {"sctp-service", '\0', kString, nullptr, kCodeSctpService, nullptr, nullptr},
+      {"fwmark-service", 'f', kString, nullptr, 'f', nullptr, nullptr},
+      {"scheduler", 's', kString, nullptr, 's', nullptr, nullptr},
+      {"persistent", 'p', kString | POPT_ARGFLAG_OPTIONAL, nullptr, 'p', nullptr, nullptr},
+      {"netmask", 'M', kString, nullptr, 'M', nullptr, nullptr},
+      {"real-server", 'r', kString, nullptr, 'r', nullptr, nullptr},
+      {"masquerading", 'm', kNone, nullptr, 'm', nullptr, nullptr},
+      {"ipip", 'i', kNone, nullptr, 'i', nullptr, nullptr},
+      {"gatewaying", 'g', kNone, nullptr, 'g', nullptr, nullptr},
+      {"weight", 'w', kString, nullptr, 'w', nullptr, nullptr},
+      {"u-threshold", 'x', kString, nullptr, 'x', nullptr, nullptr},
+      {"l-threshold", 'y', kString, nullptr, 'y', nullptr, nullptr},
+      {"numeric", 'n', kNone, nullptr, 'n', nullptr, nullptr},
+      {"connection", 'c', kNone, nullptr, 'c', nullptr, nullptr},
+      {"mcast-interface", '\0', kString, nullptr, kCodeMcastInterface, nullptr, nullptr},
+      {"syncid", '\0', kString, nullptr, kCodeSyncId, nullptr, nullptr},
+      {"timeout", '\0', kNone, nullptr, kCodeTimeout, nullptr, nullptr},
+      {"daemon", '\0', kNone, nullptr, kCodeDaemon, nullptr, nullptr},
+      {"stats", '\0', kNone, nullptr, kCodeStats, nullptr, nullptr},
+      {"rate", '\0', kNone, nullptr, kCodeRate, nullptr, nullptr},
+      {"thresholds", '\0', kNone, nullptr, kCodeThresholds, nullptr, nullptr},
+      {"persistent-conn", '\0', kNone, nullptr, kCodePersistentConn, nullptr, nullptr},
+      {"tun-info", '\0', kNone, nullptr, kCodeTunInfo, nullptr, nullptr},
+      {"nosort", '\0', kNone, nullptr, kCodeNoSort, nullptr, nullptr},
+      {"sort", '\0', kNone, nullptr, kCodeSort, nullptr, nullptr},
+      {"exact", 'X', kNone, nullptr, 'X', nullptr, nullptr},
+      {"ipv6", '6', kNone, nullptr, '6', nullptr, nullptr},
+      {"ops", 'o', kNone, nullptr, 'o', nullptr, nullptr},
+      {"pe", '\0', kString, nullptr, kCodePe, nullptr, nullptr},
+      {"mcast-group", '\0', kString, nullptr, kCodeMcastGroup, nullptr, nullptr},
+      {"mcast-port", '\0', kString, nullptr, kCodeMcastPort, nullptr, nullptr},
+      {"mcast-ttl", '\0', kString, nullptr, kCodeMcastTtl, nullptr, nullptr},
+      {"sync-maxlen", '\0', kString, nullptr, kCodeSyncMaxlen, nullptr, nullptr},
+      {"tun-type", '\0', kString, nullptr, kCodeTunType, nullptr, nullptr},
+      {"tun-port", '\0', kString, nullptr, kCodeTunPort, nullptr, nullptr},
+      {"tun-nocsum", '\0', kNone, nullptr, kCodeTunNoCsum, nullptr, nullptr},
+      {"tun-csum", '\0', kNone, nullptr, kCodeTunCsum, nullptr, nullptr},
+      {"tun-remcsum", '\0', kNone, nullptr, kCodeTunRemCsum, nullptr, nullptr},
+      {"laddr", 'z', kString, nullptr, 'z', nullptr, nullptr},
+      {"synproxy", 'j', kString, nullptr, 'j', nullptr, nullptr},
+  };
+  if (fullnat_b) {
+    table.push_back({"fullnat", 'b', kNone, nullptr, kCodeFullNat, nullptr, nullptr});
+    table.push_back({"sched-flags", '\0', kString, nullptr, kCodeSchedFlags, nullptr, nullptr});
+  } else {
+    table.push_back({"sched-flags", 'b', kString, nullptr, kCodeSchedFlags, nullptr, nullptr});
+  }
+  table.push_back(POPT_TABLEEND);
+  return table;
+}
+
+struct PoptContextDeleter {
+  void operator()(poptContext ctx) const { poptFreeContext(ctx); }
+};
+using PoptContextPtr = std::unique_ptr<std::remove_pointer_t<poptContext>, PoptContextDeleter>;
+
+// poptGetOptArg() hands over a malloc()ed copy of the option's argument.
+struct FreeDeleter {
+  void operator()(char* p) const { std::free(p); }
+};
+using PoptArg = std::unique_ptr<char, FreeDeleter>;
+
+class Parser {
+ public:
+  explicit Parser(const std::vector<std::string>& argv) : argv_(argv) {}
+
+  ParseResult run();
+
+ private:
+  // Every step returns true to go on, or false once result_ holds the failure.
+  bool fail(const std::string& message);
+  bool try_help();
+  bool popt_failure(poptContext ctx, int rc);
+
+  bool start_command(int code, const char* arg);
+  bool take_option(int code, const char* arg, poptContext ctx);
+  bool set_option(OptionBit bit);
+  bool take_number(OptionBit bit, const std::string& arg, long min, long max,
+                   const char* message, long* out);
+  bool take_service(int code, const std::string& arg);
+  bool take_mcast_group(const std::string& arg);
+  bool read_set_values(poptContext ctx);
+  bool apply_sched_flags();
+  bool check_legality();
+  bool check_service_definition();
+  bool check_server_definition();
+  bool check_tunnel_type();
+  bool check_list_options();
+
+  bool has(OptionBit bit) const { return cmd_.has(bit); }
+
+  const std::vector<std::string>& argv_;
+  Command cmd_;
+  // Protocol of the service option parsed so far; 0 until then, so `-r host:name` before `-t`
+  // cannot resolve a port name (ipvsadm reads names in the service's protocol).
+  uint8_t protocol_ = 0;
+  // -b argument, kept until the whole line is read because its compatibility check depends on
+  // -s, which may come later.
+  std::optional<std::string> sched_flags_arg_;
+  ParseResult result_;
+};
+
+bool Parser::fail(const std::string& message) {
+  result_.command.reset();
+  result_.error = message + "\n";
+  result_.exit_code = kExitFail;
+  return false;
+}
+
+bool Parser::try_help() {
+  const std::string& prog = argv_.empty() ? std::string() : argv_[0];
+  result_.command.reset();
+  result_.error = "Try `" + prog + " -h' or '" + prog + " --help' for more information.\n";
+  result_.exit_code = kExitPopt;
+  return false;
+}
+
+bool Parser::popt_failure(poptContext ctx, int rc) {
+  const char* bad = poptBadOption(ctx, POPT_BADOPTION_NOALIAS);
+  result_.command.reset();
+  result_.error = std::string(bad ? bad : "") + ": " + poptStrerror(rc) + "\n";
+  result_.exit_code = kExitPopt;
+  return false;
+}
+
+bool Parser::set_option(OptionBit bit) {
+  if (has(bit)) return fail(std::string("multiple '") + kOptionNames[bit] + "' options specified");
+  cmd_.options |= opt(bit);
+  return true;
+}
+
+bool Parser::take_number(OptionBit bit, const std::string& arg, long min, long max,
+                         const char* message, long* out) {
+  if (!set_option(bit)) return false;
+  auto n = parse_integer(arg, min, max);
+  if (!n) return fail(message);
+  *out = *n;
+  return true;
+}
+
+bool Parser::start_command(int code, const char* arg) {
+  CommandKind kind;
+  switch (code) {
+    case 'A':
+      kind = CommandKind::kAddService;
+      break;
+    case 'E':
+      kind = CommandKind::kEditService;
+      break;
+    case 'D':
+      kind = CommandKind::kDelService;
+      break;
+    case 'C':
+      kind = CommandKind::kFlush;
+      break;
+    case 'L':
+    case 'l':
+      kind = CommandKind::kList;
+      break;
+    case 'Z':
+      kind = CommandKind::kZero;
+      break;
+    case 'a':
+      kind = CommandKind::kAddDest;
+      break;
+    case 'e':
+      kind = CommandKind::kEditDest;
+      break;
+    case 'd':
+      kind = CommandKind::kDelDest;
+      break;
+    case kCodeSet:
+      kind = CommandKind::kSetTimeout;
+      break;
+    case 'R':
+      kind = CommandKind::kRestore;
+      break;
+    case 'S':
+      kind = CommandKind::kSave;
+      break;
+    case 'h':
+      kind = CommandKind::kHelp;
+      break;
+    case 'v':
+      kind = CommandKind::kVersion;
+      break;
+    case 'P':
+      kind = CommandKind::kAddLaddr;
+      break;
+    case 'Q':
+      kind = CommandKind::kDelLaddr;
+      break;
+    case 'G':
+      kind = CommandKind::kGetLaddr;
+      break;
+    case kCodeStartDaemon:
+    case kCodeStopDaemon: {
+      kind = code == kCodeStartDaemon ? CommandKind::kStartDaemon : CommandKind::kStopDaemon;
+      std::string word = arg ? arg : "";
+      if (word == "master") {
+        cmd_.daemon.state = kDaemonMaster;
+      } else if (word == "backup") {
+        cmd_.daemon.state = kDaemonBackup;
+      } else {
+        // Both texts are ipvsadm's, including the underscore in the second.
+        return fail(code == kCodeStartDaemon ? "illegal start-daemon parameter specified"
+                                             : "illegal start_daemon specified");
+      }
+      break;
+    }
+    default:
+      return try_help();
+  }
+  cmd_.kind = kind;
+  return true;
+}
+
+bool Parser::take_service(int code, const std::string& arg) {
+  if (!set_option(kOptService)) return false;
+  uint8_t proto = code == 't' ? kProtoTcp : code == 'u' ? kProtoUdp : kProtoSctp;
+  protocol_ = proto;
+  cmd_.svc.key.protocol = proto;
+  auto hp = parse_host_port(arg, proto);
+  if (!hp) return fail("illegal virtual server address[:port] specified");
+  cmd_.svc.key.af = hp->addr.family;
+  cmd_.svc.key.addr = hp->addr;
+  if (hp->addr.is_v6()) cmd_.svc.netmask = 128;
+  if (hp->port) cmd_.svc.key.port = *hp->port;
+  return true;
+}
+
+bool Parser::take_mcast_group(const std::string& arg) {
+  if (!set_option(kOptMcastGroup)) return false;
+  // A ':' anywhere decides the family, as in ipvsadm.
+  if (arg.find(':') != std::string::npos) {
+    in6_addr a6;
+    if (inet_pton(AF_INET6, arg.c_str(), &a6) != 1 || !IN6_IS_ADDR_MULTICAST(&a6)) {
+      return fail("invalid IPv6 mcast-group `" + arg + "'");
+    }
+    cmd_.daemon.mcast_group = InetAddr::v6(a6);
+  } else {
+    in_addr a4;
+    if (inet_pton(AF_INET, arg.c_str(), &a4) != 1 || !IN_MULTICAST(ntohl(a4.s_addr))) {
+      return fail("invalid IPv4 mcast-group `" + arg + "'");
+    }
+    cmd_.daemon.mcast_group = InetAddr::v4(ntohl(a4.s_addr));
+  }
+  cmd_.daemon.has_group = true;
+  return true;
+}
+
+bool Parser::take_option(int code, const char* raw_arg, poptContext ctx) {
+  const std::string arg = raw_arg ? raw_arg : "";
+  long n = 0;
+  switch (code) {
+    case 't':
+    case 'u':
+    case kCodeSctpService:
+      return take_service(code, arg);
+    case 'f': {
+      if (!set_option(kOptService)) return false;
+      // Fwmark services carry TCP (ignored by the kernel) and are IPv4 until -6.
+      cmd_.svc.key.af = AF_INET;
+      cmd_.svc.key.protocol = kProtoTcp;
+      protocol_ = kProtoTcp;
+      auto mark = parse_fwmark(arg);
+      if (!mark) return fail("invalid fwmark value `" + arg + "' specified");
+      cmd_.svc.key.fwmark = *mark;
+      return true;
+    }
+    case 's':
+      if (!set_option(kOptScheduler)) return false;
+      cmd_.svc.sched_name = arg.substr(0, kSchedNameMax);
+      return true;
+    case 'p':
+      if (!set_option(kOptPersistent)) return false;
+      cmd_.svc.flags |= kSvcPersistent;
+      if (raw_arg == nullptr) {
+        cmd_.svc.timeout = kDefaultPersistTimeout;
+      } else {
+        auto t = parse_integer(arg, 1, kMaxTimeout);
+        if (!t) return fail("invalid timeout value `" + arg + "' specified");
+        cmd_.svc.timeout = static_cast<uint32_t>(*t);
+      }
+      return true;
+    case 'M':
+      if (!set_option(kOptNetmask)) return false;
+      // The family known at this point decides: -M before an IPv6 -t is read as IPv4 (and
+      // then overwritten by the IPv6 address's /128).
+      if (cmd_.svc.key.af != AF_INET6) {
+        auto mask = parse_ipv4_netmask(arg);
+        if (!mask) return fail("illegal virtual server persistent mask specified");
+        cmd_.svc.netmask = *mask;
+      } else {
+        auto prefix = parse_ipv6_prefix(arg);
+        if (!prefix) return fail("illegal ipv6 netmask specified");
+        cmd_.svc.netmask = *prefix;
+      }
+      return true;
+    case 'r': {
+      if (!set_option(kOptServer)) return false;
+      auto hp = parse_host_port(arg, protocol_);
+      if (!hp) return fail("illegal real server address[:port] specified");
+      cmd_.dest.key.addr = hp->addr;
+      // Without a port the service port known so far is used (0 if -t comes later).
+      cmd_.dest.key.port = hp->port ? *hp->port : cmd_.svc.key.port;
+      return true;
+    }
+    case 'm':
+    case 'i':
+    case 'g':
+    case kCodeFullNat:
+      if (!set_option(kOptForward)) return false;
+      cmd_.dest.fwd = code == 'm'   ? Fwd::kMasq
+                      : code == 'i' ? Fwd::kTunnel
+                      : code == 'g' ? Fwd::kRoute
+                                    : Fwd::kFullNat;
+      return true;
+    case 'w':
+      if (!take_number(kOptWeight, arg, 0, INT_MAX, "illegal weight specified", &n)) {
+        return false;
+      }
+      cmd_.dest.weight = static_cast<int32_t>(n);
+      return true;
+    case 'x':
+      if (!take_number(kOptUThreshold, arg, 0, INT_MAX, "illegal u_threshold specified",
+                       &n)) {
+        return false;
+      }
+      cmd_.dest.u_threshold = static_cast<uint32_t>(n);
+      return true;
+    case 'y':
+      if (!take_number(kOptLThreshold, arg, 0, INT_MAX, "illegal l_threshold specified",
+                       &n)) {
+        return false;
+      }
+      cmd_.dest.l_threshold = static_cast<uint32_t>(n);
+      return true;
+    case 'c':
+      cmd_.list.connections = true;
+      return set_option(kOptConnection);
+    case 'n':
+      cmd_.list.numeric = true;
+      return set_option(kOptNumeric);
+    case kCodeMcastInterface:
+      if (!set_option(kOptMcastIfn)) return false;
+      cmd_.daemon.mcast_ifn = arg.substr(0, kIfNameMax);
+      return true;
+    case kCodeSyncId:
+      if (!take_number(kOptSyncId, arg, 0, 255, "illegal syncid specified", &n)) return false;
+      cmd_.daemon.syncid = static_cast<int>(n);
+      return true;
+    case kCodeTimeout:
+      cmd_.list.timeout = true;
+      return set_option(kOptTimeout);
+    case kCodeDaemon:
+      cmd_.list.daemon = true;
+      return set_option(kOptDaemon);
+    case kCodeStats:
+      cmd_.list.stats = true;
+      return set_option(kOptStats);
+    case kCodeRate:
+      cmd_.list.rate = true;
+      return set_option(kOptRate);
+    case kCodeThresholds:
+      cmd_.list.thresholds = true;
+      return set_option(kOptThresholds);
+    case kCodePersistentConn:
+      cmd_.list.persistent_conn = true;
+      return set_option(kOptPersistentConn);
+    case kCodeTunInfo:
+      cmd_.list.tun_info = true;
+      return set_option(kOptTunInfo);
+    case kCodeNoSort:
+      cmd_.list.nosort = true;
+      return set_option(kOptNoSort);
+    case kCodeSort:
+      // Sorting is the default; --sort is accepted for compatibility and not recorded.
+      return true;
+    case 'X':
+      cmd_.list.exact = true;
+      return set_option(kOptExact);
+    case '6':
+      // -6 is not an option bit: it only turns an already given fwmark service into IPv6.
+      if (!cmd_.svc.key.is_fwmark()) return fail("-6 used before -f\n");
+      cmd_.svc.key.af = AF_INET6;
+      cmd_.svc.netmask = 128;
+      return true;
+    case 'o':
+      if (!set_option(kOptOnePacket)) return false;
+      cmd_.svc.flags |= kSvcOnePacket;
+      return true;
+    case kCodePe:
+      if (!set_option(kOptPe)) return false;
+      cmd_.svc.pe_name = arg.substr(0, kPeNameMax);
+      return true;
+    case kCodeSchedFlags:
+      if (!set_option(kOptSchedFlags)) return false;
+      sched_flags_arg_ = arg.substr(0, kSchedFlagsArgMax);
+      return true;
+    case kCodeMcastGroup:
+      return take_mcast_group(arg);
+    case kCodeMcastPort:
+      if (!take_number(kOptMcastPort, arg, 1, 65535, "illegal mcast-port specified", &n)) {
+        return false;
+      }
+      cmd_.daemon.mcast_port = static_cast<uint16_t>(n);
+      return true;
+    case kCodeMcastTtl:
+      if (!take_number(kOptMcastTtl, arg, 1, 255, "illegal mcast-ttl specified", &n)) {
+        return false;
+      }
+      cmd_.daemon.mcast_ttl = static_cast<uint8_t>(n);
+      return true;
+    case kCodeSyncMaxlen:
+      // The largest UDP payload of one IPv4 datagram: 65535 - IP header - UDP header.
+      if (!take_number(kOptSyncMaxlen, arg, 1, 65535 - 20 - 8, "illegal sync-maxlen specified",
+                       &n)) {
+        return false;
+      }
+      cmd_.daemon.sync_maxlen = static_cast<uint16_t>(n);
+      return true;
+    case kCodeTunType:
+      if (!set_option(kOptTunType)) return false;
+      if (arg == "ipip") {
+        cmd_.dest.tun_type = TunType::kIpip;
+      } else if (arg == "gue") {
+        cmd_.dest.tun_type = TunType::kGue;
+      } else if (arg == "gre") {
+        cmd_.dest.tun_type = TunType::kGre;
+      } else {
+        return fail("illegal tunnel type specified");
+      }
+      return true;
+    case kCodeTunPort:
+      if (!take_number(kOptTunPort, arg, 1, 65535, "illegal tunnel port specified", &n)) {
+        return false;
+      }
+      cmd_.dest.tun_port = static_cast<uint16_t>(n);
+      return true;
+    case kCodeTunNoCsum:
+      cmd_.dest.tun_flags = TunCsum::kNoCsum;
+      return set_option(kOptTunNoCsum);
+    case kCodeTunCsum:
+      cmd_.dest.tun_flags = TunCsum::kCsum;
+      return set_option(kOptTunCsum);
+    case kCodeTunRemCsum:
+      cmd_.dest.tun_flags = TunCsum::kRemCsum;
+      return set_option(kOptTunRemCsum);
+    case 'z': {
+      if (!set_option(kOptLaddr)) return false;
+      // Same syntax as a server address; a port, if any, is read and ignored.
+      auto hp = parse_host_port(arg, protocol_);
+      if (!hp) return fail("illegal local address");
+      cmd_.laddr = hp->addr;
+      return true;
+    }
+    case 'j':
+      if (!set_option(kOptSynproxy)) return false;
+      if (arg == "enable") {
+        cmd_.svc.flags |= kSvcSynproxy;
+      } else if (arg == "disable") {
+        cmd_.svc.flags &= ~kSvcSynproxy;
+      } else {
+        return fail("synproxy switch must be enable or disable");
+      }
+      return true;
+    default: {
+      // A command letter after the command: known to popt, not an option here.
+      const char* bad = poptBadOption(ctx, POPT_BADOPTION_NOALIAS);
+      return fail(std::string("invalid option `") + (bad ? bad : "") + "'");
+    }
+  }
+}
+
+bool Parser::read_set_values(poptContext ctx) {
+  std::array<const char*, 3> words{};
+  for (auto& w : words) {
+    w = poptGetArg(ctx);
+    if (w == nullptr) return fail("--set option requires 3 timeout values");
+  }
+  std::array<int32_t*, 3> slots = {&cmd_.timeouts.tcp, &cmd_.timeouts.tcp_fin,
+                                   &cmd_.timeouts.udp};
+  for (size_t i = 0; i < words.size(); ++i) {
+    auto t = parse_integer(words[i], 0, kMaxTimeout);
+    if (!t) return fail(std::string("invalid timeout value `") + words[i] + "' specified");
+    *slots[i] = static_cast<int32_t>(*t);
+  }
+  return true;
+}
+
+bool Parser::apply_sched_flags() {
+  // An empty -b argument sets the option but no flag, as in ipvsadm.
+  if (!sched_flags_arg_ || sched_flags_arg_->empty()) return true;
+  const std::string& sched =
+      cmd_.svc.sched_name.empty() ? std::string("wlc") : cmd_.svc.sched_name;
+  uint32_t flags = 0;
+  const std::string& list = *sched_flags_arg_;
+  size_t pos = 0;
+  // Empty items (",,", leading or trailing ',') are skipped, like strtok() does. A list made
+  // only of commas crashes ipvsadm; here it sets no flag.
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    std::string flag = list.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (flag.empty()) continue;
+    const char* needs = nullptr;  // scheduler a flag is restricted to
+    if (flag == "flag-1") {
+      flags |= kSvcSched1;
+    } else if (flag == "flag-2") {
+      flags |= kSvcSched2;
+    } else if (flag == "flag-3") {
+      flags |= kSvcSched3;
+    } else if (flag == "sh-fallback") {
+      flags |= kSvcSched1;
+      needs = "sh";
+    } else if (flag == "sh-port") {
+      flags |= kSvcSched2;
+      needs = "sh";
+    } else if (flag == "mh-fallback") {
+      flags |= kSvcSched1;
+      needs = "mh";
+    } else if (flag == "mh-port") {
+      flags |= kSvcSched2;
+      needs = "mh";
+    } else {
+      return fail("invalid scheduler flag `" + flag + "'");
+    }
+    if (needs != nullptr && sched != needs) {
+      return fail("incompatible scheduler flag `" + flag + "'");
+    }
+  }
+  cmd_.svc.flags = (cmd_.svc.flags & ~kSvcSchedMask) | flags;
+  return true;
+}
+
+bool Parser::check_legality() {
+  const CommandSpec* spec = find_spec(cmd_.kind);
+  if (spec == nullptr) return true;
+  int first_exclusive = -1;
+  for (int bit = 0; bit < kOptCount; ++bit) {
+    const char cell = spec->legality[bit];
+    const char* name = kOptionNames[bit];
+    if (!has(static_cast<OptionBit>(bit))) {
+      if (cell == '+') {
+        return fail(std::string("You need to supply the '") + name + "' option for the '" +
+                    spec->name + "' command");
+      }
+      continue;
+    }
+    if (cell == 'x') {
+      return fail(std::string("Illegal '") + name + "' option with the '" + spec->name +
+                  "' command");
+    }
+    if (cell == '1') {
+      if (first_exclusive < 0) {
+        first_exclusive = bit;
+        continue;
+      }
+      return fail(std::string("The option '") + name + "' conflicts with the '" +
+                  kOptionNames[first_exclusive] + "' option in the '" + spec->name + "' command");
+    }
+  }
+  return true;
+}
+
+bool Parser::check_service_definition() {
+  ServiceConfig& svc = cmd_.svc;
+  if (!svc.key.is_fwmark() && svc.key.port == 0 && !svc.persistent()) {
+    return fail("Zero port specified for non-persistent service");
+  }
+  if ((svc.flags & kSvcOnePacket) && !svc.key.is_fwmark() && svc.key.protocol != kProtoUdp) {
+    return fail("One-Packet Scheduling is only for UDP virtual services");
+  }
+  // -A and -E both send a complete definition, so an omitted -s means wlc again.
+  if (svc.sched_name.empty()) svc.sched_name = "wlc";
+  return true;
+}
+
+bool Parser::check_tunnel_type() {
+  const TunnelSpec& spec = kTunnelSpecs[static_cast<int>(cmd_.dest.tun_type)];
+  int first_exclusive = -1;
+  for (size_t i = 0; i < kTunnelOptionBits.size(); ++i) {
+    const OptionBit bit = kTunnelOptionBits[i];
+    const char cell = spec.legality[i];
+    const char* name = kOptionNames[bit];
+    if (!has(bit)) {
+      if (cell == '+') {
+        return fail(std::string("You need to supply the '") + name + "' option for the '" +
+                    spec.name + "' tunnel type");
+      }
+      continue;
+    }
+    if (cell == 'x') {
+      return fail(std::string("Illegal '") + name + "' option with the '" + spec.name +
+                  "' tunnel type");
+    }
+    if (cell == '1') {
+      if (first_exclusive < 0) {
+        first_exclusive = bit;
+        continue;
+      }
+      return fail(std::string("The option '") + name + "' conflicts with the '" +
+                  kOptionNames[first_exclusive] + "' option in the '" + spec.name +
+                  "' tunnel type");
+    }
+  }
+  return true;
+}
+
+bool Parser::check_server_definition() {
+  const ServiceKey& key = cmd_.svc.key;
+  DestConfig& dest = cmd_.dest;
+  // DR and tunnelled packets keep their destination port, so the server port is the service
+  // port whatever was typed (fwmark services have no port of their own).
+  if (!key.is_fwmark() && (dest.fwd == Fwd::kTunnel || dest.fwd == Fwd::kRoute)) {
+    dest.key.port = key.port;
+  }
+  if (dest.key.addr.family != key.af && dest.fwd != Fwd::kTunnel) {
+    return fail("Different address family is allowed only for tunneling servers");
+  }
+  constexpr uint64_t kTunnelOptions = opt(kOptTunType) | opt(kOptTunPort) | opt(kOptTunNoCsum) |
+                                      opt(kOptTunCsum) | opt(kOptTunRemCsum);
+  if ((cmd_.options & kTunnelOptions) && dest.fwd != Fwd::kTunnel) {
+    return fail("Tunnel options conflict with forward method");
+  }
+  return check_tunnel_type();
+}
+
+bool Parser::check_list_options() {
+  const uint64_t o = cmd_.options;
+  const uint64_t kinds = opt(kOptConnection) | opt(kOptTimeout) | opt(kOptDaemon);
+  const uint64_t table_formats = opt(kOptStats) | opt(kOptRate) | opt(kOptThresholds);
+  const uint64_t config_kinds = opt(kOptTimeout) | opt(kOptDaemon);
+  if (((o & kinds) && (o & table_formats)) ||
+      ((o & config_kinds) && (o & opt(kOptPersistentConn)))) {
+    return fail("options conflicts in the list command");
+  }
+  return true;
+}
+
+ParseResult Parser::run() {
+  std::vector<const char*> c_argv;
+  c_argv.reserve(argv_.size() + 1);
+  for (const auto& word : argv_) c_argv.push_back(word.c_str());
+  c_argv.push_back(nullptr);
+  const int argc = static_cast<int>(argv_.size());
+
+  // The tables must outlive the contexts that point at them (declared first, destroyed last).
+  const std::vector<poptOption> mainline = option_table(false);
+  std::vector<poptOption> fullnat;
+  PoptContextPtr ctx(poptGetContext("ipvsadm", argc, c_argv.data(), mainline.data(), 0));
+  int rc = poptGetNextOpt(ctx.get());
+  if (rc == 'a' || rc == 'e') {
+    // The command decides how -b parses; start over with the FULLNAT table. The first option
+    // is the same command under both tables.
+    fullnat = option_table(true);
+    ctx.reset(poptGetContext("ipvsadm", argc, c_argv.data(), fullnat.data(), 0));
+    rc = poptGetNextOpt(ctx.get());
+  }
+  if (rc < 0) {
+    try_help();
+    return result_;
+  }
+  {
+    PoptArg arg(poptGetOptArg(ctx.get()));
+    if (!start_command(rc, arg.get())) return result_;
+  }
+  if (cmd_.kind == CommandKind::kHelp || cmd_.kind == CommandKind::kVersion) {
+    // ipvsadm prints and exits at once; the rest of the line is never looked at.
+    result_.command = cmd_;
+    return result_;
+  }
+
+  while ((rc = poptGetNextOpt(ctx.get())) >= 0) {
+    PoptArg arg(poptGetOptArg(ctx.get()));
+    if (!take_option(rc, arg.get(), ctx.get())) return result_;
+  }
+  if (rc < -1) {
+    popt_failure(ctx.get(), rc);
+    return result_;
+  }
+
+  if (cmd_.kind == CommandKind::kSetTimeout && !read_set_values(ctx.get())) return result_;
+  if (const char* extra = poptGetArg(ctx.get())) {
+    fail(std::string("unexpected argument ") + extra);
+    return result_;
+  }
+  if (!apply_sched_flags() || !check_legality()) return result_;
+
+  switch (cmd_.kind) {
+    case CommandKind::kAddService:
+    case CommandKind::kEditService:
+      if (!check_service_definition()) return result_;
+      break;
+    case CommandKind::kStartDaemon:
+      if (cmd_.daemon.mcast_ifn.empty()) cmd_.daemon.mcast_ifn = "eth0";
+      break;
+    case CommandKind::kAddDest:
+    case CommandKind::kEditDest:
+      if (!check_server_definition()) return result_;
+      break;
+    case CommandKind::kList:
+      if (!check_list_options()) return result_;
+      break;
+    default:
+      break;
+  }
+
+  result_.command = std::move(cmd_);
+  return result_;
+}
+
+}  // namespace
+
+ParseResult parse_command_line(const std::vector<std::string>& argv) {
+  if (argv.size() <= 1) {
+    // No arguments at all: list everything, with name resolution.
+    ParseResult result;
+    Command cmd;
+    cmd.kind = CommandKind::kList;
+    result.command = cmd;
+    return result;
+  }
+  Parser parser(argv);
+  return parser.run();
+}
+
+std::vector<std::string> split_restore_line(std::string_view line, std::string_view progname) {
+  auto is_separator = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && is_separator(line[i])) ++i;
+    const size_t start = i;
+    while (i < line.size() && !is_separator(line[i])) ++i;
+    if (i == start) continue;
+    std::string_view word = line.substr(start, i - start);
+    if (word != "ipvsadm") words.emplace_back(word);
+  }
+  if (words.empty()) return {};
+  words.insert(words.begin(), std::string(progname));
+  return words;
+}
+
+}  // namespace uvs::cli

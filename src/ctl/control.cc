@@ -1,0 +1,287 @@
+#include "ctl/control.h"
+
+#include <net/if.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+
+#include "ctl/validate.h"
+
+namespace uvs::ctl {
+
+namespace {
+
+ServiceNode* find_mut(Config& cfg, const ServiceKey& key) {
+  for (auto& s : cfg.services)
+    if (s.cfg.key == key) return &s;
+  return nullptr;
+}
+
+DestNode* find_dest(ServiceNode& svc, const DestKey& key) {
+  for (auto& d : svc.dests)
+    if (d.cfg.key == key) return &d;
+  return nullptr;
+}
+
+// What -E may change: everything but the identity.
+void replace_definition(ServiceConfig& to, const ServiceConfig& from) {
+  to.sched_name = from.sched_name;
+  to.flags = from.flags;
+  to.timeout = from.timeout;
+  to.netmask = from.netmask;
+  to.pe_name = from.pe_name;
+}
+
+ServiceConfig normalized(ServiceConfig svc) {
+  if (!svc.persistent()) svc.timeout = 0;
+  return svc;
+}
+
+}  // namespace
+
+const ServiceNode* Config::find(const ServiceKey& key) const {
+  for (const auto& s : services)
+    if (s.cfg.key == key) return &s;
+  return nullptr;
+}
+
+Control::Control(ControlOptions options)
+    : options_(options), current_(std::make_shared<const Config>()) {}
+
+Control::~Control() {
+  {
+    std::lock_guard lock(estimator_mutex_);
+    stopping_ = true;
+  }
+  estimator_cv_.notify_all();
+  if (estimator_.joinable()) estimator_.join();
+}
+
+std::shared_ptr<const Config> Control::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+int Control::apply(const Command& cmd) {
+  std::lock_guard lock(mutex_);
+  Config next = *current_;
+  int err = apply_locked(cmd, next);
+  if (err == 0) current_ = std::make_shared<const Config>(std::move(next));
+  return err;
+}
+
+int Control::apply_locked(const Command& cmd, Config& next) {
+  switch (cmd.kind) {
+    case CommandKind::kAddService:
+      return add_service(cmd, next);
+    case CommandKind::kEditService:
+      return edit_service(cmd, next);
+    case CommandKind::kDelService:
+      return del_service(cmd, next);
+    case CommandKind::kFlush:
+      next.services.clear();
+      return 0;
+    case CommandKind::kAddDest:
+      return add_dest(cmd, next);
+    case CommandKind::kEditDest:
+      return edit_dest(cmd, next);
+    case CommandKind::kDelDest:
+      return del_dest(cmd, next);
+    case CommandKind::kZero:
+      return zero(cmd, next);
+    case CommandKind::kSetTimeout:
+      return set_timeouts(cmd, next);
+    case CommandKind::kStartDaemon:
+      return start_daemon(cmd, next);
+    case CommandKind::kStopDaemon:
+      return stop_daemon(cmd, next);
+    case CommandKind::kAddLaddr:
+      return add_laddr(cmd, next);
+    case CommandKind::kDelLaddr:
+      return del_laddr(cmd, next);
+    default:
+      return EINVAL;
+  }
+}
+
+int Control::add_service(const Command& cmd, Config& next) {
+  if (int err = check_service(cmd.svc)) return err;
+  if (find_mut(next, cmd.svc.key)) return EEXIST;
+  ServiceNode node;
+  node.cfg = normalized(cmd.svc);
+  node.rt = std::make_shared<ServiceRuntime>();
+  next.services.push_back(std::move(node));
+  return 0;
+}
+
+int Control::edit_service(const Command& cmd, Config& next) {
+  ServiceNode* svc = find_mut(next, cmd.svc.key);
+  if (!svc) return ESRCH;
+  if (int err = check_service(cmd.svc)) return err;
+  replace_definition(svc->cfg, normalized(cmd.svc));
+  return 0;
+}
+
+int Control::del_service(const Command& cmd, Config& next) {
+  auto it = std::find_if(next.services.begin(), next.services.end(),
+                         [&](const ServiceNode& s) { return s.cfg.key == cmd.svc.key; });
+  if (it == next.services.end()) return ESRCH;
+  next.services.erase(it);
+  return 0;
+}
+
+int Control::add_dest(const Command& cmd, Config& next) {
+  ServiceNode* svc = find_mut(next, cmd.svc.key);
+  if (!svc) return ESRCH;
+  if (int err = check_dest(svc->cfg, cmd.dest)) return err;
+  if (find_dest(*svc, cmd.dest.key)) return EEXIST;
+  // The kernel inserts at the head of the list: newest first.
+  svc->dests.insert(svc->dests.begin(), DestNode{cmd.dest, std::make_shared<DestRuntime>()});
+  return 0;
+}
+
+int Control::edit_dest(const Command& cmd, Config& next) {
+  ServiceNode* svc = find_mut(next, cmd.svc.key);
+  if (!svc) return ESRCH;
+  if (int err = check_dest(svc->cfg, cmd.dest)) return err;
+  DestNode* d = find_dest(*svc, cmd.dest.key);
+  if (!d) return ENOENT;
+  d->cfg = cmd.dest;
+  return 0;
+}
+
+int Control::del_dest(const Command& cmd, Config& next) {
+  ServiceNode* svc = find_mut(next, cmd.svc.key);
+  if (!svc) return ESRCH;
+  auto it = std::find_if(svc->dests.begin(), svc->dests.end(),
+                         [&](const DestNode& d) { return d.cfg.key == cmd.dest.key; });
+  if (it == svc->dests.end()) return ENOENT;
+  svc->dests.erase(it);
+  return 0;
+}
+
+int Control::zero(const Command& cmd, Config& next) {
+  auto zero_service = [](ServiceNode& s) {
+    s.rt->stats.zero_now();
+    for (auto& d : s.dests) d.rt->stats.zero_now();
+  };
+  if (cmd.has(kOptService)) {
+    ServiceNode* svc = find_mut(next, cmd.svc.key);
+    if (!svc) return ESRCH;
+    zero_service(*svc);
+    return 0;
+  }
+  for (auto& s : next.services) zero_service(s);
+  return 0;
+}
+
+int Control::set_timeouts(const Command& cmd, Config& next) {
+  const Timeouts& t = cmd.timeouts;
+  if (t.tcp < 0 || t.tcp_fin < 0 || t.udp < 0) return EINVAL;
+  if (t.tcp) next.timeouts.tcp = t.tcp;
+  if (t.tcp_fin) next.timeouts.tcp_fin = t.tcp_fin;
+  if (t.udp) next.timeouts.udp = t.udp;
+  return 0;
+}
+
+int Control::start_daemon(const Command& cmd, Config& next) {
+  const DaemonConfig& d = cmd.daemon;
+  if (d.state != kDaemonMaster && d.state != kDaemonBackup) return EINVAL;
+  for (const auto& running : next.daemons)
+    if (running.state == d.state) return EEXIST;
+  if (d.mcast_ifn.empty() || if_nametoindex(d.mcast_ifn.c_str()) == 0) return ENODEV;
+  DaemonConfig started = d;
+  // The kernel fills in what was not given (spec F.1).
+  if (!started.has_group) {
+    started.mcast_group = InetAddr::v4(0xE0000051);  // 224.0.0.81
+    started.has_group = true;
+  }
+  if (!started.mcast_port) started.mcast_port = 8848;
+  if (!started.mcast_ttl) started.mcast_ttl = 1;
+  if (!started.sync_maxlen) started.sync_maxlen = started.mcast_group.is_v6() ? 1452 : 1472;
+  next.daemons.push_back(started);
+  std::sort(next.daemons.begin(), next.daemons.end(),
+            [](const DaemonConfig& a, const DaemonConfig& b) { return a.state < b.state; });
+  return 0;
+}
+
+int Control::stop_daemon(const Command& cmd, Config& next) {
+  auto it = std::find_if(next.daemons.begin(), next.daemons.end(),
+                         [&](const DaemonConfig& d) { return d.state == cmd.daemon.state; });
+  if (it == next.daemons.end()) return ESRCH;
+  next.daemons.erase(it);
+  return 0;
+}
+
+int Control::add_laddr(const Command& cmd, Config& next) {
+  ServiceNode* svc = find_mut(next, cmd.svc.key);
+  if (!svc) return ESRCH;
+  if (cmd.laddr.family != svc->cfg.key.af || !dest_address_ok(cmd.laddr)) return EINVAL;
+  for (const auto& l : svc->laddrs)
+    if (l.addr == cmd.laddr) return EEXIST;
+  svc->laddrs.push_back(LaddrNode{cmd.laddr, std::make_shared<LaddrRuntime>()});
+  return 0;
+}
+
+int Control::del_laddr(const Command& cmd, Config& next) {
+  ServiceNode* svc = find_mut(next, cmd.svc.key);
+  if (!svc) return ESRCH;
+  auto it = std::find_if(svc->laddrs.begin(), svc->laddrs.end(),
+                         [&](const LaddrNode& l) { return l.addr == cmd.laddr; });
+  if (it == svc->laddrs.end()) return ENOENT;
+  svc->laddrs.erase(it);
+  return 0;
+}
+
+TableView Control::table() const {
+  std::lock_guard lock(mutex_);
+  TableView view;
+  view.conn_tab_size = options_.conn_tab_size;
+  view.timeouts = current_->timeouts;
+  view.daemons = current_->daemons;
+  view.services.reserve(current_->services.size());
+  for (const auto& s : current_->services) {
+    ServiceView sv;
+    sv.cfg = s.cfg;
+    sv.stats = s.rt->stats.shown();
+    sv.rate = s.rt->stats.estimator.rates();
+    for (const auto& d : s.dests) {
+      DestView dv;
+      dv.cfg = d.cfg;
+      dv.activeconns = d.rt->activeconns;
+      dv.inactconns = d.rt->inactconns;
+      dv.persistconns = d.rt->persistconns;
+      dv.stats = d.rt->stats.shown();
+      dv.rate = d.rt->stats.estimator.rates();
+      sv.dests.push_back(dv);
+    }
+    for (const auto& l : s.laddrs)
+      sv.laddrs.push_back(LaddrView{l.addr, l.rt->port_conflicts, l.rt->conns});
+    view.services.push_back(std::move(sv));
+  }
+  return view;
+}
+
+std::vector<ConnView> Control::connections() const {
+  // No data plane feeds connections yet; the table is empty.
+  return {};
+}
+
+void Control::estimate_now() {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : current_->services) {
+    s.rt->stats.estimator.sample(s.rt->stats.totals);
+    for (const auto& d : s.dests) d.rt->stats.estimator.sample(d.rt->stats.totals);
+  }
+}
+
+void Control::start_estimator() {
+  estimator_ = std::thread([this] {
+    std::unique_lock lock(estimator_mutex_);
+    while (!estimator_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; }))
+      estimate_now();
+  });
+}
+
+}  // namespace uvs::ctl

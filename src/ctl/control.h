@@ -1,0 +1,115 @@
+// The control plane: owns the IPVS configuration, applies one Command at a time with the
+// kernel's validation and errnos (spec A.7), and publishes an immutable snapshot after each
+// change. Readers (listings, later the workers) only ever see whole snapshots.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ctl/stats.h"
+#include "model/command.h"
+#include "model/listing.h"
+
+namespace uvs::ctl {
+
+// Mutable per-object state that survives configuration copies: counters and rates.
+struct DestRuntime {
+  StatsCell stats;
+  uint32_t activeconns = 0;
+  uint32_t inactconns = 0;
+  uint32_t persistconns = 0;
+};
+
+struct ServiceRuntime {
+  StatsCell stats;
+};
+
+struct LaddrRuntime {
+  uint64_t port_conflicts = 0;
+  uint64_t conns = 0;
+};
+
+struct DestNode {
+  DestConfig cfg;
+  std::shared_ptr<DestRuntime> rt;
+};
+
+struct LaddrNode {
+  InetAddr addr;
+  std::shared_ptr<LaddrRuntime> rt;
+};
+
+struct ServiceNode {
+  ServiceConfig cfg;
+  std::vector<DestNode> dests;  // kernel list order: newest first
+  std::vector<LaddrNode> laddrs;
+  std::shared_ptr<ServiceRuntime> rt;
+};
+
+// One immutable version of the whole configuration.
+struct Config {
+  std::vector<ServiceNode> services;  // creation order
+  Timeouts timeouts;
+  std::vector<DaemonConfig> daemons;  // master before backup
+
+  const ServiceNode* find(const ServiceKey& key) const;
+};
+
+struct ControlOptions {
+  uint32_t conn_tab_size = 4096;
+};
+
+class Control {
+ public:
+  explicit Control(ControlOptions options);
+  ~Control();
+  Control(const Control&) = delete;
+  Control& operator=(const Control&) = delete;
+
+  // Applies a table command. Returns 0 or the errno the kernel would return; on error the
+  // configuration is unchanged.
+  int apply(const Command& cmd);
+
+  // A consistent copy of the table with counters and rates, taken under one snapshot.
+  TableView table() const;
+  std::vector<ConnView> connections() const;
+
+  std::shared_ptr<const Config> snapshot() const;
+
+  // Runs the 2-second rate estimator on a thread until destruction.
+  void start_estimator();
+  // One estimator tick (exposed for tests).
+  void estimate_now();
+
+ private:
+  int apply_locked(const Command& cmd, Config& next);
+  int add_service(const Command& cmd, Config& next);
+  int edit_service(const Command& cmd, Config& next);
+  int del_service(const Command& cmd, Config& next);
+  int add_dest(const Command& cmd, Config& next);
+  int edit_dest(const Command& cmd, Config& next);
+  int del_dest(const Command& cmd, Config& next);
+  int zero(const Command& cmd, Config& next);
+  int set_timeouts(const Command& cmd, Config& next);
+  int start_daemon(const Command& cmd, Config& next);
+  int stop_daemon(const Command& cmd, Config& next);
+  int add_laddr(const Command& cmd, Config& next);
+  int del_laddr(const Command& cmd, Config& next);
+
+  ControlOptions options_;
+  mutable std::mutex mutex_;  // serialises writers and the estimator against listings
+  std::shared_ptr<const Config> current_;
+
+  std::mutex estimator_mutex_;
+  std::condition_variable estimator_cv_;
+  bool stopping_ = false;
+  std::thread estimator_;
+};
+
+}  // namespace uvs::ctl

@@ -1,0 +1,41 @@
+// Statistics as the control plane keeps them: running totals folded from the data plane, a
+// zero point for -Z, and the kernel's 2-second rate estimator (spec G).
+#pragma once
+
+#include <cstdint>
+
+#include "model/listing.h"
+
+namespace uvs::ctl {
+
+// EWMA over 2-second samples with weight 1/4, in the kernel's fixed point (spec G.2).
+class RateEstimator {
+ public:
+  // Feed the current totals; call every 2 seconds.
+  void sample(const StatsView& totals);
+  // Restart from `totals` with every average at zero (-Z).
+  void reset(const StatsView& totals);
+  RateView rates() const;
+
+ private:
+  StatsView last_{};
+  int64_t cps_ = 0, inpps_ = 0, outpps_ = 0, inbps_ = 0, outbps_ = 0;
+};
+
+StatsView operator-(const StatsView& a, const StatsView& b);
+StatsView& operator+=(StatsView& a, const StatsView& b);
+
+// One service's or real server's counters.
+struct StatsCell {
+  StatsView totals{};  // since creation, folded from workers
+  StatsView zero{};    // totals at the last -Z
+  RateEstimator estimator;
+
+  StatsView shown() const { return totals - zero; }
+  void zero_now() {
+    zero = totals;
+    estimator.reset(totals);
+  }
+};
+
+}  // namespace uvs::ctl

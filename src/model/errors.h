@@ -1,0 +1,13 @@
+// ipvsadm's messages for the errno a table operation returns (libipvs ipvs_strerror, spec A.7).
+#pragma once
+
+#include <string>
+
+#include "model/command.h"
+
+namespace uvs {
+
+// The one-line message ipvsadm prints when `kind` failed with errno `err`.
+std::string ipvs_strerror(CommandKind kind, int err);
+
+}  // namespace uvs

@@ -25,7 +25,7 @@ using parse_internal::parse_integer;
 using parse_internal::parse_ipv4_netmask;
 using parse_internal::parse_ipv6_prefix;
 
-constexpr long kMaxTimeout = 86400 * 31;  // --set and -p accept at most 31 days
+constexpr long kMaxTimeout = 86400 * 31;   // --set and -p accept at most 31 days
 constexpr size_t kSchedFlagsArgMax = 127;  // ipvsadm keeps -b in a 128-byte buffer
 constexpr int kExitFail = 2;               // fail()
 constexpr int kExitPopt = 255;             // exit(-1): usage hint and popt errors
@@ -65,13 +65,41 @@ enum Code : int {
 // Option names as they appear in messages, indexed by OptionBit. The two extension names are
 // the Alibaba tool's.
 constexpr std::array<const char*, kOptCount> kOptionNames = {
-    "numeric",      "connection",  "service-address", "scheduler",       "persistent",
-    "netmask",      "real-server", "forwarding-method", "weight",        "u-threshold",
-    "l-threshold",  "mcast-interface", "timeout",     "daemon",          "stats",
-    "rate",         "thresholds",  "persistent-conn", "nosort",          "syncid",
-    "exact",        "ops",         "pe",              "sched-flags",     "mcast-group",
-    "mcast-port",   "mcast-ttl",   "sync-maxlen",     "tun-info",        "tun-type",
-    "tun-port",     "tun-nocsum",  "tun-csum",        "tun-remcsum",     "local-address",
+    "numeric",
+    "connection",
+    "service-address",
+    "scheduler",
+    "persistent",
+    "netmask",
+    "real-server",
+    "forwarding-method",
+    "weight",
+    "u-threshold",
+    "l-threshold",
+    "mcast-interface",
+    "timeout",
+    "daemon",
+    "stats",
+    "rate",
+    "thresholds",
+    "persistent-conn",
+    "nosort",
+    "syncid",
+    "exact",
+    "ops",
+    "pe",
+    "sched-flags",
+    "mcast-group",
+    "mcast-port",
+    "mcast-ttl",
+    "sync-maxlen",
+    "tun-info",
+    "tun-type",
+    "tun-port",
+    "tun-nocsum",
+    "tun-csum",
+    "tun-remcsum",
+    "local-address",
     "synproxy",
 };
 
@@ -92,15 +120,26 @@ struct CommandSpec {
   Legality legality;
 };
 
-constexpr Legality kServiceEditRow = make_row(
-    'x', {{kOptService, '+'}, {kOptScheduler, '.'}, {kOptPersistent, '.'}, {kOptNetmask, '.'},
-          {kOptOnePacket, '.'}, {kOptPe, '.'}, {kOptSchedFlags, '.'}, {kOptSynproxy, '.'}});
-constexpr Legality kServerEditRow = make_row(
-    'x', {{kOptService, '+'}, {kOptServer, '+'}, {kOptForward, '.'}, {kOptWeight, '.'},
-          {kOptUThreshold, '.'}, {kOptLThreshold, '.'}, {kOptTunType, '.'}, {kOptTunPort, '.'},
-          {kOptTunNoCsum, '.'}, {kOptTunCsum, '.'}, {kOptTunRemCsum, '.'}});
-constexpr Legality kLaddrEditRow =
-    make_row('x', {{kOptService, '+'}, {kOptLaddr, '+'}});
+constexpr Legality kServiceEditRow = make_row('x', {{kOptService, '+'},
+                                                    {kOptScheduler, '.'},
+                                                    {kOptPersistent, '.'},
+                                                    {kOptNetmask, '.'},
+                                                    {kOptOnePacket, '.'},
+                                                    {kOptPe, '.'},
+                                                    {kOptSchedFlags, '.'},
+                                                    {kOptSynproxy, '.'}});
+constexpr Legality kServerEditRow = make_row('x', {{kOptService, '+'},
+                                                   {kOptServer, '+'},
+                                                   {kOptForward, '.'},
+                                                   {kOptWeight, '.'},
+                                                   {kOptUThreshold, '.'},
+                                                   {kOptLThreshold, '.'},
+                                                   {kOptTunType, '.'},
+                                                   {kOptTunPort, '.'},
+                                                   {kOptTunNoCsum, '.'},
+                                                   {kOptTunCsum, '.'},
+                                                   {kOptTunRemCsum, '.'}});
+constexpr Legality kLaddrEditRow = make_row('x', {{kOptService, '+'}, {kOptLaddr, '+'}});
 
 const std::array<CommandSpec, 17> kCommands = {{
     {CommandKind::kAddService, "add-service", kServiceEditRow},
@@ -108,26 +147,38 @@ const std::array<CommandSpec, 17> kCommands = {{
     {CommandKind::kDelService, "delete-service", make_row('x', {{kOptService, '+'}})},
     {CommandKind::kFlush, "flush", make_row('x', {})},
     {CommandKind::kList, "list",
-     make_row('x', {{kOptNumeric, '.'}, {kOptConnection, '1'}, {kOptService, '1'},
-                    {kOptTimeout, '1'}, {kOptDaemon, '1'}, {kOptStats, '.'}, {kOptRate, '.'},
-                    {kOptThresholds, '.'}, {kOptPersistentConn, '.'}, {kOptNoSort, '.'},
-                    {kOptSyncId, '.'}, {kOptExact, '.'}, {kOptTunInfo, '.'}})},
+     make_row('x', {{kOptNumeric, '.'},
+                    {kOptConnection, '1'},
+                    {kOptService, '1'},
+                    {kOptTimeout, '1'},
+                    {kOptDaemon, '1'},
+                    {kOptStats, '.'},
+                    {kOptRate, '.'},
+                    {kOptThresholds, '.'},
+                    {kOptPersistentConn, '.'},
+                    {kOptNoSort, '.'},
+                    {kOptSyncId, '.'},
+                    {kOptExact, '.'},
+                    {kOptTunInfo, '.'}})},
     {CommandKind::kAddDest, "add-server", kServerEditRow},
     {CommandKind::kDelDest, "delete-server",
      make_row('x', {{kOptService, '+'}, {kOptServer, '+'}})},
     {CommandKind::kEditDest, "edit-server", kServerEditRow},
     {CommandKind::kSetTimeout, "set", make_row('x', {})},
     {CommandKind::kStartDaemon, "start-daemon",
-     make_row('x', {{kOptMcastIfn, '.'}, {kOptSyncId, '.'}, {kOptMcastGroup, '.'},
-                    {kOptMcastPort, '.'}, {kOptMcastTtl, '.'}, {kOptSyncMaxlen, '.'}})},
+     make_row('x', {{kOptMcastIfn, '.'},
+                    {kOptSyncId, '.'},
+                    {kOptMcastGroup, '.'},
+                    {kOptMcastPort, '.'},
+                    {kOptMcastTtl, '.'},
+                    {kOptSyncMaxlen, '.'}})},
     {CommandKind::kStopDaemon, "stop-daemon", make_row('x', {{kOptSyncId, '.'}})},
     {CommandKind::kRestore, "restore", make_row('x', {})},
     {CommandKind::kSave, "save", make_row('x', {{kOptNumeric, '.'}})},
     {CommandKind::kZero, "zero", make_row('x', {{kOptService, '.'}})},
     {CommandKind::kAddLaddr, "add-laddr", kLaddrEditRow},
     {CommandKind::kDelLaddr, "del-laddr", kLaddrEditRow},
-    {CommandKind::kGetLaddr, "get-laddr",
-     make_row('x', {{kOptNumeric, '.'}, {kOptService, '.'}})},
+    {CommandKind::kGetLaddr, "get-laddr", make_row('x', {{kOptNumeric, '.'}, {kOptService, '.'}})},
 }};
 
 const CommandSpec* find_spec(CommandKind kind) {
@@ -257,8 +308,8 @@ class Parser {
   bool start_command(int code, const char* arg);
   bool take_option(int code, const char* arg, poptContext ctx);
   bool set_option(OptionBit bit);
-  bool take_number(OptionBit bit, const std::string& arg, long min, long max,
-                   const char* message, long* out);
+  bool take_number(OptionBit bit, const std::string& arg, long min, long max, const char* message,
+                   long* out);
   bool take_service(int code, const std::string& arg);
   bool take_mcast_group(const std::string& arg);
   bool read_set_values(poptContext ctx);
@@ -297,10 +348,25 @@ bool Parser::try_help() {
   return false;
 }
 
+// poptStrerror() goes through gettext, so a process that called setlocale() would get translated
+// text; ipvsadm never does, so the strings its option table can produce are pinned to English.
+const char* popt_error_text(int rc) {
+  switch (rc) {
+    case POPT_ERROR_NOARG:
+      return "missing argument";
+    case POPT_ERROR_BADOPT:
+      return "unknown option";
+    case POPT_ERROR_UNWANTEDARG:
+      return "option does not take an argument";
+    default:
+      return poptStrerror(rc);
+  }
+}
+
 bool Parser::popt_failure(poptContext ctx, int rc) {
   const char* bad = poptBadOption(ctx, POPT_BADOPTION_NOALIAS);
   result_.command.reset();
-  result_.error = std::string(bad ? bad : "") + ": " + poptStrerror(rc) + "\n";
+  result_.error = std::string(bad ? bad : "") + ": " + popt_error_text(rc) + "\n";
   result_.exit_code = kExitPopt;
   return false;
 }
@@ -505,15 +571,13 @@ bool Parser::take_option(int code, const char* raw_arg, poptContext ctx) {
       cmd_.dest.weight = static_cast<int32_t>(n);
       return true;
     case 'x':
-      if (!take_number(kOptUThreshold, arg, 0, INT_MAX, "illegal u_threshold specified",
-                       &n)) {
+      if (!take_number(kOptUThreshold, arg, 0, INT_MAX, "illegal u_threshold specified", &n)) {
         return false;
       }
       cmd_.dest.u_threshold = static_cast<uint32_t>(n);
       return true;
     case 'y':
-      if (!take_number(kOptLThreshold, arg, 0, INT_MAX, "illegal l_threshold specified",
-                       &n)) {
+      if (!take_number(kOptLThreshold, arg, 0, INT_MAX, "illegal l_threshold specified", &n)) {
         return false;
       }
       cmd_.dest.l_threshold = static_cast<uint32_t>(n);
@@ -661,8 +725,7 @@ bool Parser::read_set_values(poptContext ctx) {
     w = poptGetArg(ctx);
     if (w == nullptr) return fail("--set option requires 3 timeout values");
   }
-  std::array<int32_t*, 3> slots = {&cmd_.timeouts.tcp, &cmd_.timeouts.tcp_fin,
-                                   &cmd_.timeouts.udp};
+  std::array<int32_t*, 3> slots = {&cmd_.timeouts.tcp, &cmd_.timeouts.tcp_fin, &cmd_.timeouts.udp};
   for (size_t i = 0; i < words.size(); ++i) {
     auto t = parse_integer(words[i], 0, kMaxTimeout);
     if (!t) return fail(std::string("invalid timeout value `") + words[i] + "' specified");
@@ -674,8 +737,8 @@ bool Parser::read_set_values(poptContext ctx) {
 bool Parser::apply_sched_flags() {
   // An empty -b argument sets the option but no flag, as in ipvsadm.
   if (!sched_flags_arg_ || sched_flags_arg_->empty()) return true;
-  const std::string& sched =
-      cmd_.svc.sched_name.empty() ? std::string("wlc") : cmd_.svc.sched_name;
+  // The check uses the -s value, or the default the service will get.
+  const std::string sched = cmd_.svc.sched_name.empty() ? "wlc" : cmd_.svc.sched_name;
   uint32_t flags = 0;
   const std::string& list = *sched_flags_arg_;
   size_t pos = 0;

@@ -55,14 +55,12 @@ std::optional<InetAddr> resolve_ipv4_host(const std::string& host) {
   hostent* result = nullptr;
   int h_err = 0;
   std::vector<char> buf(2048);
-  while (gethostbyname_r(host.c_str(), &entry, buf.data(), buf.size(), &result, &h_err) ==
-             ERANGE &&
+  while (gethostbyname_r(host.c_str(), &entry, buf.data(), buf.size(), &result, &h_err) == ERANGE &&
          buf.size() < (1u << 20)) {
     buf.resize(buf.size() * 2);
   }
   if (result == nullptr || result->h_addrtype != AF_INET ||
-      result->h_length != static_cast<int>(sizeof(in_addr)) ||
-      result->h_addr_list[0] == nullptr) {
+      result->h_length != static_cast<int>(sizeof(in_addr)) || result->h_addr_list[0] == nullptr) {
     return std::nullopt;
   }
   std::memcpy(&a, result->h_addr_list[0], sizeof a);
@@ -147,8 +145,7 @@ std::optional<uint32_t> parse_ipv4_netmask(const std::string& text) {
 std::optional<uint32_t> parse_ipv6_prefix(const std::string& text) {
   // glibc's atoi() is (int)strtol(): no error detection, trailing junk ignored, the value
   // truncated to int and then stored unsigned (so negatives become huge and fail the range).
-  uint32_t prefix =
-      static_cast<uint32_t>(static_cast<int>(std::strtol(text.c_str(), nullptr, 10)));
+  uint32_t prefix = static_cast<uint32_t>(static_cast<int>(std::strtol(text.c_str(), nullptr, 10)));
   if (prefix < 1 || prefix > 128) return std::nullopt;
   return prefix;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "ctl/validate.h"
+#include "sched/registry.h"
 
 namespace uvs::ctl {
 
@@ -80,6 +81,11 @@ int Control::apply_locked(const Command& cmd, Config& next) {
     case CommandKind::kDelService:
       return del_service(cmd, next);
     case CommandKind::kFlush:
+      for (auto& s : next.services)
+        for (auto& d : s.dests) {
+          s.sched->del_dest(*d.rs);
+          to_trash(s.cfg.key, std::move(d));
+        }
       next.services.clear();
       return 0;
     case CommandKind::kAddDest:
@@ -110,7 +116,11 @@ int Control::add_service(const Command& cmd, Config& next) {
   if (find_mut(next, cmd.svc.key)) return EEXIST;
   ServiceNode node;
   node.cfg = normalized(cmd.svc);
-  node.rt = std::make_shared<ServiceRuntime>();
+  node.counters = std::make_shared<dp::CounterSet>(options_.workers);
+  node.stats = std::make_shared<StatsCell>();
+  node.sched = std::make_shared<sched::ServiceSched>(*sched::find_scheduler(node.cfg.sched_name),
+                                                     node.cfg.flags, options_.workers,
+                                                     options_.sched);
   next.services.push_back(std::move(node));
   return 0;
 }
@@ -119,14 +129,26 @@ int Control::edit_service(const Command& cmd, Config& next) {
   ServiceNode* svc = find_mut(next, cmd.svc.key);
   if (!svc) return ESRCH;
   if (int err = check_service(cmd.svc)) return err;
-  replace_definition(svc->cfg, normalized(cmd.svc));
-  return 0;
+  ServiceConfig cfg = normalized(cmd.svc);
+  svc->sched->set_flags(cfg.flags);
+  int err = 0;
+  if (cfg.sched_name != svc->cfg.sched_name)
+    err = svc->sched->set_scheduler(*sched::find_scheduler(cfg.sched_name));
+  // Like the kernel, a scheduler that refuses the service leaves it without one ("none") and
+  // the rest of the edit applied.
+  replace_definition(svc->cfg, cfg);
+  if (err) svc->cfg.sched_name = std::string(svc->sched->scheduler().name());
+  return err;
 }
 
 int Control::del_service(const Command& cmd, Config& next) {
   auto it = std::find_if(next.services.begin(), next.services.end(),
                          [&](const ServiceNode& s) { return s.cfg.key == cmd.svc.key; });
   if (it == next.services.end()) return ESRCH;
+  for (auto& d : it->dests) {
+    it->sched->del_dest(*d.rs);
+    to_trash(it->cfg.key, std::move(d));
+  }
   next.services.erase(it);
   return 0;
 }
@@ -136,8 +158,18 @@ int Control::add_dest(const Command& cmd, Config& next) {
   if (!svc) return ESRCH;
   if (int err = check_dest(svc->cfg, cmd.dest)) return err;
   if (find_dest(*svc, cmd.dest.key)) return EEXIST;
+  DestNode node;
+  if (auto revived = from_trash(svc->cfg.key, cmd.dest.key)) {
+    node = std::move(*revived);
+  } else {
+    node.rs = std::make_shared<dp::RealServer>(cmd.dest.key, options_.workers, svc->counters);
+    node.stats = std::make_shared<StatsCell>();
+  }
+  node.cfg = cmd.dest;
+  // The scheduler's add_dest error (mh over capacity) is ignored, as the kernel ignores it.
+  svc->sched->add_dest(node.rs, cmd.dest);
   // The kernel inserts at the head of the list: newest first.
-  svc->dests.insert(svc->dests.begin(), DestNode{cmd.dest, std::make_shared<DestRuntime>()});
+  svc->dests.insert(svc->dests.begin(), std::move(node));
   return 0;
 }
 
@@ -148,6 +180,7 @@ int Control::edit_dest(const Command& cmd, Config& next) {
   DestNode* d = find_dest(*svc, cmd.dest.key);
   if (!d) return ENOENT;
   d->cfg = cmd.dest;
+  svc->sched->edit_dest(*d->rs, cmd.dest);
   return 0;
 }
 
@@ -157,14 +190,16 @@ int Control::del_dest(const Command& cmd, Config& next) {
   auto it = std::find_if(svc->dests.begin(), svc->dests.end(),
                          [&](const DestNode& d) { return d.cfg.key == cmd.dest.key; });
   if (it == svc->dests.end()) return ENOENT;
+  svc->sched->del_dest(*it->rs);
+  to_trash(svc->cfg.key, std::move(*it));
   svc->dests.erase(it);
   return 0;
 }
 
 int Control::zero(const Command& cmd, Config& next) {
   auto zero_service = [](ServiceNode& s) {
-    s.rt->stats.zero_now();
-    for (auto& d : s.dests) d.rt->stats.zero_now();
+    s.stats->zero_now(s.counters->fold());
+    for (auto& d : s.dests) d.stats->zero_now(d.rs->counters().fold());
   };
   if (cmd.has(kOptService)) {
     ServiceNode* svc = find_mut(next, cmd.svc.key);
@@ -244,16 +279,17 @@ TableView Control::table() const {
   for (const auto& s : current_->services) {
     ServiceView sv;
     sv.cfg = s.cfg;
-    sv.stats = s.rt->stats.shown();
-    sv.rate = s.rt->stats.estimator.rates();
+    sv.cfg.sched_name = std::string(s.sched->scheduler().name());
+    sv.stats = s.stats->shown(s.counters->fold());
+    sv.rate = s.stats->estimator.rates();
     for (const auto& d : s.dests) {
       DestView dv;
       dv.cfg = d.cfg;
-      dv.activeconns = d.rt->activeconns;
-      dv.inactconns = d.rt->inactconns;
-      dv.persistconns = d.rt->persistconns;
-      dv.stats = d.rt->stats.shown();
-      dv.rate = d.rt->stats.estimator.rates();
+      dv.activeconns = static_cast<uint32_t>(d.rs->activeconns());
+      dv.inactconns = static_cast<uint32_t>(d.rs->inactconns());
+      dv.persistconns = static_cast<uint32_t>(d.rs->persistconns());
+      dv.stats = d.stats->shown(d.rs->counters().fold());
+      dv.rate = d.stats->estimator.rates();
       sv.dests.push_back(dv);
     }
     for (const auto& l : s.laddrs)
@@ -271,9 +307,35 @@ std::vector<ConnView> Control::connections() const {
 void Control::estimate_now() {
   std::lock_guard lock(mutex_);
   for (const auto& s : current_->services) {
-    s.rt->stats.estimator.sample(s.rt->stats.totals);
-    for (const auto& d : s.dests) d.rt->stats.estimator.sample(d.rt->stats.totals);
+    s.stats->estimator.sample(s.counters->fold());
+    for (const auto& d : s.dests) d.stats->estimator.sample(d.rs->counters().fold());
   }
+  purge_trash();
+}
+
+void Control::to_trash(const ServiceKey& svc, DestNode dest) {
+  trash_.push_back(TrashEntry{svc, std::move(dest), std::chrono::steady_clock::now()});
+}
+
+std::optional<DestNode> Control::from_trash(const ServiceKey& svc, const DestKey& key) {
+  for (auto it = trash_.begin(); it != trash_.end(); ++it) {
+    if (it->service == svc && it->dest.cfg.key == key) {
+      DestNode node = std::move(it->dest);
+      trash_.erase(it);
+      return node;
+    }
+  }
+  return std::nullopt;
+}
+
+void Control::purge_trash() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& t : trash_) {
+    // Connections and templates still point at it: its idle period starts when they are gone.
+    const auto& rs = *t.dest.rs;
+    if (rs.activeconns() + rs.inactconns() + rs.persistconns() > 0) t.since = now;
+  }
+  std::erase_if(trash_, [&](const TrashEntry& t) { return now - t.since >= kTrashPeriod; });
 }
 
 void Control::start_estimator() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -13,31 +14,25 @@
 #include <vector>
 
 #include "ctl/stats.h"
+#include "dp/runtime.h"
+#include "sched/service_sched.h"
 #include "model/command.h"
 #include "model/listing.h"
 
 namespace uvs::ctl {
 
-// Mutable per-object state that survives configuration copies: counters and rates.
-struct DestRuntime {
-  StatsCell stats;
-  uint32_t activeconns = 0;
-  uint32_t inactconns = 0;
-  uint32_t persistconns = 0;
-};
-
-struct ServiceRuntime {
-  StatsCell stats;
+// A real server as the control plane holds it: its configuration, the runtime object shared
+// with the workers (scheduler state, connection counters, traffic counters) and its -Z/rate
+// bookkeeping. Copies of a Config share the runtime objects.
+struct DestNode {
+  DestConfig cfg;
+  std::shared_ptr<dp::RealServer> rs;
+  std::shared_ptr<StatsCell> stats;
 };
 
 struct LaddrRuntime {
   uint64_t port_conflicts = 0;
   uint64_t conns = 0;
-};
-
-struct DestNode {
-  DestConfig cfg;
-  std::shared_ptr<DestRuntime> rt;
 };
 
 struct LaddrNode {
@@ -49,7 +44,11 @@ struct ServiceNode {
   ServiceConfig cfg;
   std::vector<DestNode> dests;  // kernel list order: newest first
   std::vector<LaddrNode> laddrs;
-  std::shared_ptr<ServiceRuntime> rt;
+  std::shared_ptr<dp::CounterSet> counters;
+  std::shared_ptr<StatsCell> stats;
+  // Control-plane scheduler binding, changed in place under the control lock; workers only
+  // ever see the immutable view it publishes (sched->view()).
+  std::shared_ptr<sched::ServiceSched> sched;
 };
 
 // One immutable version of the whole configuration.
@@ -61,8 +60,18 @@ struct Config {
   const ServiceNode* find(const ServiceKey& key) const;
 };
 
+// A deleted real server waits here, with its counters, until it is idle for the trash period;
+// adding it back to the same service revives it (spec D.7).
+struct TrashEntry {
+  ServiceKey service;
+  DestNode dest;
+  std::chrono::steady_clock::time_point since;
+};
+
 struct ControlOptions {
   uint32_t conn_tab_size = 4096;
+  unsigned workers = 1;
+  sched::SchedOptions sched;
 };
 
 class Control {
@@ -84,8 +93,10 @@ class Control {
 
   // Runs the 2-second rate estimator on a thread until destruction.
   void start_estimator();
-  // One estimator tick (exposed for tests).
+  // One estimator tick, also emptying the trash of idle dests (exposed for tests).
   void estimate_now();
+
+  static constexpr std::chrono::seconds kTrashPeriod{120};  // IP_VS_DEST_TRASH_PERIOD
 
  private:
   int apply_locked(const Command& cmd, Config& next);
@@ -101,10 +112,14 @@ class Control {
   int stop_daemon(const Command& cmd, Config& next);
   int add_laddr(const Command& cmd, Config& next);
   int del_laddr(const Command& cmd, Config& next);
+  void to_trash(const ServiceKey& svc, DestNode dest);
+  std::optional<DestNode> from_trash(const ServiceKey& svc, const DestKey& key);
+  void purge_trash();
 
   ControlOptions options_;
   mutable std::mutex mutex_;  // serialises writers and the estimator against listings
   std::shared_ptr<const Config> current_;
+  std::vector<TrashEntry> trash_;
 
   std::mutex estimator_mutex_;
   std::condition_variable estimator_cv_;

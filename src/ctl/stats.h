@@ -25,14 +25,14 @@ class RateEstimator {
 StatsView operator-(const StatsView& a, const StatsView& b);
 StatsView& operator+=(StatsView& a, const StatsView& b);
 
-// One service's or real server's counters.
+// What the control plane adds to one object's counters: the -Z zero point and the estimator.
+// The totals themselves live with the workers (dp::CounterSet) and are folded on read.
 struct StatsCell {
-  StatsView totals{};  // since creation, folded from workers
-  StatsView zero{};    // totals at the last -Z
+  StatsView zero{};  // totals at the last -Z
   RateEstimator estimator;
 
-  StatsView shown() const { return totals - zero; }
-  void zero_now() {
+  StatsView shown(const StatsView& totals) const { return totals - zero; }
+  void zero_now(const StatsView& totals) {
     zero = totals;
     estimator.reset(totals);
   }

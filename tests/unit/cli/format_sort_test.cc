@@ -119,7 +119,7 @@ TEST(FormatSortGlibc, ServicesAndDestsMatchQsort) {
       s.cfg.sched_name = std::to_string(i);
       services.push_back(s);
     }
-    std::qsort(c.data(), c.size(), sizeof(CService), c_cmp_service);
+    if (n > 0) std::qsort(c.data(), c.size(), sizeof(CService), c_cmp_service);
     sort_table(services);
     ASSERT_EQ(services.size(), c.size());
     for (size_t i = 0; i < n; ++i) {
@@ -145,7 +145,7 @@ TEST(FormatSortGlibc, ServicesAndDestsMatchQsort) {
       c[i].id = static_cast<int>(i);
       s.dests.push_back(d);
     }
-    std::qsort(c.data(), c.size(), sizeof(CDest), c_cmp_dest);
+    if (n > 0) std::qsort(c.data(), c.size(), sizeof(CDest), c_cmp_dest);
     std::vector<ServiceView> table = {s};
     sort_table(table);
     for (size_t i = 0; i < n; ++i) {

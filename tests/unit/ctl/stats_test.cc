@@ -50,11 +50,11 @@ TEST(RateEstimator, DecaysToZeroAndResets) {
 
 TEST(StatsCell, ZeroPointSubtracts) {
   StatsCell cell;
-  cell.totals = {10, 20, 30, 40, 50};
-  cell.zero_now();
-  cell.totals.conns += 5;
-  EXPECT_EQ(cell.shown().conns, 5u);
-  EXPECT_EQ(cell.shown().inpkts, 0u);
+  StatsView totals{10, 20, 30, 40, 50};
+  cell.zero_now(totals);
+  totals.conns += 5;
+  EXPECT_EQ(cell.shown(totals).conns, 5u);
+  EXPECT_EQ(cell.shown(totals).inpkts, 0u);
 }
 
 }  // namespace

@@ -1,0 +1,55 @@
+// Helpers of the least-connection family (spec C.3-C.8, C.13, C.14).
+#pragma once
+
+#include <span>
+
+#include "sched/dest.h"
+
+namespace uvs::sched {
+
+// Cross-multiplied load comparisons: overhead (up to 2^39) times weight (up to 2^31) does not
+// fit in 64 bits. The kernel keeps overhead in an int and wraps instead; 128-bit products give
+// the same answers wherever the kernel's do not overflow.
+using LoadProduct = __int128;
+
+// wlc's choice (C.4), also lblc/lblcr's fallback: the first dest that is not OVERLOAD and has
+// weight > 0 seeds the search; a later non-OVERLOAD dest d replaces the least one l when
+// overhead(l) * weight(d) > overhead(d) * weight(l), so ties keep the earlier dest and weight-0
+// dests never win.
+inline Dest* pick_weighted_least_conn(std::span<Dest* const> dests) {
+  const size_t n = dests.size();
+  size_t i = 0;
+  Dest* least = nullptr;
+  for (; i < n; ++i) {
+    if (!dests[i]->overloaded() && dests[i]->weight() > 0) {
+      least = dests[i];
+      break;
+    }
+  }
+  if (least == nullptr) return nullptr;
+  LoadProduct least_overhead = least->overhead();
+  LoadProduct least_weight = least->weight();
+  for (++i; i < n; ++i) {
+    Dest* d = dests[i];
+    if (d->overloaded()) continue;
+    const LoadProduct overhead = d->overhead();
+    const LoadProduct weight = d->weight();
+    if (least_overhead * weight > overhead * least_weight) {
+      least = d;
+      least_overhead = overhead;
+      least_weight = weight;
+    }
+  }
+  return least;
+}
+
+// lblc/lblcr's notion of overloaded (not the OVERLOAD flag): more active connections than its
+// weight while some dest of the service is below half of its own weight.
+inline bool locality_overloaded(const Dest& dest, std::span<Dest* const> dests) {
+  if (dest.activeconns() <= dest.weight()) return false;
+  for (const Dest* d : dests)
+    if (int64_t{d->activeconns()} * 2 < d->weight()) return true;
+  return false;
+}
+
+}  // namespace uvs::sched

@@ -1,0 +1,136 @@
+// mh -- Maglev hashing (spec C.12; Eisenbud et al., NSDI 2016): a lookup table of M slots
+// (a prime) in which every dest owns slots in proportion to its last non-zero weight, filled so
+// that removing one of N dests moves about 1/N of the clients. Rebuilt on add, delete and edit.
+//
+// Each dest walks its own permutation of the slots (start `offset`, stride `skip`, both hashed
+// from its address and port); rounds over the dest list give each dest `turns` slots per round,
+// each the next free slot of its permutation, until all M are taken.
+//
+// The hash is SipHash-1-3 with the kernel's fixed keys over the 32-bit value
+// offset + port + fold(addr), i.e. the 64-bit kernel's hsiphash(); spec Z only requires the
+// spread and disruption properties, which the tests check.
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <numeric>
+#include <vector>
+
+#include "sched/hash.h"
+#include "sched/schedulers.h"
+
+namespace uvs::sched {
+
+namespace {
+
+constexpr uint64_t kMhKey1 = 2654435761ULL;  // hash1 = {k, k}
+constexpr uint64_t kMhKey2 = 2654446892ULL;  // hash2 = {k, k}
+constexpr int kMhTabBits = 6;                // IP_VS_MH_TAB_BITS: turns kept below 2^6
+constexpr uint32_t kMhFallback = kSvcSched1;
+constexpr uint32_t kMhPort = kSvcSched2;
+
+uint32_t mh_hash(const InetAddr& addr, uint32_t port, uint64_t key, uint32_t offset) {
+  return siphash13_u32(offset + port + addr_fold(addr), key, key);
+}
+
+bool unavailable(const Dest& d) { return d.weight() <= 0 || d.overloaded(); }
+
+struct MhTable final : SchedTable {
+  uint32_t size = 0;          // M
+  std::vector<Dest*> slots;   // M entries; all null when no dest has a last weight
+  std::vector<std::shared_ptr<Dest>> owners;  // slots stay valid even if the list moved on
+};
+
+uint32_t table_size(const BuildContext& ctx) {
+  if (ctx.previous) return static_cast<const MhTable&>(*ctx.previous).size;
+  const uint32_t wanted = ctx.options.mh_table_size;
+  return std::find(kMhTableSizes.begin(), kMhTableSizes.end(), wanted) != kMhTableSizes.end()
+             ? wanted
+             : 4093;
+}
+
+class MaglevHashing final : public Scheduler {
+ public:
+  std::string_view name() const override { return "mh"; }
+
+  BuildResult build(const BuildContext& ctx) const override {
+    const uint32_t m = table_size(ctx);
+    if (ctx.dests.size() > m) return {ctx.previous, EINVAL};
+    auto table = std::make_shared<MhTable>();
+    table->size = m;
+    table->slots.assign(m, nullptr);
+    table->owners.assign(ctx.dests.begin(), ctx.dests.end());
+
+    int32_t gcd = 0;
+    int32_t max_weight = 0;
+    for (const auto& d : ctx.dests) {
+      const int32_t w = d->last_weight();
+      if (w > 0) gcd = gcd > 0 ? std::gcd(gcd, w) : w;
+      max_weight = std::max(max_weight, w);
+    }
+    if (gcd < 1) return {std::move(table), 0};  // no weights: every lookup fails
+    const int shift = std::max(
+        0, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_weight / gcd))) - kMhTabBits);
+
+    struct Walk {
+      Dest* dest;
+      uint32_t perm;  // current position in this dest's permutation
+      uint32_t skip;
+      int32_t turns;  // slots per round
+    };
+    std::vector<Walk> walks;
+    walks.reserve(ctx.dests.size());
+    for (const auto& d : ctx.dests) {
+      const int32_t w = d->last_weight();
+      int32_t turns = (w / gcd) >> shift;
+      if (turns == 0) turns = w != 0 ? 1 : 0;  // added with weight 0: no slots
+      const InetAddr& addr = d->key().addr;
+      const uint32_t port = d->key().port;
+      walks.push_back(Walk{d.get(), mh_hash(addr, port, kMhKey1, 0) % m,
+                           mh_hash(addr, port, kMhKey2, 0) % (m - 1) + 1, turns});
+    }
+
+    uint32_t filled = 0;
+    for (;;) {
+      for (Walk& walk : walks) {
+        for (int32_t t = 0; t < walk.turns; ++t) {
+          while (table->slots[walk.perm] != nullptr) {
+            walk.perm += walk.skip;
+            if (walk.perm >= m) walk.perm -= m;
+          }
+          table->slots[walk.perm] = walk.dest;
+          if (++filled == m) return {std::move(table), 0};
+        }
+      }
+    }
+  }
+
+  Dest* schedule(const SchedView& view, WorkerState*, const PacketKey& key,
+                 Nanos) const override {
+    const auto& table = view.table<MhTable>();
+    const uint32_t m = table.size;
+    const uint32_t flags = view.flags();
+    const uint32_t port = (flags & kMhPort) && protocol_has_ports(key.protocol) ? key.sport : 0;
+
+    const uint32_t first = mh_hash(key.saddr, port, kMhKey1, 0) % m;
+    Dest* d = table.slots[first];
+    if (!(flags & kMhFallback)) return d != nullptr && !unavailable(*d) ? d : nullptr;
+    if (d == nullptr) return nullptr;
+    if (!unavailable(*d)) return d;
+    for (uint32_t offset = 0; offset < m; ++offset) {
+      const uint32_t roffset = (offset + first) % m;
+      d = table.slots[mh_hash(key.saddr, port, kMhKey1, roffset) % m];
+      if (d == nullptr) return nullptr;
+      if (!unavailable(*d)) return d;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace
+
+const Scheduler& mh_scheduler() {
+  static const MaglevHashing scheduler;
+  return scheduler;
+}
+
+}  // namespace uvs::sched

@@ -253,7 +253,7 @@ Verdict parse_ipv4(const uint8_t* data, uint32_t len, uint32_t off, ParsedPacket
 
   const uint16_t frag = ntohs(ip->frag_off);
   if (__builtin_expect(frag & (kIpv4FlagMf | kIpv4OffsetMask), 0)) {
-    const uint32_t frag_offset = uint32_t{frag & kIpv4OffsetMask} * 8;
+    const uint32_t frag_offset = static_cast<uint32_t>(frag & kIpv4OffsetMask) * 8;
     const uint32_t frag_len = tot_len - hlen;
     const bool more = frag & kIpv4FlagMf;
     if (frag_len == 0 || (more && frag_len % 8) || hlen + frag_offset + frag_len > kIpMaxDatagram)

@@ -114,6 +114,7 @@ class Reassembler {
     uint32_t l3_off;
     uint32_t frag_hdr_off;      // IPv6
     uint32_t frag_nexthdr_off;  // IPv6
+    uint32_t bucket;
     int32_t hash_next;
     int32_t age_prev;  // list of live slots, oldest first
     int32_t age_next;

@@ -4,17 +4,15 @@
 #include <array>
 
 #include "sched/hash.h"
+#include "sched/lookup_tables.h"
 #include "sched/schedulers.h"
 
 namespace uvs::sched {
 
 namespace {
 
-constexpr unsigned kDhBits = 8;  // CONFIG_IP_VS_DH_TAB_BITS
-constexpr size_t kDhBuckets = size_t{1} << kDhBits;
-
 struct DhTable final : SchedTable {
-  std::array<Dest*, kDhBuckets> buckets{};
+  DhBuckets buckets{};
 };
 
 class DestinationHashing final : public Scheduler {
@@ -24,9 +22,7 @@ class DestinationHashing final : public Scheduler {
   BuildResult build(const BuildContext& ctx) const override {
     if (ctx.change.kind == DestChangeKind::kEdit) return {ctx.previous, 0};
     auto table = std::make_shared<DhTable>();
-    const size_t n = ctx.dests.size();
-    if (n > 0)
-      for (size_t i = 0; i < kDhBuckets; ++i) table->buckets[i] = ctx.dests[i % n].get();
+    table->buckets = build_dh_table(ctx.dests);
     return {std::move(table), 0};
   }
 
@@ -39,6 +35,14 @@ class DestinationHashing final : public Scheduler {
 };
 
 }  // namespace
+
+DhBuckets build_dh_table(std::span<const std::shared_ptr<Dest>> dests) {
+  DhBuckets buckets{};
+  const size_t n = dests.size();
+  if (n > 0)
+    for (size_t i = 0; i < buckets.size(); ++i) buckets[i] = dests[i % n].get();
+  return buckets;
+}
 
 const Scheduler& dh_scheduler() {
   static const DestinationHashing scheduler;

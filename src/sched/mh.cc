@@ -16,28 +16,25 @@
 #include <vector>
 
 #include "sched/hash.h"
+#include "sched/lookup_tables.h"
 #include "sched/schedulers.h"
 
 namespace uvs::sched {
 
 namespace {
 
-constexpr uint64_t kMhKey1 = 2654435761ULL;  // hash1 = {k, k}
-constexpr uint64_t kMhKey2 = 2654446892ULL;  // hash2 = {k, k}
-constexpr int kMhTabBits = 6;                // IP_VS_MH_TAB_BITS: turns kept below 2^6
+constexpr int kMhTabBits = 6;  // IP_VS_MH_TAB_BITS: turns are kept below 2^6 per round
 constexpr uint32_t kMhFallback = kSvcSched1;
 constexpr uint32_t kMhPort = kSvcSched2;
-
-uint32_t mh_hash(const InetAddr& addr, uint32_t port, uint64_t key, uint32_t offset) {
-  return siphash13_u32(offset + port + addr_fold(addr), key, key);
-}
 
 bool unavailable(const Dest& d) { return d.weight() <= 0 || d.overloaded(); }
 
 struct MhTable final : SchedTable {
-  uint32_t size = 0;          // M
-  std::vector<Dest*> slots;   // M entries; all null when no dest has a last weight
-  std::vector<std::shared_ptr<Dest>> owners;  // slots stay valid even if the list moved on
+  uint32_t size = 0;         // M
+  std::vector<Dest*> slots;  // M entries; all null when no dest has a last weight
+  // The slots' dests stay alive with the table, even when a refused rebuild (EINVAL) leaves
+  // this table in use after one of them was deleted.
+  std::vector<std::shared_ptr<Dest>> owners;
 };
 
 uint32_t table_size(const BuildContext& ctx) {
@@ -54,54 +51,13 @@ class MaglevHashing final : public Scheduler {
 
   BuildResult build(const BuildContext& ctx) const override {
     const uint32_t m = table_size(ctx);
-    if (ctx.dests.size() > m) return {ctx.previous, EINVAL};
+    auto slots = build_mh_table(ctx.dests, m);
+    if (!slots) return {ctx.previous, EINVAL};
     auto table = std::make_shared<MhTable>();
     table->size = m;
-    table->slots.assign(m, nullptr);
+    table->slots = std::move(*slots);
     table->owners.assign(ctx.dests.begin(), ctx.dests.end());
-
-    int32_t gcd = 0;
-    int32_t max_weight = 0;
-    for (const auto& d : ctx.dests) {
-      const int32_t w = d->last_weight();
-      if (w > 0) gcd = gcd > 0 ? std::gcd(gcd, w) : w;
-      max_weight = std::max(max_weight, w);
-    }
-    if (gcd < 1) return {std::move(table), 0};  // no weights: every lookup fails
-    const int shift = std::max(
-        0, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_weight / gcd))) - kMhTabBits);
-
-    struct Walk {
-      Dest* dest;
-      uint32_t perm;  // current position in this dest's permutation
-      uint32_t skip;
-      int32_t turns;  // slots per round
-    };
-    std::vector<Walk> walks;
-    walks.reserve(ctx.dests.size());
-    for (const auto& d : ctx.dests) {
-      const int32_t w = d->last_weight();
-      int32_t turns = (w / gcd) >> shift;
-      if (turns == 0) turns = w != 0 ? 1 : 0;  // added with weight 0: no slots
-      const InetAddr& addr = d->key().addr;
-      const uint32_t port = d->key().port;
-      walks.push_back(Walk{d.get(), mh_hash(addr, port, kMhKey1, 0) % m,
-                           mh_hash(addr, port, kMhKey2, 0) % (m - 1) + 1, turns});
-    }
-
-    uint32_t filled = 0;
-    for (;;) {
-      for (Walk& walk : walks) {
-        for (int32_t t = 0; t < walk.turns; ++t) {
-          while (table->slots[walk.perm] != nullptr) {
-            walk.perm += walk.skip;
-            if (walk.perm >= m) walk.perm -= m;
-          }
-          table->slots[walk.perm] = walk.dest;
-          if (++filled == m) return {std::move(table), 0};
-        }
-      }
-    }
+    return {std::move(table), 0};
   }
 
   Dest* schedule(const SchedView& view, WorkerState*, const PacketKey& key,
@@ -127,6 +83,62 @@ class MaglevHashing final : public Scheduler {
 };
 
 }  // namespace
+
+uint32_t mh_hash(const InetAddr& addr, uint32_t port, uint64_t key, uint32_t offset) {
+  return siphash13_u32(offset + port + addr_fold(addr), key, key);
+}
+
+std::optional<std::vector<Dest*>> build_mh_table(std::span<const std::shared_ptr<Dest>> dests,
+                                                 uint32_t size) {
+  const uint32_t m = size;
+  if (dests.size() > m) return std::nullopt;
+  std::vector<Dest*> slots(m, nullptr);
+
+  int32_t gcd = 0;
+  int32_t max_weight = 0;
+  for (const auto& d : dests) {
+    const int32_t w = d->last_weight();
+    if (w > 0) gcd = gcd > 0 ? std::gcd(gcd, w) : w;
+    max_weight = std::max(max_weight, w);
+  }
+  if (gcd < 1) return slots;  // no weights: every lookup fails
+  // Scale turns down so that the largest is below 2^kMhTabBits: rounds stay short and every
+  // dest still gets at least one slot per round.
+  const int shift = std::max(
+      0, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_weight / gcd))) - kMhTabBits);
+
+  struct Walk {
+    Dest* dest;
+    uint32_t perm;  // current position in this dest's permutation of the slots
+    uint32_t skip;
+    int32_t turns;  // slots taken per round
+  };
+  std::vector<Walk> walks;
+  walks.reserve(dests.size());
+  for (const auto& d : dests) {
+    const int32_t w = d->last_weight();
+    int32_t turns = (w / gcd) >> shift;
+    if (turns == 0) turns = w != 0 ? 1 : 0;  // added with weight 0 and never weighted: no slots
+    const InetAddr& addr = d->key().addr;
+    const uint32_t port = d->key().port;
+    walks.push_back(Walk{d.get(), mh_hash(addr, port, kMhKey1, 0) % m,
+                         mh_hash(addr, port, kMhKey2, 0) % (m - 1) + 1, turns});
+  }
+
+  uint32_t filled = 0;
+  for (;;) {
+    for (Walk& walk : walks) {
+      for (int32_t t = 0; t < walk.turns; ++t) {
+        while (slots[walk.perm] != nullptr) {
+          walk.perm += walk.skip;
+          if (walk.perm >= m) walk.perm -= m;
+        }
+        slots[walk.perm] = walk.dest;
+        if (++filled == m) return slots;
+      }
+    }
+  }
+}
 
 const Scheduler& mh_scheduler() {
   static const MaglevHashing scheduler;

@@ -5,19 +5,19 @@
 #include <array>
 
 #include "sched/hash.h"
+#include "sched/lookup_tables.h"
 #include "sched/schedulers.h"
 
 namespace uvs::sched {
 
 namespace {
 
-constexpr unsigned kShBits = 8;  // CONFIG_IP_VS_SH_TAB_BITS
 constexpr uint32_t kShBuckets = 1u << kShBits;
 constexpr uint32_t kShFallback = kSvcSched1;
 constexpr uint32_t kShPort = kSvcSched2;
 
 struct ShTable final : SchedTable {
-  std::array<Dest*, kShBuckets> buckets{};
+  ShBuckets buckets{};
 };
 
 bool unavailable(const Dest& d) { return d.weight() <= 0 || d.overloaded(); }
@@ -28,18 +28,7 @@ class SourceHashing final : public Scheduler {
 
   BuildResult build(const BuildContext& ctx) const override {
     auto table = std::make_shared<ShTable>();
-    const size_t n = ctx.dests.size();
-    if (n == 0) return {std::move(table), 0};
-    size_t current = 0;
-    int32_t given = 0;  // buckets the current dest has received
-    for (uint32_t b = 0; b < kShBuckets; ++b) {
-      Dest* d = ctx.dests[current].get();
-      table->buckets[b] = d;
-      if (++given >= d->weight()) {
-        current = (current + 1) % n;
-        given = 0;
-      }
-    }
+    table->buckets = build_sh_table(ctx.dests);
     return {std::move(table), 0};
   }
 
@@ -66,6 +55,23 @@ class SourceHashing final : public Scheduler {
 };
 
 }  // namespace
+
+ShBuckets build_sh_table(std::span<const std::shared_ptr<Dest>> dests) {
+  ShBuckets buckets{};
+  const size_t n = dests.size();
+  if (n == 0) return buckets;
+  size_t current = 0;
+  int32_t given = 0;  // buckets the current dest has received
+  for (Dest*& bucket : buckets) {
+    Dest* d = dests[current].get();
+    bucket = d;
+    if (++given >= d->weight()) {  // weight <= 0 still gets its one bucket
+      current = (current + 1) % n;
+      given = 0;
+    }
+  }
+  return buckets;
+}
 
 const Scheduler& sh_scheduler() {
   static const SourceHashing scheduler;

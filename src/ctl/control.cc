@@ -48,7 +48,25 @@ const ServiceNode* Config::find(const ServiceKey& key) const {
 }
 
 Control::Control(ControlOptions options)
-    : options_(options), current_(std::make_shared<const Config>()) {}
+    : options_(options), current_(std::make_shared<const Config>()), publisher_(options.workers) {
+  std::lock_guard lock(mutex_);
+  publish_locked();
+}
+
+void Control::publish_locked() {
+  std::vector<dp::ServiceEntry> services;
+  services.reserve(current_->services.size());
+  for (const auto& s : current_->services) {
+    dp::ServiceEntry e;
+    e.cfg = s.cfg;
+    e.sched = s.sched->view();
+    e.counters = s.counters;
+    for (const auto& l : s.laddrs) e.laddrs.push_back(l.addr);
+    services.push_back(std::move(e));
+  }
+  publisher_.publish(std::make_unique<const dp::Snapshot>(
+      std::move(services), current_->timeouts, options_.sysctls, ++generation_));
+}
 
 Control::~Control() {
   {
@@ -68,7 +86,12 @@ int Control::apply(const Command& cmd) {
   std::lock_guard lock(mutex_);
   Config next = *current_;
   int err = apply_locked(cmd, next);
-  if (err == 0) current_ = std::make_shared<const Config>(std::move(next));
+  // -E that left a service without its scheduler changed the table even though it failed.
+  bool changed = err == 0 || cmd.kind == CommandKind::kEditService;
+  if (changed) {
+    current_ = std::make_shared<const Config>(std::move(next));
+    publish_locked();
+  }
   return err;
 }
 
@@ -311,6 +334,7 @@ void Control::estimate_now() {
     for (const auto& d : s.dests) d.stats->estimator.sample(d.rs->counters().fold());
   }
   purge_trash();
+  publisher_.reclaim();
 }
 
 void Control::to_trash(const ServiceKey& svc, DestNode dest) {

@@ -14,7 +14,10 @@
 #include <vector>
 
 #include "ctl/stats.h"
+#include "dp/epoch.h"
 #include "dp/runtime.h"
+#include "dp/snapshot.h"
+#include "model/sysctl.h"
 #include "sched/service_sched.h"
 #include "model/command.h"
 #include "model/listing.h"
@@ -72,6 +75,7 @@ struct ControlOptions {
   uint32_t conn_tab_size = 4096;
   unsigned workers = 1;
   sched::SchedOptions sched;
+  Sysctls sysctls;
 };
 
 class Control {
@@ -90,6 +94,9 @@ class Control {
   std::vector<ConnView> connections() const;
 
   std::shared_ptr<const Config> snapshot() const;
+  // What the workers read: rebuilt and published after every change.
+  dp::EpochPublisher<dp::Snapshot>& data_plane() { return publisher_; }
+  unsigned workers() const { return options_.workers; }
 
   // Runs the 2-second rate estimator on a thread until destruction.
   void start_estimator();
@@ -115,11 +122,14 @@ class Control {
   void to_trash(const ServiceKey& svc, DestNode dest);
   std::optional<DestNode> from_trash(const ServiceKey& svc, const DestKey& key);
   void purge_trash();
+  void publish_locked();
 
   ControlOptions options_;
   mutable std::mutex mutex_;  // serialises writers and the estimator against listings
   std::shared_ptr<const Config> current_;
   std::vector<TrashEntry> trash_;
+  uint64_t generation_ = 0;
+  dp::EpochPublisher<dp::Snapshot> publisher_;
 
   std::mutex estimator_mutex_;
   std::condition_variable estimator_cv_;

@@ -64,7 +64,7 @@ TEST(DestinationHashing, EditKeepsTheTableAddAndDeleteRefill) {
   TestService s("dh");
   s.add("A", 1);
   s.add("B", 1);
-  const ShBuckets::size_type n = 256;
+  constexpr uint32_t n = 256;
   std::vector<Dest*> before;
   for (uint32_t i = 0; i < n; ++i) before.push_back(s.pick(to_daddr(i)));
   s.set_weight("A", 7);

@@ -57,7 +57,16 @@ bool Server::listen(std::string& error) {
       return false;
     }
   }
-  ::unlink(path_.c_str());
+  // Bind and listen on a private name, then rename into place: a client that sees the path
+  // can always connect.
+  std::string staging = path_ + ".new";
+  sockaddr_un staged = sa;
+  if (staging.size() >= sizeof staged.sun_path) {
+    error = "socket path too long: " + path_;
+    return false;
+  }
+  std::memcpy(staged.sun_path, staging.c_str(), staging.size() + 1);
+  ::unlink(staging.c_str());
 
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) {
@@ -65,11 +74,13 @@ bool Server::listen(std::string& error) {
     return false;
   }
   mode_t old = ::umask(0177);  // the socket is born 0600
-  int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&staged), sizeof staged);
   ::umask(old);
-  if (rc < 0 || ::chmod(path_.c_str(), 0600) < 0 || ::listen(listen_fd_, 64) < 0) {
+  if (rc < 0 || ::chmod(staging.c_str(), 0600) < 0 || ::listen(listen_fd_, 64) < 0 ||
+      ::rename(staging.c_str(), path_.c_str()) < 0) {
     error = "cannot listen on " + path_ + ": " + std::strerror(errno);
     ::close(listen_fd_);
+    ::unlink(staging.c_str());
     listen_fd_ = -1;
     return false;
   }

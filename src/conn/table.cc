@@ -32,7 +32,7 @@ Table::Table(const TableOptions& options)
     : capacity_(std::max<uint32_t>(1, options.capacity)),
       n_buckets_(buckets_for(options)),
       pool_region_(sizeof(Conn) * size_t{capacity_}),
-      index_region_(sizeof(Bucket) * size_t{buckets_for(options)}) {
+      index_region_(sizeof(Bucket) * size_t{n_buckets_}) {
   index_limit_ = static_cast<uint32_t>(double{n_buckets_} * kSlotsPerBucket * kMaxLoad);
   uint64_t seed = options.hash_seed;
   if (seed == 0) seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
@@ -134,11 +134,14 @@ void Table::insert_slot(uint64_t h, uint32_t index) {
 
 void Table::erase_slot(uint64_t h, uint32_t index) {
   uint32_t b = bucket_of(h);
+  const uint32_t sig = signature(h);
   // The entry is on its probe path; every full bucket before it counted it in its overflow.
+  // (Should a FULLNAT connection's two keys share a signature and a path, taking the other
+  // key's slot first leaves the same counts once both are erased.)
   for (;;) {
     Bucket& bucket = buckets_[b];
     for (uint32_t s = 0; s < kSlotsPerBucket; ++s) {
-      if (bucket.idx[s] == index) {
+      if (bucket.idx[s] == index && bucket.sig[s] == sig) {
         bucket.idx[s] = kNoConn;
         bucket.sig[s] = 0;
         --bucket.used;

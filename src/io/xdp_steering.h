@@ -1,0 +1,179 @@
+// The XDP steering program (bpf/steer.bpf.c) from user space: loads it once, attaches it to
+// every data interface through a bpf_link (so a crashed uvsd leaves no program behind: the
+// link dies with the process), and keeps its maps equal to what the configuration says uvs
+// handles. Everything not in the maps stays XDP_PASS: the kernel keeps ARP, ND, SSH, VRRP...
+//
+// Who calls what:
+//   uvsd at start:   XdpSteering::create(config) then attach(ifname) per --interface.
+//   each worker:     AfXdpIo registers its sockets with set_xsk()/clear_xsk() (io/afxdp.h).
+//   ctl on change:   sync(SteerSet) with the whole desired set (diffed against the kernel
+//                    maps, additions before removals), or the typed add/remove helpers.
+// All methods are thread-safe (one mutex); none is meant for the data path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/address.h"
+
+struct bpf_object;
+
+namespace uvs::io {
+
+enum class XdpAttachMode : uint8_t {
+  kNative,   // the driver's XDP hook (veth, virtio_net, most NICs)
+  kGeneric,  // skb mode: after the skb is built, works on any interface
+};
+const char* to_string(XdpAttachMode mode);
+
+// (protocol, address, port): a virtual service (matched on the destination) or a NAT real
+// server (matched on the source of its replies). port is host order; 0 means any port.
+struct SteerL4 {
+  InetAddr addr{};
+  uint8_t protocol = 0;
+  uint16_t port = 0;
+  friend auto operator<=>(const SteerL4&, const SteerL4&) = default;
+};
+
+// A fwmark classification rule: TCP/UDP/SCTP to `prefix`/`prefix_len` with protocol
+// `protocol` (0 = any of the three) and destination port in [port_min, port_max]. The
+// program only decides to steer; the worker classifies the packet again to find `mark`.
+struct SteerFwmarkRule {
+  InetAddr prefix{};
+  uint8_t prefix_len = 0;
+  uint8_t protocol = 0;
+  uint16_t port_min = 0;
+  uint16_t port_max = 65535;
+  uint32_t mark = 0;
+  friend auto operator<=>(const SteerFwmarkRule&, const SteerFwmarkRule&) = default;
+};
+
+// Everything uvs takes from the data interfaces. Fragment steering (all fragments to a
+// service address, all fragments from a NAT real server) is derived from it.
+struct SteerSet {
+  std::vector<SteerL4> services;
+  std::vector<SteerL4> nat_replies;
+  std::vector<InetAddr> fullnat_local_addrs;
+  std::vector<SteerFwmarkRule> fwmark_rules;  // at most kMaxFwmarkRules, first match wins
+};
+
+struct XdpSteeringConfig {
+  // steer.bpf.o; empty = default_object_path().
+  std::string object_path;
+  // Skip native mode and attach in skb mode everywhere.
+  bool force_generic = false;
+  // Drop, rather than pass to the kernel, uvs traffic for a queue no socket serves yet.
+  bool drop_without_socket = false;
+  // Map sizes (entries); 0 keeps the object's default.
+  uint32_t max_services = 0;
+  uint32_t max_nat_replies = 0;
+  uint32_t max_local_addrs = 0;
+  uint32_t max_interfaces = 0;  // XSKMAP holds max_interfaces * 256 queue slots
+};
+
+struct SteerCounters {
+  uint64_t passed = 0;
+  uint64_t parse_errors = 0;
+  uint64_t vip = 0;
+  uint64_t fwmark = 0;
+  uint64_t nat_reply = 0;
+  uint64_t fullnat = 0;
+  uint64_t fragment = 0;
+  uint64_t icmp_error = 0;
+  uint64_t no_socket = 0;
+  uint64_t steered() const { return vip + fwmark + nat_reply + fullnat + fragment + icmp_error; }
+};
+
+class XdpSteering {
+ public:
+  static constexpr uint32_t kQueuesPerInterface = 256;
+  static constexpr uint32_t kMaxFwmarkRules = 64;
+
+  // Opens and loads the object; attaches nothing. nullptr and *error on failure.
+  static std::unique_ptr<XdpSteering> create(const XdpSteeringConfig& config, std::string* error);
+  // Where steer.bpf.o is looked for, first hit wins: $UVS_BPF_DIR/steer.bpf.o,
+  // <dir of the executable>/bpf/steer.bpf.o (the build tree: build/uvsd, build/bpf/),
+  // <dir of the executable>/../lib/uvs/steer.bpf.o (the install tree: bin/, lib/uvs/).
+  // Returns the first candidate that exists, else the build-tree candidate.
+  static std::string default_object_path();
+
+  // Detaches from every interface and closes the maps (sockets drop out of the XSKMAP).
+  ~XdpSteering();
+  XdpSteering(const XdpSteering&) = delete;
+  XdpSteering& operator=(const XdpSteering&) = delete;
+
+  // Attaches to an interface of the caller's network namespace: native first, then skb mode
+  // (unless force_generic). Fails if another program owns the hook; uvs never replaces one.
+  std::optional<XdpAttachMode> attach(const std::string& ifname, std::string* error);
+  void detach(int ifindex);
+  // The mode an interface is attached in, nullopt if not attached.
+  std::optional<XdpAttachMode> mode(int ifindex) const;
+
+  // Registers the AF_XDP socket that serves (ifindex, queue); the interface must be attached.
+  bool set_xsk(int ifindex, uint32_t queue, int xsk_fd, std::string* error);
+  void clear_xsk(int ifindex, uint32_t queue);
+
+  // Makes the maps equal to `desired`: adds what is missing, then removes what is extra, so a
+  // key present before and after never disappears in between. Fwmark rules are rewritten in
+  // place (the rule count shrinks before and grows after the rewrite).
+  bool sync(const SteerSet& desired, std::string* error);
+  // Single changes on top of the last synced set (each a sync of one map family).
+  bool add_service(const SteerL4& service, std::string* error);
+  bool remove_service(const SteerL4& service, std::string* error);
+  bool add_nat_reply(const SteerL4& real_server, std::string* error);
+  bool remove_nat_reply(const SteerL4& real_server, std::string* error);
+  bool add_local_addr(const InetAddr& addr, std::string* error);
+  bool remove_local_addr(const InetAddr& addr, std::string* error);
+  bool set_fwmark_rules(const std::vector<SteerFwmarkRule>& rules, std::string* error);
+
+  // The set last synced (sorted, duplicates removed).
+  SteerSet desired() const;
+  // What the kernel maps hold now, read back (for tests and diagnostics).
+  SteerSet read_maps() const;
+  // Per-CPU counters folded.
+  SteerCounters counters() const;
+
+ private:
+  struct Attachment {
+    int ifindex = 0;
+    int link_fd = -1;
+    XdpAttachMode mode = XdpAttachMode::kNative;
+    uint32_t slot_base = 0;
+  };
+  struct Maps {
+    int vips = -1;
+    int nat_replies = -1;
+    int laddrs = -1;
+    int frag_addrs = -1;
+    int fwmark = -1;
+    int config = -1;
+    int xsks = -1;
+    int if_slots = -1;
+    int counters = -1;
+  };
+
+  XdpSteering() = default;
+  bool sync_locked(const SteerSet& desired, std::string* error);
+  bool sync_fwmark_locked(const std::vector<SteerFwmarkRule>& rules, std::string* error);
+  bool write_config_locked(std::string* error);
+  Attachment* find_locked(int ifindex);
+  const Attachment* find_locked(int ifindex) const;
+
+  mutable std::mutex mutex_;
+  bpf_object* object_ = nullptr;
+  int prog_fd_ = -1;
+  Maps maps_;
+  uint32_t max_interfaces_ = 0;
+  bool drop_without_socket_ = false;
+  bool force_generic_ = false;
+  std::vector<Attachment> attachments_;
+  std::vector<bool> slot_used_;  // per interface slot block
+  SteerSet desired_;
+  uint32_t fwmark_count_ = 0;
+};
+
+}  // namespace uvs::io

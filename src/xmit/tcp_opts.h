@@ -1,0 +1,36 @@
+// The TCP surgery FULLNAT does (spec E.5): sequence-number shifting between the client's and the
+// director's initial sequence numbers, SACK blocks with them, the TOA option that tells the real
+// server who the client is, timestamp removal and MSS clamping on the SYN. Checksums are not
+// touched here: the caller recomputes the segment's checksum once after all edits.
+#pragma once
+
+#include <cstdint>
+
+#include "io/packet_io.h"
+#include "model/address.h"
+#include "pkt/parse.h"
+
+namespace uvs::xmit {
+
+inline constexpr uint8_t kTcpOptToa = 254;
+inline constexpr uint8_t kToaLenV4 = 8;   // kind, len, port(2), IPv4(4)
+inline constexpr uint8_t kToaLenV6 = 20;  // kind, len, port(2), IPv6(16) (DPVS layout)
+
+uint32_t tcp_seq(const uint8_t* frame, const pkt::ParsedPacket& p);
+uint32_t tcp_ack(const uint8_t* frame, const pkt::ParsedPacket& p);
+// seq += delta (client -> real server).
+void tcp_shift_seq(uint8_t* frame, const pkt::ParsedPacket& p, uint32_t delta);
+// ack -= delta and every SACK block edge -= delta (real server -> client).
+void tcp_unshift_ack(uint8_t* frame, const pkt::ParsedPacket& p, uint32_t delta);
+// On a SYN: replaces a timestamp option by NOPs (when remove_ts) and lowers the MSS option by
+// `mss_reduce` (when non-zero). Returns true if anything changed.
+bool tcp_syn_fixups(uint8_t* frame, const pkt::ParsedPacket& p, bool remove_ts,
+                    uint16_t mss_reduce);
+// Inserts the TOA option carrying caddr:cport right after the fixed TCP header (existing options
+// move back, data offset and IP length grow). False, with nothing changed, when it does not fit:
+// header beyond 60 bytes, datagram beyond `mtu`, or no tailroom. On success `p` is updated for
+// the new lengths (l3_end and the IP length fields).
+bool tcp_insert_toa(io::Frame& f, pkt::ParsedPacket& p, const InetAddr& caddr, uint16_t cport,
+                    uint32_t mtu);
+
+}  // namespace uvs::xmit

@@ -14,9 +14,9 @@ TimerWheel::TimerWheel(Table& table, uint64_t now_ms, const WheelOptions& option
   for (uint32_t k = 0; k <= n_slots_; ++k) heads_[k] = Link{capacity_ + k, capacity_ + k};
 }
 
-void TimerWheel::move_slot_to_pending(uint32_t slot) {
+bool TimerWheel::move_slot_to_pending(uint32_t slot) {
   const uint32_t first = next_of(slot);
-  if (first == slot) return;
+  if (first == slot) return false;
   const uint32_t last = prev_of(slot);
   const uint32_t pending = pending_head();
   // The pending list is empty whenever a slot is opened.
@@ -26,6 +26,7 @@ void TimerWheel::move_slot_to_pending(uint32_t slot) {
   next_of(last) = pending;
   next_of(slot) = slot;
   prev_of(slot) = slot;
+  return true;
 }
 
 }  // namespace uvs::conn

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/address.h"
@@ -134,6 +135,8 @@ class XdpSteering {
   SteerSet desired() const;
   // What the kernel maps hold now, read back (for tests and diagnostics).
   SteerSet read_maps() const;
+  // The derived fragment map read back: (UVS_STEER_ROLE_FRAG_DST or _SRC, address).
+  std::vector<std::pair<uint8_t, InetAddr>> read_fragment_addrs() const;
   // Per-CPU counters folded.
   SteerCounters counters() const;
 
@@ -158,6 +161,7 @@ class XdpSteering {
 
   XdpSteering() = default;
   bool sync_locked(const SteerSet& desired, std::string* error);
+  bool apply_edit_locked(SteerSet next, std::string* error);
   bool sync_fwmark_locked(const std::vector<SteerFwmarkRule>& rules, std::string* error);
   bool write_config_locked(std::string* error);
   Attachment* find_locked(int ifindex);

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,9 +32,24 @@ struct MacAddr {
   friend bool operator==(const MacAddr&, const MacAddr&) = default;
 };
 
-// Hash of an address with its family, for the maps keyed by address.
+// Hash of an address with its family, for the maps keyed by address (inline: the data path's
+// next-hop table uses it on every lookup).
 struct InetAddrHash {
-  size_t operator()(const InetAddr& addr) const;
+  static uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+  }
+  size_t operator()(const InetAddr& addr) const {
+    uint64_t high;
+    uint64_t low;
+    std::memcpy(&high, addr.bytes.data(), 8);
+    std::memcpy(&low, addr.bytes.data() + 8, 8);
+    return static_cast<size_t>(mix(high ^ mix(low ^ addr.family)));
+  }
 };
 
 struct Link {

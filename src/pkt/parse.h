@@ -103,6 +103,7 @@ struct ParsedPacket {
   uint8_t ttl = 0;      // TTL / hop limit (0 means "flag it": the transform decides)
   uint8_t ipv6_ext_count = 0;
   bool has_ipv4_options = false;
+  bool dont_fragment = false;  // IPv4 DF (spec E.0: frag-needed instead of forwarding)
   bool has_l4 = false;  // the whole fixed L4 header is present and the fields below are set
 
   // L4 (host order)
@@ -128,7 +129,7 @@ struct ParsedPacket {
   uint32_t ipv6_frag_hdr_off = 0;      // 0 if there is no fragment header
   uint32_t ipv6_frag_nexthdr_off = 0;  // the next-header byte that names the fragment header
 
-  InetAddr saddr{};
+  InetAddr saddr{};  // family 0 when the frame was refused before the IP addresses
   InetAddr daddr{};
 
   bool has_inner = false;  // is_icmp_error and the quoted packet parsed

@@ -101,7 +101,7 @@ struct LblcrCache final : WorkerState {
 // is not OVERLOAD.
 Dest* least_loaded_member(const MemberPool& pool, const DestSet& set, const SchedView& view) {
   Dest* least = nullptr;
-  LoadProduct least_overhead = 0, least_weight = 0;
+  int64_t least_overhead = 0, least_weight = 0;
   pool.for_each(set, [&](uint64_t serial) {
     Dest* d = view.dest_by_serial(serial);
     if (d == nullptr || d->overloaded()) return true;
@@ -113,9 +113,9 @@ Dest* least_loaded_member(const MemberPool& pool, const DestSet& set, const Sche
       }
       return true;
     }
-    const LoadProduct overhead = d->overhead();
-    const LoadProduct weight = d->weight();
-    if (least_overhead * weight > overhead * least_weight && d->available()) {
+    const int64_t overhead = d->overhead();
+    const int64_t weight = d->weight();
+    if (products_greater(least_overhead, weight, overhead, least_weight) && d->available()) {
       least = d;
       least_overhead = overhead;
       least_weight = weight;
@@ -129,14 +129,14 @@ Dest* least_loaded_member(const MemberPool& pool, const DestSet& set, const Sche
 uint64_t most_loaded_member(const MemberPool& pool, const DestSet& set, const SchedView& view) {
   uint64_t most = 0;
   uint64_t deleted = 0;
-  LoadProduct most_overhead = 0, most_weight = 0;
+  int64_t most_overhead = 0, most_weight = 0;
   pool.for_each(set, [&](uint64_t serial) {
     const Dest* d = view.dest_by_serial(serial);
     if (d == nullptr) {
       deleted = serial;
       return false;
     }
-    const LoadProduct weight = d->weight();
+    const int64_t weight = d->weight();
     if (most == 0) {
       if (weight > 0) {
         most = serial;
@@ -145,8 +145,9 @@ uint64_t most_loaded_member(const MemberPool& pool, const DestSet& set, const Sc
       }
       return true;
     }
-    const LoadProduct overhead = d->overhead();
-    if (most_overhead * weight < overhead * most_weight && weight > 0) {
+    const int64_t overhead = d->overhead();
+    // most/most_weight < d/weight, the kernel's moh * dw < doh * mw.
+    if (products_greater(overhead, most_weight, most_overhead, weight) && weight > 0) {
       most = serial;
       most_overhead = overhead;
       most_weight = weight;

@@ -7,10 +7,14 @@
 
 namespace uvs::sched {
 
-// Cross-multiplied load comparisons: overhead (up to 2^39) times weight (up to 2^31) does not
-// fit in 64 bits. The kernel keeps overhead in an int and wraps instead; 128-bit products give
-// the same answers wherever the kernel's do not overflow.
-using LoadProduct = __int128;
+// Cross-multiplied load comparisons: a * b > c * d with loads (overheads, up to 2^39) and
+// weights (up to 2^31). The kernel keeps overhead in an int and wraps past 2^31; exact answers
+// need 128 bits only when a load reaches 2^32 (2^24 active connections on one dest), so the
+// usual case stays in 64-bit arithmetic.
+inline bool products_greater(int64_t a_load, int64_t b_weight, int64_t c_load, int64_t d_weight) {
+  if (((a_load | c_load) >> 32) == 0) return a_load * b_weight > c_load * d_weight;
+  return static_cast<__int128>(a_load) * b_weight > static_cast<__int128>(c_load) * d_weight;
+}
 
 // wlc's choice (C.4), also lblc/lblcr's fallback: the first dest that is not OVERLOAD and has
 // weight > 0 seeds the search; a later non-OVERLOAD dest d replaces the least one l when
@@ -27,14 +31,14 @@ inline Dest* pick_weighted_least_conn(std::span<Dest* const> dests) {
     }
   }
   if (least == nullptr) return nullptr;
-  LoadProduct least_overhead = least->overhead();
-  LoadProduct least_weight = least->weight();
+  int64_t least_overhead = least->overhead();
+  int64_t least_weight = least->weight();
   for (++i; i < n; ++i) {
     Dest* d = dests[i];
     if (d->overloaded()) continue;
-    const LoadProduct overhead = d->overhead();
-    const LoadProduct weight = d->weight();
-    if (least_overhead * weight > overhead * least_weight) {
+    const int64_t overhead = d->overhead();
+    const int64_t weight = d->weight();
+    if (products_greater(least_overhead, weight, overhead, least_weight)) {
       least = d;
       least_overhead = overhead;
       least_weight = weight;

@@ -91,7 +91,7 @@ uint32_t mh_hash(const InetAddr& addr, uint32_t port, uint64_t key, uint32_t off
 std::optional<std::vector<Dest*>> build_mh_table(std::span<const std::shared_ptr<Dest>> dests,
                                                  uint32_t size) {
   const uint32_t m = size;
-  if (dests.size() > m) return std::nullopt;
+  if (m < 2 || dests.size() > m) return std::nullopt;  // m < 2: no permutation to walk
   std::vector<Dest*> slots(m, nullptr);
 
   int32_t gcd = 0;

@@ -13,15 +13,15 @@ class NeverQueue final : public Scheduler {
 
   Dest* schedule(const SchedView& view, WorkerState*, const PacketKey&, Nanos) const override {
     Dest* least = nullptr;
-    LoadProduct least_delay = 0;
-    LoadProduct least_weight = 0;
+    int64_t least_delay = 0;
+    int64_t least_weight = 0;
     for (Dest* d : view.dests()) {
       const int32_t weight = d->weight();
       if (d->overloaded() || weight == 0) continue;
       const int32_t active = d->activeconns();
       if (active == 0) return d;
-      const LoadProduct delay = int64_t{active} + 1;
-      if (least == nullptr || least_delay * weight > delay * least_weight) {
+      const int64_t delay = int64_t{active} + 1;
+      if (least == nullptr || products_greater(least_delay, weight, delay, least_weight)) {
         least = d;
         least_delay = delay;
         least_weight = weight;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -62,7 +63,8 @@ class SchedTable {
   virtual ~SchedTable() = default;
 };
 
-class WorkerState {
+// Aligned to a cache line so that two workers' states never share one.
+class alignas(64) WorkerState {
  public:
   virtual ~WorkerState() = default;
   // Entries in a per-worker cache (lblc/lblcr), for tests and metrics.
@@ -128,6 +130,7 @@ class SchedView {
   const SchedOptions& options() const { return options_; }
   unsigned workers() const { return static_cast<unsigned>(worker_states_->states.size()); }
   WorkerState* worker_state(unsigned worker) const {
+    assert(worker < worker_states_->states.size());
     return worker_states_->states[worker].get();
   }
 

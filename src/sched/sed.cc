@@ -23,14 +23,14 @@ class ShortestExpectedDelay final : public Scheduler {
       }
     }
     if (least == nullptr) return nullptr;
-    LoadProduct least_delay = int64_t{least->activeconns()} + 1;
-    LoadProduct least_weight = least->weight();
+    int64_t least_delay = int64_t{least->activeconns()} + 1;
+    int64_t least_weight = least->weight();
     for (++i; i < n; ++i) {
       Dest* d = dests[i];
       if (d->overloaded()) continue;
-      const LoadProduct delay = int64_t{d->activeconns()} + 1;
-      const LoadProduct weight = d->weight();
-      if (least_delay * weight > delay * least_weight) {
+      const int64_t delay = int64_t{d->activeconns()} + 1;
+      const int64_t weight = d->weight();
+      if (products_greater(least_delay, weight, delay, least_weight)) {
         least = d;
         least_delay = delay;
         least_weight = weight;

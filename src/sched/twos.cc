@@ -67,8 +67,7 @@ class PowerOfTwoChoices final : public Scheduler {
       }
       if (weight1 != -1 && weight2 != -1) break;
     }
-    if (choice2 != nullptr &&
-        LoadProduct{weight2} * overhead1 > LoadProduct{weight1} * overhead2)
+    if (choice2 != nullptr && products_greater(overhead1, weight2, overhead2, weight1))
       return choice2;
     return choice1;
   }

@@ -178,6 +178,8 @@ TEST(ParseIpv4, DontFragmentIsNotAFragment) {
   const ParsedPacket p = parse_exact(FrameBuilder().ipv4(kV4Client, kV4Vip).df().tcp(1, 80).build());
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE(p.is_fragment);
+  EXPECT_TRUE(p.dont_fragment);
+  EXPECT_FALSE(parse_exact(FrameBuilder().ipv4(kV4Client, kV4Vip).tcp(1, 80).build()).dont_fragment);
 }
 
 TEST(ParseIpv4, BadHeaderChecksumCanBeTrusted) {

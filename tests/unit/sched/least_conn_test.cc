@@ -1,5 +1,6 @@
 // lc, wlc, sed, nq, fo, ovf: spec C.3-C.8 on crafted counter states, ties included.
 // TestService lists dests newest first: after adding A, B, C the list is C, B, A.
+#include "sched/least_conn.h"
 #include "sched_test_util.h"
 
 namespace uvs::sched::test {
@@ -73,6 +74,19 @@ TEST(WeightedLeastConnection, LargestWeights) {
   set_conns(s.add("A", 2147483647), 3, 0);
   set_conns(s.add("B", 2147483646), 3, 0);  // slightly higher load per weight
   EXPECT_EQ(s.pick_name(), "A");
+}
+
+// Loads from 2^32 up (2^24 active connections) take the 128-bit path; both must agree with
+// exact arithmetic.
+TEST(WeightedLeastConnection, CrossProductsAreExactBeyond64Bits) {
+  const int64_t big = int64_t{1} << 39;  // the largest overhead: 2^31 active connections
+  const int64_t w = 2147483647;
+  EXPECT_TRUE(products_greater(big, w, big - 1, w));
+  EXPECT_FALSE(products_greater(big - 1, w, big, w));
+  EXPECT_FALSE(products_greater(big, w - 1, big, w - 1));  // equal
+  EXPECT_TRUE(products_greater(big, w, big, w - 1));
+  EXPECT_TRUE(products_greater(3, 5, 7, 2));  // 15 > 14
+  EXPECT_FALSE(products_greater(7, 2, 3, 5));
 }
 
 TEST(ShortestExpectedDelay, ActivePlusOnePerWeightInactiveIgnored) {

@@ -1,0 +1,61 @@
+// Where a packet goes next, as a worker asks it: the kernel's routing and neighbour tables
+// (nl/) for live traffic, a fixed table in tests and benchmarks.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/address.h"
+#include "xmit/l3.h"
+
+namespace uvs::dp {
+
+struct Hop {
+  xmit::L2Next l2;
+  InetAddr src{};     // our address toward the destination (routing's preferred source)
+  uint32_t mtu = 1500;
+};
+
+enum class RouteResult : uint8_t {
+  kResolved,
+  kPending,      // the neighbour is being resolved: hold the packet briefly
+  kUnreachable,  // no route
+  kLocal,        // the destination is an address of this host
+};
+
+class Router {
+ public:
+  virtual ~Router() = default;
+  // Non-blocking, lock-free for the calling worker.
+  virtual RouteResult route(const InetAddr& dst, Hop* hop) = 0;
+};
+
+// A fixed table: exact destinations, then per-family defaults. For tests and benchmarks.
+class StaticRouter : public Router {
+ public:
+  void add(const InetAddr& dst, const Hop& hop) { exact_.push_back({dst, hop}); }
+  void set_default(uint16_t af, const Hop& hop) { (af == AF_INET6 ? v6_ : v4_) = {true, hop}; }
+  void add_local(const InetAddr& addr) { local_.push_back(addr); }
+
+  RouteResult route(const InetAddr& dst, Hop* hop) override {
+    for (const auto& l : local_)
+      if (l == dst) return RouteResult::kLocal;
+    for (const auto& [addr, h] : exact_)
+      if (addr == dst) {
+        *hop = h;
+        return RouteResult::kResolved;
+      }
+    const auto& def = dst.is_v6() ? v6_ : v4_;
+    if (!def.first) return RouteResult::kUnreachable;
+    *hop = def.second;
+    return RouteResult::kResolved;
+  }
+
+ private:
+  std::vector<std::pair<InetAddr, Hop>> exact_;
+  std::vector<InetAddr> local_;
+  std::pair<bool, Hop> v4_{false, {}};
+  std::pair<bool, Hop> v6_{false, {}};
+};
+
+}  // namespace uvs::dp

@@ -66,6 +66,7 @@ void Control::publish_locked() {
   }
   publisher_.publish(std::make_unique<const dp::Snapshot>(
       std::move(services), current_->timeouts, options_.sysctls, ++generation_));
+  if (config_listener_) config_listener_(*current_);
 }
 
 Control::~Control() {
@@ -323,8 +324,23 @@ TableView Control::table() const {
 }
 
 std::vector<ConnView> Control::connections() const {
-  // No data plane feeds connections yet; the table is empty.
-  return {};
+  std::function<std::vector<ConnView>()> source;
+  {
+    std::lock_guard lock(mutex_);
+    source = connection_source_;
+  }
+  return source ? source() : std::vector<ConnView>{};
+}
+
+void Control::set_config_listener(std::function<void(const Config&)> listener) {
+  std::lock_guard lock(mutex_);
+  config_listener_ = std::move(listener);
+  if (config_listener_) config_listener_(*current_);
+}
+
+void Control::set_connection_source(std::function<std::vector<ConnView>()> source) {
+  std::lock_guard lock(mutex_);
+  connection_source_ = std::move(source);
 }
 
 void Control::estimate_now() {

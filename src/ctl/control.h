@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,6 +99,12 @@ class Control {
   dp::EpochPublisher<dp::Snapshot>& data_plane() { return publisher_; }
   unsigned workers() const { return options_.workers; }
 
+  // Called, under the control lock, with every configuration published (and once at once):
+  // the data plane keeps its XDP maps in step with it.
+  void set_config_listener(std::function<void(const Config&)> listener);
+  // Where -c listings come from (the workers' connection tables).
+  void set_connection_source(std::function<std::vector<ConnView>()> source);
+
   // Runs the 2-second rate estimator on a thread until destruction.
   void start_estimator();
   // One estimator tick, also emptying the trash of idle dests (exposed for tests).
@@ -130,6 +137,8 @@ class Control {
   std::vector<TrashEntry> trash_;
   uint64_t generation_ = 0;
   dp::EpochPublisher<dp::Snapshot> publisher_;
+  std::function<void(const Config&)> config_listener_;
+  std::function<std::vector<ConnView>()> connection_source_;
 
   std::mutex estimator_mutex_;
   std::condition_variable estimator_cv_;

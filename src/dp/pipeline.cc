@@ -149,6 +149,7 @@ void Pipeline::adopt(const Snapshot* snap) {
 void Pipeline::process(std::span<io::Frame> burst, uint64_t now_ms) {
   now_ms_ = now_ms;
   adopt(snapshots_.enter(options_.worker));
+  router_.begin_burst();
   std::array<pkt::ParsedPacket, kBurst> parsed;
   std::array<uint64_t, kBurst> hashes;
   const uint32_t n = static_cast<uint32_t>(std::min<size_t>(burst.size(), kBurst));
@@ -178,6 +179,7 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
   } else {
     now_ms_ = now_ms;
     adopt(snapshots_.enter(options_.worker));
+    router_.begin_burst();
   }
   if (!held_.empty()) {
     retry_held(now_ms);
@@ -346,6 +348,8 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
       break;
     case Fwd::kRoute:
       if (next_hop(f, p, route, hop, 0)) {
+        // A local sender's partial checksum means nothing once the frame leaves this host.
+        if (p.l4_csum == pkt::CsumStatus::kPartial) pkt::recompute_l4_checksum(f.data, p);
         if (xmit::set_ethernet(f, p, hop.l2))
           send(f, hop.l2.port);
         else
@@ -363,6 +367,7 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
       t.ip_id = ip_id_++;
       if (next_hop(f, p, route, hop, xmit::tunnel_overhead(t))) {
         t.src = hop.src;
+        if (p.l4_csum == pkt::CsumStatus::kPartial) pkt::recompute_l4_checksum(f.data, p);
         if (xmit::tunnel_encap(f, p, t, hop.l2))
           send(f, hop.l2.port);
         else

@@ -28,6 +28,10 @@ class Router {
   virtual ~Router() = default;
   // Non-blocking, lock-free for the calling worker.
   virtual RouteResult route(const InetAddr& dst, Hop* hop) = 0;
+  // Quiescent points: answers from before begin_burst() are not used after it; idle() before
+  // the worker sleeps.
+  virtual void begin_burst() {}
+  virtual void idle() {}
 };
 
 // A fixed table: exact destinations, then per-family defaults. For tests and benchmarks.

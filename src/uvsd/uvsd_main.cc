@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -16,6 +18,7 @@
 #include "cli/parse.h"
 #include "ctl/control.h"
 #include "model/errors.h"
+#include "uvsd/dataplane.h"
 
 namespace {
 
@@ -28,9 +31,13 @@ void on_signal(int) {
 void usage(FILE* out) {
   fmt::print(out,
              "Usage: uvsd [--socket PATH] [--config FILE] [--conn-max N]\n"
+             "            [--interface IF]... [--workers N] [--xdp-generic]\n"
              "  --socket PATH   control socket (default {}, or $UVS_SOCKET)\n"
              "  --config FILE   apply FILE (uvsadm -S format) at start; refuse to start if bad\n"
-             "  --conn-max N    connection table size (default 1048576)\n",
+             "  --conn-max N    connection table size (default 1048576)\n"
+             "  --interface IF  load balance traffic arriving on IF (repeat for each interface)\n"
+             "  --workers N     data-plane workers (default: one per queue, up to the cores)\n"
+             "  --xdp-generic   attach XDP in generic (skb) mode even where native works\n",
              uvs::api::kDefaultSocket);
 }
 
@@ -74,9 +81,15 @@ bool apply_config(uvs::ctl::Control& control, const std::string& path) {
 int main(int argc, char** argv) {
   std::string socket_flag, config;
   uint32_t conn_max = 1u << 20;
+  std::vector<std::string> interfaces;
+  unsigned workers = 0;
+  bool xdp_generic = false;
   static const option kLong[] = {{"socket", required_argument, nullptr, 's'},
                                  {"config", required_argument, nullptr, 'c'},
                                  {"conn-max", required_argument, nullptr, 'm'},
+                                 {"interface", required_argument, nullptr, 'i'},
+                                 {"workers", required_argument, nullptr, 'w'},
+                                 {"xdp-generic", no_argument, nullptr, 'g'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -98,6 +111,22 @@ int main(int argc, char** argv) {
         conn_max = static_cast<uint32_t>(v);
         break;
       }
+      case 'i':
+        interfaces.push_back(optarg);
+        break;
+      case 'w': {
+        char* end;
+        unsigned long v = std::strtoul(optarg, &end, 10);
+        if (*end || v < 1 || v > 64) {
+          fmt::print(stderr, "uvsd: --workers wants 1..64\n");
+          return 2;
+        }
+        workers = static_cast<unsigned>(v);
+        break;
+      }
+      case 'g':
+        xdp_generic = true;
+        break;
       case 'h':
         usage(stdout);
         return 0;
@@ -111,7 +140,20 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  uvs::ctl::Control control(uvs::ctl::ControlOptions{conn_max});
+  // One worker per queue (every interface must offer each worker a queue), up to the cores.
+  unsigned max_workers = std::max(1u, std::thread::hardware_concurrency());
+  for (const auto& ifname : interfaces)
+    max_workers = std::min(max_workers, uvs::daemon::interface_queues(ifname));
+  if (workers == 0) workers = max_workers;
+  if (!interfaces.empty() && workers > max_workers) {
+    fmt::print(stderr, "uvsd: --workers {}: the interfaces have only {} queue(s) each\n", workers,
+               max_workers);
+    return 2;
+  }
+  uvs::ctl::ControlOptions copts;
+  copts.conn_tab_size = conn_max;
+  copts.workers = workers;
+  uvs::ctl::Control control(copts);
   if (!config.empty() && !apply_config(control, config)) return 1;
 
   std::string path = uvs::api::resolve_socket_path(socket_flag);
@@ -130,10 +172,25 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  std::unique_ptr<uvs::daemon::DataPlane> dataplane;
+  if (!interfaces.empty()) {
+    uvs::daemon::DataPlaneOptions dopts;
+    dopts.interfaces = interfaces;
+    dopts.workers = workers;
+    dopts.conn_max = conn_max;
+    dopts.force_generic = xdp_generic;
+    dataplane = uvs::daemon::DataPlane::start(dopts, control, &error);
+    if (!dataplane) {
+      fmt::print(stderr, "uvsd: data plane: {}\n", error);
+      return 1;
+    }
+    fmt::print(stderr, "uvsd: {} worker(s) on {} interface(s)\n", workers, interfaces.size());
+  }
   control.start_estimator();
   fmt::print(stderr, "uvsd: listening on {}\n", path);
   server.serve();
   fmt::print(stderr, "uvsd: stopping\n");
+  dataplane.reset();
   g_server = nullptr;
   return 0;
 }

@@ -1,0 +1,183 @@
+#include "uvsd/dataplane.h"
+
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/core.h>
+
+namespace uvs::daemon {
+
+namespace {
+
+uint64_t now_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// The kernel's next hops seen through one worker's lock-free view, mapped to the worker's io
+// ports (only the data interfaces can carry uvs's packets).
+class KernelRouter : public dp::Router {
+ public:
+  KernelRouter(nl::WorkerNextHops* hops, std::span<const io::PortInfo> ports)
+      : hops_(hops), ports_(ports.begin(), ports.end()) {}
+
+  dp::RouteResult route(const InetAddr& dst, dp::Hop* hop) override {
+    const nl::NextHop& nh = hops_->resolve(dst);
+    switch (nh.state) {
+      case nl::NextHopState::kPending:
+        return dp::RouteResult::kPending;
+      case nl::NextHopState::kUnreachable:
+        return dp::RouteResult::kUnreachable;
+      case nl::NextHopState::kResolved:
+        break;
+    }
+    if (nh.is_local) return dp::RouteResult::kLocal;
+    for (uint16_t port = 0; port < ports_.size(); ++port) {
+      if (static_cast<uint32_t>(ports_[port].ifindex) != nh.ifindex) continue;
+      hop->l2.port = port;
+      std::memcpy(hop->l2.src.data(), nh.src_mac.bytes.data(), 6);
+      std::memcpy(hop->l2.dst.data(), nh.dst_mac.bytes.data(), 6);
+      hop->src = nh.src;
+      hop->mtu = nh.mtu ? nh.mtu : ports_[port].mtu;
+      return dp::RouteResult::kResolved;
+    }
+    return dp::RouteResult::kUnreachable;  // the route leaves by an interface uvs does not own
+  }
+  void begin_burst() override { hops_->begin_burst(); }
+  void idle() override { hops_->go_idle(); }
+
+ private:
+  nl::WorkerNextHops* hops_;
+  std::vector<io::PortInfo> ports_;
+};
+
+}  // namespace
+
+struct DataPlane::Worker {
+  unsigned index = 0;
+  std::unique_ptr<io::AfXdpIo> io;
+  std::unique_ptr<KernelRouter> router;
+  std::unique_ptr<dp::Pipeline> pipeline;
+  std::thread thread;
+};
+
+unsigned interface_queues(const std::string& ifname) {
+  std::error_code ec;
+  unsigned n = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec))
+    if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
+  return n ? n : 1;
+}
+
+DataPlane::DataPlane(const DataPlaneOptions& options, ctl::Control& control)
+    : options_(options), control_(control) {}
+
+std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
+                                            ctl::Control& control, std::string* error) {
+  std::unique_ptr<DataPlane> dp(new DataPlane(options, control));
+  io::XdpSteeringConfig sc;
+  sc.force_generic = options.force_generic;
+  dp->steering_ = io::XdpSteering::create(sc, error);
+  if (!dp->steering_) return nullptr;
+  for (const auto& ifname : options.interfaces) {
+    auto mode = dp->steering_->attach(ifname, error);
+    if (!mode) return nullptr;
+    fmt::print(stderr, "uvsd: {}: XDP attached in {} mode\n", ifname, io::to_string(*mode));
+  }
+  dp->resolver_ = nl::NextHopResolver::start({}, error);
+  if (!dp->resolver_) return nullptr;
+
+  // Queue q of every interface belongs to worker q % workers; uvsd caps the workers at the
+  // smallest queue count, so every worker has a socket (and so a port) on every interface.
+  for (unsigned w = 0; w < options.workers; ++w) {
+    auto worker = std::make_unique<Worker>();
+    worker->index = w;
+    io::AfXdpConfig xc;
+    for (const auto& ifname : options.interfaces)
+      for (unsigned q = w; q < interface_queues(ifname); q += options.workers)
+        xc.queues.push_back(io::AfXdpQueue{ifname, q});
+    worker->io = io::AfXdpIo::create(xc, dp->steering_.get(), error);
+    if (!worker->io) return nullptr;
+    nl::WorkerNextHops* hops = dp->resolver_->add_worker();
+    worker->router = std::make_unique<KernelRouter>(hops, worker->io->ports());
+    dp::PipelineOptions po;
+    po.worker = w;
+    po.workers = options.workers;
+    po.tracker.table.capacity = conn::per_worker_capacity(options.conn_max, options.workers);
+    worker->pipeline = std::make_unique<dp::Pipeline>(po, control.data_plane(), *worker->router,
+                                                      *worker->io, now_ms());
+    dp->workers_.push_back(std::move(worker));
+  }
+  control.set_config_listener([raw = dp.get()](const ctl::Config& c) { raw->sync_steering(c); });
+  control.set_connection_source([raw = dp.get()] { return raw->connections(); });
+  for (auto& w : dp->workers_) {
+    Worker* wp = w.get();
+    w->thread = std::thread([raw = dp.get(), wp] { raw->run(*wp); });
+  }
+  return dp;
+}
+
+DataPlane::~DataPlane() {
+  control_.set_config_listener(nullptr);
+  control_.set_connection_source(nullptr);
+  stopping_ = true;
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+  workers_.clear();  // sockets close before the steering detaches
+}
+
+void DataPlane::run(Worker& w) {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  if (cpus > 1) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(w.index % cpus, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  }
+  while (!stopping_) {
+    if (w.pipeline->poll(now_ms()) == 0) {
+      // Idle: sleep in poll() rather than spin, so a quiet director costs no CPU. The timeout
+      // bounds how late timers, held packets and listings are served.
+      w.router->idle();
+      w.io->wait_rx(5);
+    }
+  }
+}
+
+void DataPlane::sync_steering(const ctl::Config& config) {
+  io::SteerSet set;
+  for (const auto& s : config.services) {
+    if (s.cfg.key.is_fwmark()) continue;  // needs classification rules, which uvs has not yet
+    set.services.push_back(io::SteerL4{s.cfg.key.addr, s.cfg.key.protocol, s.cfg.key.port});
+    for (const auto& d : s.dests) {
+      if (d.cfg.fwd == Fwd::kMasq)
+        set.nat_replies.push_back(
+            io::SteerL4{d.cfg.key.addr, s.cfg.key.protocol, d.cfg.key.port});
+      resolver_->prefetch(d.cfg.key.addr);
+    }
+    for (const auto& l : s.laddrs) set.fullnat_local_addrs.push_back(l.addr);
+  }
+  std::string error;
+  if (!steering_->sync(set, &error)) fmt::print(stderr, "uvsd: steering: {}\n", error);
+}
+
+std::vector<ConnView> DataPlane::connections() {
+  std::vector<ConnView> all;
+  for (auto& w : workers_) w->pipeline->listing().request(1024);
+  for (auto& w : workers_) {
+    auto& l = w->pipeline->listing();
+    if (!l.wait(std::chrono::milliseconds(2000))) continue;
+    auto part = l.take();
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
+}
+
+}  // namespace uvs::daemon

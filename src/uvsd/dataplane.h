@@ -1,0 +1,56 @@
+// uvsd's live data plane: the XDP steering program on every data interface, one AF_XDP
+// worker per queue (pinned), next hops from the kernel, and the XDP maps kept in step with the
+// configuration.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ctl/control.h"
+#include "dp/pipeline.h"
+#include "io/afxdp.h"
+#include "io/xdp_steering.h"
+#include "nl/nexthop.h"
+
+namespace uvs::daemon {
+
+struct DataPlaneOptions {
+  std::vector<std::string> interfaces;
+  unsigned workers = 1;
+  uint64_t conn_max = 1 << 20;
+  bool force_generic = false;  // skb-mode XDP everywhere
+};
+
+// Queues of an interface (its RX queue count), 1 if it cannot be read.
+unsigned interface_queues(const std::string& ifname);
+
+class DataPlane {
+ public:
+  // Attaches, creates the workers' sockets and starts them. Null and *error on failure.
+  static std::unique_ptr<DataPlane> start(const DataPlaneOptions& options, ctl::Control& control,
+                                          std::string* error);
+  ~DataPlane();
+  DataPlane(const DataPlane&) = delete;
+  DataPlane& operator=(const DataPlane&) = delete;
+
+  // Every worker's connections, for uvsadm -c.
+  std::vector<ConnView> connections();
+
+ private:
+  struct Worker;
+  DataPlane(const DataPlaneOptions& options, ctl::Control& control);
+  void sync_steering(const ctl::Config& config);
+  void run(Worker& w);
+
+  DataPlaneOptions options_;
+  ctl::Control& control_;
+  std::unique_ptr<io::XdpSteering> steering_;
+  std::unique_ptr<nl::NextHopResolver> resolver_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace uvs::daemon

@@ -51,6 +51,9 @@ void Tracker::bind_dest(Conn& c, sched::Dest* dest, uint16_t extra_flags) {
     if (fwd != Fwd::kMasq && fwd != Fwd::kFullNat) conn_flags |= kConnNoOutput;
     c.daf = static_cast<uint8_t>(dest->key().addr.family);
     c.daddr = dest->key().addr.bytes;
+  } else {
+    // A synced entry whose dest does not exist (yet) keeps the method its record names.
+    conn_flags |= extra_flags & (kConnFwdMask | kConnNoOutput);
   }
   uint16_t flags = extra_flags & (kConnOnePacket | kConnNoCport | kConnSync | kConnTemplate |
                                   kConnInactive);
@@ -84,7 +87,7 @@ Conn* Tracker::create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Co
   c->fwmark = p.fwmark;
   c->daf = p.daf;
   c->daddr = p.daddr;
-  bind_dest(*c, dest, p.flags & ~kConnTemplate);
+  bind_dest(*c, dest, static_cast<uint16_t>(p.flags & ~kConnTemplate));
   if (c->fwd() == Fwd::kFullNat) {
     c->laddr = p.laddr;
     c->lport = p.lport;

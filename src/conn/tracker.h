@@ -94,8 +94,9 @@ struct ConnParams {
   uint16_t cport = 0;
   uint16_t vport = 0;
   uint32_t fwmark = 0;
-  // kConnOnePacket (one_packet_flag()), kConnNoCport; kConnSync (+ kConnInactive as the
-  // record says) for connections made by the sync backup.
+  // kConnOnePacket (one_packet_flag()), kConnNoCport; for connections made by the sync
+  // backup kConnSync plus kConnInactive as the record says (and, with no dest, the record's
+  // forwarding method and NOOUTPUT).
   uint16_t flags = 0;
   // FULLNAT: the local address and port LocalAddrPool::allocate() chose.
   AddrBytes laddr{};

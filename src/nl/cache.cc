@@ -25,8 +25,8 @@ bool MacAddr::is_zero() const {
 
 std::string MacAddr::to_string() const {
   char text[18];
-  std::snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1],
-                bytes[2], bytes[3], bytes[4], bytes[5]);
+  std::snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2],
+                bytes[3], bytes[4], bytes[5]);
   return text;
 }
 
@@ -109,12 +109,11 @@ int KernelCache::reload(std::string* error) {
     LinkMap tmp_links;
     AddressMap tmp_addresses;
     NeighbourMap tmp_neighbours;
-    int err = dump(type, [&](const nlmsghdr* nlh) {
-      apply(nlh, tmp_links, tmp_addresses, tmp_neighbours);
-    });
+    int err = dump(
+        type, [&](const nlmsghdr* nlh) { apply(nlh, tmp_links, tmp_addresses, tmp_neighbours); });
     if (err < 0) {
-      if (error != nullptr) *error = std::string("netlink dump of ") + what + ": " +
-                                     std::strerror(-err);
+      if (error != nullptr)
+        *error = std::string("netlink dump of ") + what + ": " + std::strerror(-err);
       return err;
     }
     if (type == RTM_GETLINK) links = std::move(tmp_links);
@@ -151,7 +150,8 @@ CacheChanges KernelCache::apply(const nlmsghdr* nlh, LinkMap& links, AddressMap&
       if (nlh->nlmsg_type == RTM_DELLINK) {
         links.erase(ifindex);
         addresses.erase(ifindex);
-        std::erase_if(neighbours, [&](const auto& entry) { return entry.first.ifindex == ifindex; });
+        std::erase_if(neighbours,
+                      [&](const auto& entry) { return entry.first.ifindex == ifindex; });
         break;
       }
       Link& link = links[ifindex];
@@ -246,9 +246,9 @@ CacheChanges KernelCache::process_events() {
     }
     break;
   }
-  if (overran) {
+  if (overran || reload_needed_) {
     std::string ignored;
-    reload(&ignored);
+    reload_needed_ = reload(&ignored) < 0;
     changes.reloaded = changes.links = changes.addresses = changes.routes = changes.neighbours =
         true;
   }
@@ -313,6 +313,7 @@ Route KernelCache::route_to(const InetAddr& dst) {
     if (it != routes_.end()) return it->second;
   }
   Route route = ask_route(dst);
+  if (route.lookup_failed()) return route;
   std::lock_guard lock(mu_);
   routes_[dst] = route;
   return route;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -89,13 +90,20 @@ struct Neighbour {
 // packet would take, with the kernel's source address choice and any learned path MTU).
 struct Route {
   InetAddr dst;
-  int error = 0;        // errno when the kernel refused the lookup (ENETUNREACH, EHOSTUNREACH)
-  uint8_t type = 0;     // RTN_*: UNICAST forwards, LOCAL is an address of this host
-  uint32_t oif = 0;     // output interface
+  int error = 0;     // errno when the kernel refused the lookup (ENETUNREACH, EHOSTUNREACH)
+  uint8_t type = 0;  // RTN_*: UNICAST forwards, LOCAL is an address of this host
+  uint32_t oif = 0;  // output interface
   std::optional<InetAddr> gateway;  // absent when dst is on the link itself
   std::optional<InetAddr> prefsrc;  // the source address the kernel would choose
-  uint32_t mtu = 0;     // RTAX_MTU metric (route `mtu`, or a learned path MTU); 0 when none
+  uint32_t mtu = 0;  // RTAX_MTU metric (route `mtu`, or a learned path MTU); 0 when none
   uint32_t table = 0;
+
+  // The exchange with the kernel failed (no answer in time, no memory): this says nothing
+  // about the route, ask again later.
+  bool lookup_failed() const {
+    return error == ETIMEDOUT || error == EINTR || error == ENOBUFS || error == ENOMEM ||
+           error == EAGAIN || error == EBUSY;
+  }
 };
 
 // What the events of one drain changed, so that the resolver recomputes no more than needed.
@@ -124,7 +132,8 @@ class KernelCache {
   // the remembered route answers (which of them a change affects is the kernel's business, so
   // all are asked again on next use).
   CacheChanges process_events();
-  // The kernel's route toward `dst`: the remembered answer, or a fresh RTM_GETROUTE.
+  // The kernel's route toward `dst`: the remembered answer, or a fresh RTM_GETROUTE (a failed
+  // exchange, Route::lookup_failed(), is not remembered).
   Route route_to(const InetAddr& dst);
   // Forgets every remembered route answer (a periodic refresh catches what no event reports,
   // such as a path MTU the kernel learned).
@@ -172,6 +181,8 @@ class KernelCache {
 
   std::unique_ptr<NetlinkSocket> requests_;
   std::unique_ptr<NetlinkSocket> events_;
+  // Events were lost and reloading failed: try again on the next process_events().
+  bool reload_needed_ = false;
 
   // Guards the maps below; the owner thread writes under it, any thread reads under it.
   mutable std::mutex mu_;

@@ -173,8 +173,8 @@ int NetlinkSocket::transact(Request& request, const MessageFn& on_message) {
       needs_discard_ = true;
       return -err;
     }
-    int ret = mnl_cb_run(buf_.data(), static_cast<size_t>(n), seq, port_id_, dispatch_message,
-                         &context);
+    int ret =
+        mnl_cb_run(buf_.data(), static_cast<size_t>(n), seq, port_id_, dispatch_message, &context);
     if (ret == MNL_CB_STOP) return 0;
     if (ret == MNL_CB_ERROR) {
       int err = errno;

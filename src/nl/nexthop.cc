@@ -96,7 +96,8 @@ size_t TablePublisher::reclaim() {
   if (retired_.empty()) return 0;
   uint64_t oldest_seen = Reader::kOffline;
   size_t count = reader_count_.load();
-  for (size_t i = 0; i < count; ++i) oldest_seen = std::min(oldest_seen, readers_[i].seen_epoch_.load());
+  for (size_t i = 0; i < count; ++i)
+    oldest_seen = std::min(oldest_seen, readers_[i].seen_epoch_.load());
   std::erase_if(retired_, [&](const auto& entry) {
     if (entry.first > oldest_seen) return false;
     delete entry.second;
@@ -184,8 +185,8 @@ std::unique_ptr<NextHopResolver> NextHopResolver::start(const Options& options,
       new NextHopResolver(options, std::move(cache), wake_fd));
   resolver->control_reader_ = resolver->publisher_.add_reader();
   resolver->generation_.store(1);
-  resolver->publisher_.publish(std::make_unique<NextHopTable>(
-      1, std::vector<std::pair<InetAddr, NextHop>>{}));
+  resolver->publisher_.publish(
+      std::make_unique<NextHopTable>(1, std::vector<std::pair<InetAddr, NextHop>>{}));
   resolver->helper_ = std::thread([r = resolver.get()] { r->run(); });
   pthread_setname_np(resolver->helper_.native_handle(), "uvs-nexthop");
   return resolver;
@@ -344,6 +345,10 @@ NextHop NextHopResolver::compute(const InetAddr& daddr, const NextHop* previous,
   };
 
   Route route = cache_->route_to(daddr);
+  if (route.lookup_failed()) {
+    // No answer this time; the last one stands until the next event or refresh asks again.
+    return previous != nullptr ? *previous : kPendingHop;
+  }
   if (route.error != 0) return unreachable(route.error);
   hop.ifindex = route.oif;
   hop.src = route.prefsrc.value_or(InetAddr{});
@@ -381,7 +386,8 @@ NextHop NextHopResolver::compute(const InetAddr& daddr, const NextHop* previous,
   if (neighbour && neighbour->usable()) {
     // STALE: the kernel would re-verify the entry when it next sends through it, but uvs's
     // packets bypass the kernel, so ask it to (STALE -> DELAY -> PROBE, unicast solicitation).
-    if (refresh && (neighbour->state & NUD_STALE)) probe_neighbour(hop.ifindex, hop.neighbour, kProbeGap);
+    if (refresh && (neighbour->state & NUD_STALE))
+      probe_neighbour(hop.ifindex, hop.neighbour, kProbeGap);
     hop.state = NextHopState::kResolved;
     hop.dst_mac = *neighbour->mac;
     return hop;
@@ -404,8 +410,8 @@ NextHop NextHopResolver::compute(const InetAddr& daddr, const NextHop* previous,
   if (failed_now) {
     // A failure older than our own solicitation (left by earlier kernel traffic) says nothing
     // yet: the kernel is asking again, wait for that answer.
-    bool new_here = previous == nullptr || !same_neighbour ||
-                    previous->state == NextHopState::kPending;
+    bool new_here =
+        previous == nullptr || !same_neighbour || previous->state == NextHopState::kPending;
     if (!(new_here && probed)) return unreachable(EHOSTUNREACH);
     hop.state = NextHopState::kPending;
     return hop;

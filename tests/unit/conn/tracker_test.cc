@@ -334,6 +334,36 @@ TEST_F(TrackerTest, FillCportMakesANoCportEntryExact) {
   EXPECT_EQ(tracker_.table().lookup_in(tuple(v4(kClient), 2222, v4(kVip), 21)), nullptr);
 }
 
+TEST_F(TrackerTest, SyncedConnectionsKeepTheirRecordsActivity) {
+  sched::Dest* d = dests_.add(v4(kRip), 80, Fwd::kRoute);
+  ConnParams p = ConnParams::from_packet(tuple(v4(kClient), 1000, v4(kVip), 80));
+  p.flags = kConnSync | static_cast<uint16_t>(Fwd::kTunnel);  // a dest's method wins
+  Conn* active = tracker_.create(p, d, 80, nullptr, now_);
+  EXPECT_FALSE(active->inactive());
+  EXPECT_EQ(active->fwd(), Fwd::kRoute);
+  EXPECT_TRUE(active->flags & kConnSync);
+  p.cport = 1001;
+  p.flags = kConnSync | kConnInactive;
+  Conn* inactive = tracker_.create(p, d, 80, nullptr, now_);
+  EXPECT_TRUE(inactive->inactive());
+  EXPECT_EQ(counts(d), (Counts{1, 1, 0}));
+
+  // No dest yet: the record's method and addresses stand.
+  p.cport = 1002;
+  p.flags = kConnSync | static_cast<uint16_t>(Fwd::kTunnel) | kConnNoOutput;
+  p.daf = AF_INET;
+  p.daddr = v4(kRip + 9).bytes;
+  Conn* orphan = tracker_.create(p, nullptr, 80, nullptr, now_);
+  ASSERT_NE(orphan, nullptr);
+  EXPECT_EQ(orphan->fwd(), Fwd::kTunnel);
+  EXPECT_TRUE(orphan->flags & kConnNoOutput);
+  EXPECT_EQ(orphan->dest, nullptr);
+  EXPECT_TRUE(addr_equal(orphan->daddr, v4(kRip + 9).bytes));
+  tick_to(3000);
+  EXPECT_EQ(tracker_.table().size(), 0u);
+  EXPECT_EQ(counts(d), (Counts{0, 0, 0}));
+}
+
 struct HookLog {
   int freed = 0;
   int kept = 0;

@@ -3,7 +3,11 @@
 // alternative gateway. Every MAC address the tests expect is read from the namespace that owns
 // it; none is ever configured by hand. The publication mechanics (TablePublisher) are also
 // tested on their own, without namespaces.
+#include "nl/nexthop.h"
+
+#include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/neighbour.h>
 #include <sched.h>
 #include <signal.h>
@@ -16,20 +20,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
-#include <dirent.h>
 #include <functional>
+#include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "nl/cache.h"
 #include "nl/netlink.h"
-#include "nl/nexthop.h"
 
 namespace uvs::nl {
 namespace {
@@ -299,8 +299,8 @@ struct Waited {
 // Asks like a worker does, burst after burst, until `done` holds or `timeout` passes. `took`
 // counts from `start` (when the change under test was made).
 Waited wait_for(WorkerNextHops& worker, const InetAddr& daddr,
-                const std::function<bool(const NextHop&)>& done,
-                std::chrono::milliseconds timeout, Clock::time_point start = Clock::now()) {
+                const std::function<bool(const NextHop&)>& done, std::chrono::milliseconds timeout,
+                Clock::time_point start = Clock::now()) {
   Waited result;
   for (;;) {
     worker.begin_burst();
@@ -481,8 +481,7 @@ TEST_F(NextHopLab, MtuComesFromTheRouteMetricOrTheLink) {
   run("ip -n " + director_ + " link set dev d0 mtu 1400");
   Waited waited = wait_for(
       *worker_, addr("10.1.0.2"),
-      [](const NextHop& hop) { return is_resolved(hop) && hop.mtu == 1400; }, kEventBound,
-      changed);
+      [](const NextHop& hop) { return is_resolved(hop) && hop.mtu == 1400; }, kEventBound, changed);
   EXPECT_TRUE(waited.ok) << "mtu " << waited.hop.mtu << " after " << waited.took.count() << " ms";
   std::cout << "link mtu change seen " << waited.took.count() << " ms after the command\n";
   // The route's own metric still applies where it is the smaller one.
@@ -494,8 +493,7 @@ TEST_F(NextHopLab, MtuComesFromTheRouteMetricOrTheLink) {
   run("ip -n " + director_ + " route replace 10.8.0.0/24 via 10.1.0.2 mtu 9000");
   waited = wait_for(
       *worker_, addr("10.8.0.5"),
-      [](const NextHop& hop) { return is_resolved(hop) && hop.mtu == 1400; }, kEventBound,
-      changed);
+      [](const NextHop& hop) { return is_resolved(hop) && hop.mtu == 1400; }, kEventBound, changed);
   EXPECT_TRUE(waited.ok) << "mtu " << waited.hop.mtu;
 }
 
@@ -546,8 +544,7 @@ TEST_F(NextHopLab, AbsentNeighbourStaysPendingThenFails) {
     EXPECT_TRUE(waited.ok) << absent << " still " << static_cast<int>(waited.hop.state);
     EXPECT_EQ(waited.hop.error, EHOSTUNREACH);
     std::cout << absent << " unreachable after "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start)
-                     .count()
+              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
               << " ms\n";
   }
 }
@@ -589,8 +586,8 @@ TEST_F(NextHopLab, RouteChangeAndDeletionReachTheWorkers) {
         return is_resolved(hop) && hop.ifindex == d1 && hop.dst_mac.to_string() == gateway_mac;
       },
       kResolveBound, changed);
-  EXPECT_TRUE(moved.ok) << "after " << moved.took.count() << " ms: ifindex "
-                        << moved.hop.ifindex << " mac " << moved.hop.dst_mac.to_string();
+  EXPECT_TRUE(moved.ok) << "after " << moved.took.count() << " ms: ifindex " << moved.hop.ifindex
+                        << " mac " << moved.hop.dst_mac.to_string();
   EXPECT_EQ(moved.hop.src, addr("10.3.0.1"));
   EXPECT_EQ(moved.hop.neighbour, addr("10.3.0.2"));
 
@@ -696,8 +693,8 @@ TEST_F(NextHopLab, SilentMacChangeIsCaughtByReverification) {
       },
       kFailBound, changed);
   EXPECT_TRUE(waited.ok) << "still " << waited.hop.dst_mac.to_string() << " state "
-                         << static_cast<int>(waited.hop.state) << "; kernel: "
-                         << neighbour_states(director_, "10.1.0.2");
+                         << static_cast<int>(waited.hop.state)
+                         << "; kernel: " << neighbour_states(director_, "10.1.0.2");
   if (waited.ok)
     std::cout << "silent MAC change found after " << waited.took.count() << " ms"
               << (saw_unreachable ? " (unreachable meanwhile)" : "") << "\n";

@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 MODE ?= nat
 
-.PHONY: all build configure test demo install clean setup asan bench
+.PHONY: all build configure test demo install clean setup asan bench fuzz
 
 all: build
 
@@ -30,12 +30,21 @@ demo: setup
 asan:
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DUVS_SANITIZE=ON -DUVS_BENCH=OFF" test
 
+# libFuzzer over parse + pipeline, clang with ASan/UBSan, bounded in time (FUZZ_SECONDS).
+FUZZ_SECONDS ?= 120
+fuzz: setup
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DUVS_FUZZ=ON -DUVS_BENCH=OFF
+	cmake --build build-fuzz --target fuzz_pipeline_fuzz
+	mkdir -p build-fuzz/corpus
+	build-fuzz/tests/fuzz_pipeline_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -print_final_stats=1 build-fuzz/corpus
+
 bench: build
 	scripts/bench
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BUILD)/uvsd $(BUILD)/uvsadm $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(BUILD)/uvsd $(BUILD)/uvsadm $(BUILD)/uvs-decap $(DESTDIR)$(PREFIX)/sbin/
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -65,7 +65,8 @@ void Control::publish_locked() {
     services.push_back(std::move(e));
   }
   publisher_.publish(std::make_unique<const dp::Snapshot>(
-      std::move(services), current_->timeouts, options_.sysctls, ++generation_));
+      std::move(services), current_->timeouts, options_.sysctls, ++generation_,
+      options_.fwmark_rules));
   if (config_listener_) config_listener_(*current_);
 }
 

@@ -77,6 +77,7 @@ struct ControlOptions {
   unsigned workers = 1;
   sched::SchedOptions sched;
   Sysctls sysctls;
+  std::vector<FwmarkRule> fwmark_rules;
 };
 
 class Control {
@@ -98,6 +99,7 @@ class Control {
   // What the workers read: rebuilt and published after every change.
   dp::EpochPublisher<dp::Snapshot>& data_plane() { return publisher_; }
   unsigned workers() const { return options_.workers; }
+  const ControlOptions& options() const { return options_; }
 
   // Called, under the control lock, with every configuration published (and once at once):
   // the data plane keeps its XDP maps in step with it.

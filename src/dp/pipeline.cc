@@ -236,21 +236,22 @@ void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
       forward_out(f, p, *reply);
       return;
     }
-    const ServiceEntry* svc = snap_->find(p.af, p.proto, p.daddr, p.dport, 0);
+    const uint32_t mark = snap_->classify(p.proto, p.daddr, p.dport);
+    const ServiceEntry* svc = snap_->find(p.af, p.proto, p.daddr, p.dport, mark);
     if (!svc) {
       ++stats_.drops[static_cast<size_t>(Drop::kNotOurs)];
       pass(f);
       return;
     }
     bool consumed = false;
-    c = schedule(f, p, t, *svc, &consumed);
+    c = schedule(f, p, t, *svc, mark, &consumed);
     if (consumed) return;
   }
   forward_in(f, p, *c);
 }
 
 conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
-                               const ServiceEntry& svc, bool* consumed) {
+                               const ServiceEntry& svc, uint32_t mark, bool* consumed) {
   *consumed = true;
   const Sysctls& sys = snap_->sysctls();
   if (!conn::may_create_conn(p.proto, l4_of(p), sys.sloppy_tcp, sys.sloppy_sctp)) {
@@ -273,13 +274,13 @@ conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::T
                                            sched::Nanos(int64_t(now_ms_) * 1000000))
                      : nullptr;
   };
-  conn::ConnParams cp = conn::ConnParams::from_packet(t, 0);
+  conn::ConnParams cp = conn::ConnParams::from_packet(t, mark);
   cp.flags = conn::one_packet_flag(svc.cfg, p.proto);
   sched::Dest* dest;
   uint16_t dport;
   conn::Conn* tmpl = nullptr;
   if (svc.cfg.persistent()) {
-    conn::PersistChoice pc = tracker_.persist_schedule(svc.cfg, t, 0, now_ms_, pick);
+    conn::PersistChoice pc = tracker_.persist_schedule(svc.cfg, t, mark, now_ms_, pick);
     if (!pc.dest) {
       if (pc.table_full) {
         drop(f, Drop::kTableFull);

@@ -111,7 +111,7 @@ class Pipeline {
   void handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p);
   void handle_fragment(io::Frame& f, pkt::ParsedPacket& p);
   conn::Conn* schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
-                       const ServiceEntry& svc, bool* done);
+                       const ServiceEntry& svc, uint32_t mark, bool* done);
   // The client -> real server direction of `c` for the packet in `f`.
   void forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
   // The real server -> client direction (NAT and FULLNAT replies).

@@ -31,11 +31,12 @@ uint64_t Snapshot::hash_mark(uint16_t af, uint32_t fwmark) {
 }
 
 Snapshot::Snapshot(std::vector<ServiceEntry> services, Timeouts timeouts, Sysctls sysctls,
-                   uint64_t generation)
+                   uint64_t generation, std::vector<FwmarkRule> fwmark_rules)
     : services_(std::move(services)),
       timeouts_(timeouts),
       sysctls_(sysctls),
-      generation_(generation) {
+      generation_(generation),
+      fwmark_rules_(std::move(fwmark_rules)) {
   size_t size = std::bit_ceil(std::max<size_t>(16, services_.size() * 2));
   slots_.resize(size);
   mask_ = size - 1;

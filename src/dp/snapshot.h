@@ -23,7 +23,15 @@ struct ServiceEntry {
 class Snapshot {
  public:
   Snapshot(std::vector<ServiceEntry> services, Timeouts timeouts, Sysctls sysctls,
-           uint64_t generation);
+           uint64_t generation, std::vector<FwmarkRule> fwmark_rules = {});
+
+  // The mark the first matching rule gives a packet, 0 if none (or no rules).
+  uint32_t classify(uint8_t protocol, const InetAddr& daddr, uint16_t dport) const {
+    for (const auto& r : fwmark_rules_)
+      if (r.matches(protocol, daddr, dport)) return r.mark;
+    return 0;
+  }
+  const std::vector<FwmarkRule>& fwmark_rules() const { return fwmark_rules_; }
 
   // ip_vs_service_find: fwmark service first (if the packet has a mark), then the exact
   // <af, proto, addr, port>, then the FTP data rule (port 21 service for dport 20 or >= 1024),
@@ -59,6 +67,7 @@ class Snapshot {
   Timeouts timeouts_;
   Sysctls sysctls_;
   uint64_t generation_;
+  std::vector<FwmarkRule> fwmark_rules_;
 };
 
 }  // namespace uvs::dp

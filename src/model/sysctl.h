@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+
+#include "model/address.h"
 
 namespace uvs {
 
@@ -31,5 +34,32 @@ struct Sysctls {
   int fullnat_timestamp_remove = 1;
   int fullnat_mss_adjust = 1;
 };
+
+// What iptables' MARK target does in front of kernel IPVS: packets to `prefix` with protocol
+// `protocol` (0 = TCP, UDP or SCTP) and a destination port in [port_min, port_max] carry `mark`,
+// which selects a fwmark service. uvs classifies in the data path itself (the XDP program
+// only steers matching packets to it).
+struct FwmarkRule {
+  InetAddr prefix{};
+  uint8_t prefix_len = 32;
+  uint8_t protocol = 0;
+  uint16_t port_min = 0;
+  uint16_t port_max = 65535;
+  uint32_t mark = 0;
+
+  bool matches(uint8_t proto, const InetAddr& daddr, uint16_t dport) const {
+    if (daddr.family != prefix.family || (protocol && protocol != proto)) return false;
+    if (dport < port_min || dport > port_max) return false;
+    for (int bit = 0; bit < prefix_len; bit += 8) {
+      int left = prefix_len - bit;
+      uint8_t mask = left >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - left));
+      if ((daddr.bytes[bit / 8] ^ prefix.bytes[bit / 8]) & mask) return false;
+    }
+    return true;
+  }
+};
+
+// Parses "MARK:PROTO:ADDR/LEN[:PORT[-PORT]]" (PROTO tcp, udp, sctp or any). False if bad.
+bool parse_fwmark_rule(const std::string& text, FwmarkRule* rule);
 
 }  // namespace uvs

@@ -153,13 +153,19 @@ void DataPlane::run(Worker& w) {
 
 void DataPlane::sync_steering(const ctl::Config& config) {
   io::SteerSet set;
+  for (const auto& r : control_.options().fwmark_rules)
+    set.fwmark_rules.push_back(
+        io::SteerFwmarkRule{r.prefix, r.prefix_len, r.protocol, r.port_min, r.port_max, r.mark});
   for (const auto& s : config.services) {
-    if (s.cfg.key.is_fwmark()) continue;  // needs classification rules, which uvs has not yet
-    set.services.push_back(io::SteerL4{s.cfg.key.addr, s.cfg.key.protocol, s.cfg.key.port});
+    if (!s.cfg.key.is_fwmark())
+      set.services.push_back(io::SteerL4{s.cfg.key.addr, s.cfg.key.protocol, s.cfg.key.port});
     for (const auto& d : s.dests) {
+      // A fwmark service's replies may be TCP, UDP or SCTP.
       if (d.cfg.fwd == Fwd::kMasq)
-        set.nat_replies.push_back(
-            io::SteerL4{d.cfg.key.addr, s.cfg.key.protocol, d.cfg.key.port});
+        for (uint8_t proto : s.cfg.key.is_fwmark()
+                                 ? std::vector<uint8_t>{kProtoTcp, kProtoUdp, kProtoSctp}
+                                 : std::vector<uint8_t>{s.cfg.key.protocol})
+          set.nat_replies.push_back(io::SteerL4{d.cfg.key.addr, proto, d.cfg.key.port});
       resolver_->prefetch(d.cfg.key.addr);
     }
     for (const auto& l : s.laddrs) set.fullnat_local_addrs.push_back(l.addr);

@@ -37,7 +37,9 @@ void usage(FILE* out) {
              "  --conn-max N    connection table size (default 1048576)\n"
              "  --interface IF  load balance traffic arriving on IF (repeat for each interface)\n"
              "  --workers N     data-plane workers (default: one per queue, up to the cores)\n"
-             "  --xdp-generic   attach XDP in generic (skb) mode even where native works\n",
+             "  --xdp-generic   attach XDP in generic (skb) mode even where native works\n"
+             "  --fwmark-rule MARK:PROTO:ADDR/LEN[:PORT[-PORT]]\n"
+             "                  mark matching packets for fwmark services (iptables MARK's job)\n",
              uvs::api::kDefaultSocket);
 }
 
@@ -84,12 +86,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> interfaces;
   unsigned workers = 0;
   bool xdp_generic = false;
+  std::vector<uvs::FwmarkRule> fwmark_rules;
   static const option kLong[] = {{"socket", required_argument, nullptr, 's'},
                                  {"config", required_argument, nullptr, 'c'},
                                  {"conn-max", required_argument, nullptr, 'm'},
                                  {"interface", required_argument, nullptr, 'i'},
                                  {"workers", required_argument, nullptr, 'w'},
                                  {"xdp-generic", no_argument, nullptr, 'g'},
+                                 {"fwmark-rule", required_argument, nullptr, 'f'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -127,6 +131,15 @@ int main(int argc, char** argv) {
       case 'g':
         xdp_generic = true;
         break;
+      case 'f': {
+        uvs::FwmarkRule rule;
+        if (!uvs::parse_fwmark_rule(optarg, &rule)) {
+          fmt::print(stderr, "uvsd: --fwmark-rule wants MARK:tcp|udp|sctp|any:ADDR/LEN[:PORT[-PORT]]\n");
+          return 2;
+        }
+        fwmark_rules.push_back(rule);
+        break;
+      }
       case 'h':
         usage(stdout);
         return 0;
@@ -153,6 +166,7 @@ int main(int argc, char** argv) {
   uvs::ctl::ControlOptions copts;
   copts.conn_tab_size = conn_max;
   copts.workers = workers;
+  copts.fwmark_rules = fwmark_rules;
   uvs::ctl::Control control(copts);
   if (!config.empty() && !apply_config(control, config)) return 1;
 

@@ -40,22 +40,6 @@ void rewrite_tuple(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& s
     store_u16(l4, htons(sport));
     store_u16(l4 + 2, htons(dport));
   }
-  if (p.is_fragment) {
-    // First fragment: the checksum covers the whole datagram, so only the incremental update
-    // is possible (and exact: the changed fields are all in this fragment or the pseudo header).
-    int off = pkt::l4_checksum_offset(p.proto);
-    if (off < 0 || p.proto == IPPROTO_SCTP || p.proto == IPPROTO_ICMP) return;
-    uint16_t check = load_u16(l4 + off);
-    if (p.proto == IPPROTO_UDP && check == 0 && !p.is_v6()) return;
-    uint64_t d = pkt::csum_addr_delta(p.saddr, saddr) + pkt::csum_addr_delta(p.daddr, daddr);
-    if (has_ports(p.proto))
-      d += uint64_t{static_cast<uint16_t>(~htons(p.sport))} + htons(sport) +
-           static_cast<uint16_t>(~htons(p.dport)) + htons(dport);
-    check = pkt::csum_apply_delta(check, d);
-    if (p.proto == IPPROTO_UDP) check = pkt::udp_checksum_nonzero(check);
-    store_u16(l4 + off, check);
-    return;
-  }
   pkt::update_l4_checksum_after_nat(frame, p, saddr, daddr, sport, dport);
 }
 

@@ -166,7 +166,10 @@ void Pipeline::process(std::span<io::Frame> burst, uint64_t now_ms) {
       hashes[i] = 0;
     }
   }
-  // Stage 2: handle them in order.
+  // Stage 2: the buckets are on their way; fetch the entries they point at.
+  for (uint32_t i = 0; i < n; ++i)
+    if (hashes[i]) tracker_.table().prefetch_candidates(hashes[i]);
+  // Stage 3: handle them in order.
   for (uint32_t i = 0; i < n; ++i) handle(burst[i], parsed[i], hashes[i]);
   flush();
 }

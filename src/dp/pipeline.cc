@@ -146,36 +146,114 @@ void Pipeline::adopt(const Snapshot* snap) {
 
 // --- Burst ----------------------------------------------------------------------------------
 
-void Pipeline::process(std::span<io::Frame> burst, uint64_t now_ms) {
+void Pipeline::process(std::span<io::Frame> burst, uint64_t now_ms, bool taken_over) {
   now_ms_ = now_ms;
   adopt(snapshots_.enter(options_.worker));
   router_.begin_burst();
   std::array<pkt::ParsedPacket, kBurst> parsed;
   std::array<uint64_t, kBurst> hashes;
+  std::array<bool, kBurst> mine;
   const uint32_t n = static_cast<uint32_t>(std::min<size_t>(burst.size(), kBurst));
   stats_.rx += n;
-  // Stage 1: parse and start fetching each packet's connection bucket.
+  // Stage 1: parse, hand over what another worker owns, and start fetching each packet's
+  // connection bucket.
   for (uint32_t i = 0; i < n; ++i) {
     pkt::parse_frame(burst[i].data, burst[i].len, &parsed[i]);
     const auto& p = parsed[i];
+    mine[i] = true;
+    hashes[i] = 0;
+    if (options_.handoff && !taken_over && p.ok()) {
+      const unsigned owner = owner_of(p);
+      if (owner != options_.worker) {
+        mine[i] = false;
+        if (options_.handoff->ring(options_.worker, owner).push(burst[i])) {
+          ++stats_.handed_off;
+          free_.push_back(burst[i]);
+        } else {
+          drop(burst[i], Drop::kTxFull);
+        }
+        continue;
+      }
+    }
     if (p.ok() && p.has_l4 && xmit::has_ports(p.proto)) {
       hashes[i] = tracker_.table().hash_in(
           conn::Tuple::of(p.af, p.proto, p.saddr, p.sport, p.daddr, p.dport));
       tracker_.table().prefetch(hashes[i]);
-    } else {
-      hashes[i] = 0;
     }
   }
   // Stage 2: the buckets are on their way; fetch the entries they point at.
   for (uint32_t i = 0; i < n; ++i)
     if (hashes[i]) tracker_.table().prefetch_candidates(hashes[i]);
   // Stage 3: handle them in order.
-  for (uint32_t i = 0; i < n; ++i) handle(burst[i], parsed[i], hashes[i]);
+  for (uint32_t i = 0; i < n; ++i)
+    if (mine[i]) handle(burst[i], parsed[i], hashes[i]);
   flush();
+}
+
+unsigned Pipeline::owner_of(const pkt::ParsedPacket& p) const {
+  const unsigned workers = options_.workers;
+  InetAddr client;
+  uint16_t port;
+  if (p.is_icmp_error) {
+    if (!p.has_inner || !p.inner.has_l4) return options_.worker;
+    // The client is the end of the quoted packet that is not a virtual service.
+    const bool from_vip =
+        snap_->find(p.af, p.inner.proto, p.inner.saddr, p.inner.sport, 0) != nullptr;
+    client = from_vip ? p.inner.daddr : p.inner.saddr;
+    port = from_vip ? p.inner.dport : p.inner.sport;
+  } else if (!p.has_l4 || !xmit::has_ports(p.proto)) {
+    // Non-first fragments carry no ports: they stay where they land (with several workers
+    // they may miss their first fragment's connection).
+    return options_.worker;
+  } else if (snap_->find(p.af, p.proto, p.daddr, p.dport,
+                         snap_->classify(p.proto, p.daddr, p.dport))) {
+    client = p.saddr;
+    port = p.sport;
+  } else if (snap_->is_local_addr(p.daddr)) {
+    const Sysctls& s = snap_->sysctls();
+    return conn::worker_of_lport({static_cast<uint16_t>(s.fullnat_lport_min),
+                                  static_cast<uint16_t>(s.fullnat_lport_max)},
+                                 workers, p.dport);
+  } else {
+    client = p.daddr;  // a reply toward the client
+    port = p.dport;
+  }
+  uint32_t h = (client.fold() ^ (uint32_t{port} << 16 | port)) * 0x9E3779B1u;
+  h ^= h >> 16;
+  return h % workers;
+}
+
+void Pipeline::take_over(uint64_t now_ms) {
+  std::array<io::Frame, kBurst> burst;
+  uint32_t n = 0;
+  for (unsigned from = 0; from < options_.workers; ++from) {
+    if (from == options_.worker) continue;
+    HandoffRing& ring = options_.handoff->ring(from, options_.worker);
+    while (n < kBurst) {
+      const HandoffRing::Slot* s = ring.peek();
+      if (!s) break;
+      io::Frame f;
+      if (!io_.alloc(f, 256) || f.tailroom < s->len) {
+        if (f.data) io_.free({&f, 1});
+        break;  // out of buffers: leave it in the ring for the next turn
+      }
+      std::memcpy(f.data, s->data, s->len);
+      f.len = s->len;
+      f.tailroom = static_cast<uint16_t>(f.tailroom - s->len);
+      f.port = s->port;
+      ring.release();
+      burst[n++] = f;
+    }
+  }
+  if (n) {
+    stats_.taken_over += n;
+    process({burst.data(), n}, now_ms, true);
+  }
 }
 
 uint32_t Pipeline::poll(uint64_t now_ms) {
   std::array<io::Frame, kBurst> burst;
+  if (options_.handoff) take_over(now_ms);
   uint32_t n = io_.rx_burst(burst);
   if (n) {
     process({burst.data(), n}, now_ms);

@@ -17,6 +17,7 @@
 #include "conn/local_addr.h"
 #include "conn/tracker.h"
 #include "dp/epoch.h"
+#include "dp/handoff.h"
 #include "dp/router.h"
 #include "dp/snapshot.h"
 #include "io/packet_io.h"
@@ -52,6 +53,8 @@ struct PipelineStats {
   uint64_t passed = 0;  // not IP / not ours: left to the kernel path
   uint64_t icmp_sent = 0;
   uint64_t held = 0;  // waited for a neighbour
+  uint64_t handed_off = 0;  // sent to the worker owning the flow
+  uint64_t taken_over = 0;  // received from another worker
   std::array<uint64_t, static_cast<size_t>(Drop::kCount)> drops{};
   std::array<uint64_t, static_cast<size_t>(pkt::Reason::kCount)> malformed{};
 
@@ -63,6 +66,9 @@ struct PipelineOptions {
   unsigned workers = 1;
   conn::TrackerOptions tracker;
   uint32_t hold_ms = 100;  // how long a packet may wait for its neighbour
+  // Rings to the other workers (null with one worker): packets of flows another worker owns
+  // cross over to it.
+  Handoff* handoff = nullptr;
 };
 
 class Pipeline {
@@ -77,7 +83,7 @@ class Pipeline {
 
   // Processes frames received from the io (at most kBurst): each is transmitted, held or
   // freed before this returns (held ones later).
-  void process(std::span<io::Frame> burst, uint64_t now_ms);
+  void process(std::span<io::Frame> burst, uint64_t now_ms) { process(burst, now_ms, false); }
   // One turn of the worker loop: receive, process, retry held frames, expire connections,
   // serve a pending listing. Returns the frames received.
   uint32_t poll(uint64_t now_ms);
@@ -107,6 +113,11 @@ class Pipeline {
     bool to_real = true;  // direction of the first fragment
   };
 
+  void process(std::span<io::Frame> burst, uint64_t now_ms, bool taken_over);
+  // The worker that owns the packet's flow: a hash of the client's address and port (FULLNAT
+  // replies: the worker whose port slice holds the local port).
+  unsigned owner_of(const pkt::ParsedPacket& p) const;
+  void take_over(uint64_t now_ms);
   void handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in);
   void handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p);
   void handle_fragment(io::Frame& f, pkt::ParsedPacket& p);

@@ -41,6 +41,7 @@ Snapshot::Snapshot(std::vector<ServiceEntry> services, Timeouts timeouts, Sysctl
   slots_.resize(size);
   mask_ = size - 1;
   for (size_t i = 0; i < services_.size(); ++i) {
+    for (const auto& l : services_[i].laddrs) local_addrs_.push_back(l);
     const ServiceKey& k = services_[i].cfg.key;
     if (k.is_fwmark()) {
       insert(hash_mark(k.af, k.fwmark), static_cast<int32_t>(i));

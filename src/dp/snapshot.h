@@ -32,6 +32,12 @@ class Snapshot {
     return 0;
   }
   const std::vector<FwmarkRule>& fwmark_rules() const { return fwmark_rules_; }
+  // A FULLNAT local address of some service.
+  bool is_local_addr(const InetAddr& addr) const {
+    for (const auto& a : local_addrs_)
+      if (a == addr) return true;
+    return false;
+  }
 
   // ip_vs_service_find: fwmark service first (if the packet has a mark), then the exact
   // <af, proto, addr, port>, then the FTP data rule (port 21 service for dport 20 or >= 1024),
@@ -68,6 +74,7 @@ class Snapshot {
   Sysctls sysctls_;
   uint64_t generation_;
   std::vector<FwmarkRule> fwmark_rules_;
+  std::vector<InetAddr> local_addrs_;
 };
 
 }  // namespace uvs::dp

@@ -28,7 +28,7 @@ bool MemoryIo::inject(uint16_t port, const std::vector<uint8_t>& bytes) {
   if (free_.empty() || bytes.size() + headroom_ > buffer_size_) return false;
   Frame f = frame_for(free_.back(), headroom_);
   free_.pop_back();
-  std::memcpy(f.data, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(f.data, bytes.data(), bytes.size());
   f.len = static_cast<uint32_t>(bytes.size());
   f.tailroom = static_cast<uint16_t>(f.tailroom - bytes.size());
   f.port = port;

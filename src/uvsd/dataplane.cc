@@ -94,6 +94,7 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   dp->resolver_ = nl::NextHopResolver::start({}, error);
   if (!dp->resolver_) return nullptr;
 
+  if (options.workers > 1) dp->handoff_ = std::make_unique<dp::Handoff>(options.workers);
   // Queue q of every interface belongs to worker q % workers; uvsd caps the workers at the
   // smallest queue count, so every worker has a socket (and so a port) on every interface.
   for (unsigned w = 0; w < options.workers; ++w) {
@@ -110,6 +111,7 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     dp::PipelineOptions po;
     po.worker = w;
     po.workers = options.workers;
+    po.handoff = dp->handoff_.get();
     po.tracker.table.capacity = conn::per_worker_capacity(options.conn_max, options.workers);
     worker->pipeline = std::make_unique<dp::Pipeline>(po, control.data_plane(), *worker->router,
                                                       *worker->io, now_ms());

@@ -49,6 +49,7 @@ class DataPlane {
   ctl::Control& control_;
   std::unique_ptr<io::XdpSteering> steering_;
   std::unique_ptr<nl::NextHopResolver> resolver_;
+  std::unique_ptr<dp::Handoff> handoff_;  // with more than one worker
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> stopping_{false};
 };

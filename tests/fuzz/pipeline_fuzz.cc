@@ -12,6 +12,7 @@
 #include "dp/pipeline.h"
 #include "dp/router.h"
 #include "io/memory_io.h"
+#include "pkt/builder.h"
 
 namespace {
 
@@ -53,12 +54,46 @@ struct Director {
 
 }  // namespace
 
+// A well-formed frame toward (or from) one of the services, chosen by 8 input bytes, so the
+// fuzzer reaches connection states instead of stopping at the parser.
+std::vector<uint8_t> synth(const uint8_t* b) {
+  static const char* const kVips[] = {"10.0.100.1", "10.0.100.2", "10.0.100.3", "fd00:100::1"};
+  static const char* const kReals[] = {"10.0.2.11", "10.0.2.12", "10.0.2.14", "fd00:2::11"};
+  const int svc = b[0] & 3;
+  const bool v6 = svc == 3;
+  const char* client = v6 ? "fd00:1::5" : "10.0.1.5";
+  uvs::pkt::FrameBuilder f;
+  const bool reply = b[0] & 4;
+  if (v6)
+    reply ? f.ipv6(kReals[svc], client) : f.ipv6(client, kVips[svc]);
+  else
+    reply ? f.ipv4(kReals[svc], svc == 1 ? "10.0.2.100" : client) : f.ipv4(client, kVips[svc]);
+  const uint16_t cport = static_cast<uint16_t>(1024 + (b[1] & 7));
+  const uint16_t vport = (b[0] & 8) ? 53 : 80;
+  const uint16_t rport = (b[0] & 16) ? 8080 : vport;
+  if (b[0] & 32)
+    reply ? f.udp(rport, cport) : f.udp(cport, vport);
+  else
+    reply ? f.tcp(rport, cport, b[2], b[3], b[4]) : f.tcp(cport, vport, b[2], b[3], b[4]);
+  if (b[0] & 64) f.l4_csum(uvs::pkt::CsumMode::kPartial);
+  f.ttl(b[5]).df(b[6] & 1).payload_size(b[7] * 8);
+  return f.build();
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Director* d = new Director();
-  // Input: records of [port:1][len:2][bytes], processed as one burst, then time moves on.
+  // Input: records processed as one burst, then time moves on. A record is either
+  // [0b0xxxxxxp][len:2][bytes] (raw frame on port p) or [0b1xxxxxxp][8 bytes] (a synthesised
+  // frame on port p, see synth()).
   size_t off = 0;
   while (off + 3 <= size) {
     uint16_t port = data[off] & 1;
+    if (data[off] & 0x80) {
+      if (off + 9 > size) break;
+      d->io->inject(port, synth(data + off + 1));
+      off += 9;
+      continue;
+    }
     size_t len = (size_t{data[off + 1]} << 8 | data[off + 2]) % 2048;
     off += 3;
     if (len > size - off) len = size - off;
@@ -66,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     off += len;
   }
   d->now += 1 + (size & 0xfff) * 100;
-  d->pipe->poll(d->now);
+  while (d->pipe->poll(d->now) != 0) {
+  }
   d->io->take();
   if (d->io->free_buffers() != 256) std::abort();  // a frame leaked
   return 0;

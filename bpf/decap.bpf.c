@@ -154,13 +154,19 @@ static __always_inline __u16 csum_fold(__u32 sum) {
   return (__u16)sum;
 }
 
-/* Adds the frame bytes [off, off + len) to the ones' complement sum *sum. -1 when the range is
- * longer than the scratch chunks cover or lies outside the frame. */
-static __always_inline int add_frame_sum(struct xdp_md *ctx, __u32 off, __u32 len, __u32 *sum) {
+/* Whether the frame bytes [off, off + len) plus `seed` sum to all ones, i.e. carry a valid
+ * internet checksum: 0 valid, 1 invalid, -1 not verifiable (the range is longer than the
+ * scratch chunks cover, or lies outside the frame).
+ *
+ * A global function on purpose: the verifier checks it once, on its own, instead of walking
+ * its chunk loop again at every call site for every state the callers can be in (which made
+ * loading take hundreds of milliseconds). */
+__attribute__((noinline)) int uvs_decap_verify_csum(struct xdp_md *ctx, __u32 off, __u32 len,
+                                                    __u32 seed) {
   __u32 zero = 0;
   struct csum_scratch *scratch = bpf_map_lookup_elem(&uvs_decap_scratch, &zero);
   if (!scratch) return -1;
-  __u32 acc = *sum;
+  __u32 sum = seed;
   /* 64-bit lengths: a 32-bit one is zero-extended into a copy, which is what gets checked,
    * while the helpers receive the original, of which the verifier then knows nothing. */
   __u64 remaining = len;
@@ -175,20 +181,11 @@ static __always_inline int add_frame_sum(struct xdp_md *ctx, __u32 off, __u32 le
      * but the last starts on an even offset of the summed range. */
     *(__u32 *)&scratch->bytes[n & ~3ull] = 0;
     if (bpf_xdp_load_bytes(ctx, off, scratch->bytes, n) < 0) return -1;
-    acc = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)scratch->bytes, (n + 3) & ~3ull, acc);
+    sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)scratch->bytes, (n + 3) & ~3ull, sum);
     off += n;
     remaining -= n;
   }
   if (remaining != 0) return -1;
-  *sum = acc;
-  return 0;
-}
-
-/* Whether the frame bytes [off, off + len) plus `seed` sum to all ones, i.e. carry a valid
- * internet checksum. 0 valid, 1 invalid, -1 not verifiable. */
-static __always_inline int verify_sum(struct xdp_md *ctx, __u32 off, __u32 len, __u32 seed) {
-  __u32 sum = seed;
-  if (add_frame_sum(ctx, off, len, &sum) < 0) return -1;
   return csum_fold(sum) == 0xffff ? 0 : 1;
 }
 
@@ -212,7 +209,8 @@ static __always_inline int is_gue_port(void *data, void *data_end, __u32 udp_off
 
 /* Parses the outer IPv4 header at off. Returns 0 to go on with a tunnel packet, else the
  * verdict. */
-static __always_inline __u32 parse_outer_ipv4(struct xdp_md *ctx, __u32 off, struct outer_ip *outer) {
+static __always_inline __u32 parse_outer_ipv4(struct xdp_md *ctx, __u32 off,
+                                              struct outer_ip *outer) {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
   struct iphdr *ip = header_at(data, data_end, off, sizeof(*ip));
@@ -238,13 +236,15 @@ static __always_inline __u32 parse_outer_ipv4(struct xdp_md *ctx, __u32 off, str
   outer->off = off;
   outer->hdr_len = hdr_len;
   outer->payload_len = tot_len - hdr_len;
-  /* ip is not used past this point: checksum helpers may not keep packet pointers valid. */
-  if (verify_sum(ctx, off, hdr_len, 0) != 0) return UVS_DECAP_CNT_MALFORMED;
+  /* ip is not used past this point: after a call to a global function the verifier no longer
+   * trusts packet pointers taken before it. */
+  if (uvs_decap_verify_csum(ctx, off, hdr_len, 0) != 0) return UVS_DECAP_CNT_MALFORMED;
   return 0;
 }
 
 /* Parses the outer IPv6 header at off (no extension headers). Returns 0 or the verdict. */
-static __always_inline __u32 parse_outer_ipv6(struct xdp_md *ctx, __u32 off, struct outer_ip *outer) {
+static __always_inline __u32 parse_outer_ipv6(struct xdp_md *ctx, __u32 off,
+                                              struct outer_ip *outer) {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
   struct ipv6hdr *ip6 = header_at(data, data_end, off, sizeof(*ip6));
@@ -290,7 +290,7 @@ static __always_inline __u32 parse_gre(struct xdp_md *ctx, const struct outer_ip
     *tunnel_len = GRE_HDR_LEN + GRE_CSUM_LEN;
     if (outer->payload_len < *tunnel_len) return UVS_DECAP_CNT_MALFORMED;
     /* The checksum covers the GRE header and everything after it (RFC 2784). */
-    int bad = verify_sum(ctx, off, outer->payload_len, 0);
+    int bad = uvs_decap_verify_csum(ctx, off, outer->payload_len, 0);
     if (bad < 0) return UVS_DECAP_CNT_UNSUPPORTED;
     if (bad) return UVS_DECAP_CNT_MALFORMED;
   }
@@ -353,7 +353,7 @@ static __always_inline __u32 parse_gue(struct xdp_md *ctx, const struct outer_ip
     pseudo.length = bpf_htonl(udp_len);
     pseudo.protocol = bpf_htonl(IPPROTO_UDP);
     __u32 seed = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
-    int bad = verify_sum(ctx, off, udp_len, seed);
+    int bad = uvs_decap_verify_csum(ctx, off, udp_len, seed);
     if (bad < 0) return UVS_DECAP_CNT_UNSUPPORTED;
     if (bad) return UVS_DECAP_CNT_MALFORMED;
   }

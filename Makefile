@@ -45,6 +45,9 @@ bench: build
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/uvsd $(BUILD)/uvsadm $(BUILD)/uvs-decap $(DESTDIR)$(PREFIX)/sbin/
+	# uvsd and uvs-decap look for their XDP objects in ../lib/uvs beside their directory.
+	install -d $(DESTDIR)$(PREFIX)/lib/uvs
+	install -m 0644 $(BUILD)/bpf/steer.bpf.o $(BUILD)/bpf/pass.bpf.o $(BUILD)/bpf/decap.bpf.o $(DESTDIR)$(PREFIX)/lib/uvs/
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

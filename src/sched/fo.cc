@@ -1,5 +1,6 @@
 // fo -- weighted failover (spec C.7): the dest with the highest weight that is not OVERLOAD;
 // weight 0 never qualifies and ties keep the earlier dest.
+#include "sched/least_conn.h"
 #include "sched/schedulers.h"
 
 namespace uvs::sched {
@@ -16,6 +17,7 @@ class WeightedFailover final : public Scheduler {
     for (Dest* d : view.dests()) {
       const int32_t weight = d->weight();
       if (!d->overloaded() && weight > highest_weight) {
+        new_best_found();
         highest = d;
         highest_weight = weight;
       }

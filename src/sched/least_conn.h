@@ -16,6 +16,12 @@ inline bool products_greater(int64_t a_load, int64_t b_weight, int64_t c_load, i
   return static_cast<__int128>(a_load) * b_weight > static_cast<__int128>(c_load) * d_weight;
 }
 
+// Marks a branch that is rarely taken in a walk over many dests (a new minimum or maximum).
+// The empty asm keeps it a predicted branch: as conditional moves, the running best would chain
+// every iteration to the previous one's multiply and compare, about 5 cycles per dest instead
+// of 2-3 on the 1000-dest benchmark.
+inline void new_best_found() { asm volatile(""); }
+
 // wlc's choice (C.4), also lblc/lblcr's fallback: the first dest that is not OVERLOAD and has
 // weight > 0 seeds the search; a later non-OVERLOAD dest d replaces the least one l when
 // overhead(l) * weight(d) > overhead(d) * weight(l), so ties keep the earlier dest and weight-0
@@ -39,6 +45,7 @@ inline Dest* pick_weighted_least_conn(std::span<Dest* const> dests) {
     const int64_t overhead = d->overhead();
     const int64_t weight = d->weight();
     if (products_greater(least_overhead, weight, overhead, least_weight)) {
+      new_best_found();
       least = d;
       least_overhead = overhead;
       least_weight = weight;

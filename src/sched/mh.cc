@@ -7,8 +7,9 @@
 // each the next free slot of its permutation, until all M are taken.
 //
 // The hash is SipHash-1-3 with the kernel's fixed keys over the 32-bit value
-// offset + port + fold(addr), i.e. the 64-bit kernel's hsiphash(); spec Z only requires the
-// spread and disruption properties, which the tests check.
+// offset + port + fold(addr): the 64-bit kernel's hsiphash() (hash_test checks it against the
+// kernel's self-test vectors), so the tables should be the kernel's slot for slot. Spec Z only
+// requires the spread and disruption properties, which mh_test checks.
 #include <algorithm>
 #include <bit>
 #include <cerrno>

@@ -31,6 +31,7 @@ class ShortestExpectedDelay final : public Scheduler {
       const int64_t delay = int64_t{d->activeconns()} + 1;
       const int64_t weight = d->weight();
       if (products_greater(least_delay, weight, delay, least_weight)) {
+        new_best_found();
         least = d;
         least_delay = delay;
         least_weight = weight;

@@ -33,6 +33,22 @@ TEST(SipHash, ReferenceVectors24) {
   EXPECT_EQ((siphash<2, 4>(k0, k1, msg.data(), 15)), 0xA129CA6149BE45E5ULL);
 }
 
+// The 64-bit kernel's hsiphash() is SipHash-1-3 truncated to 32 bits; these are the first of
+// its self-test vectors (lib/test_siphash.c, key 00..0f, message 00 01 .. of length i). Passing
+// them means mh's hash, and so its tables, are the 64-bit kernel's.
+TEST(SipHash, KernelHsiphashVectors64) {
+  const uint64_t k0 = 0x0706050403020100ULL, k1 = 0x0F0E0D0C0B0A0908ULL;
+  const uint32_t expected[16] = {0x050fc4dc, 0x7d57ca93, 0x4dc7d44d, 0xe7ddf7fb,
+                                 0x88d38328, 0x49533b67, 0xc59f22a7, 0x9bb11140,
+                                 0x8d299a8e, 0x6c063de4, 0x92ff097f, 0xf94dc352,
+                                 0x57b4d9a2, 0x1229ffa7, 0xc0f95d34, 0x2a519956};
+  std::array<uint8_t, 16> msg{};
+  for (size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<uint8_t>(i);
+  for (size_t len = 0; len < 16; ++len)
+    EXPECT_EQ(static_cast<uint32_t>(siphash<1, 3>(k0, k1, msg.data(), len)), expected[len]) << len;
+  EXPECT_EQ(siphash13_u32(0x03020100, k0, k1), expected[4]);  // bytes 00 01 02 03
+}
+
 TEST(SipHash, FastU32PathMatchesTheGenericOne) {
   for (uint32_t v : {0u, 1u, 80u, 0x0A000001u, 0xDEADBEEFu, 0xFFFFFFFFu}) {
     const uint8_t bytes[4] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8),

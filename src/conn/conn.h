@@ -8,7 +8,7 @@
 // same layout as InetAddr::bytes, so copies need no conversion).
 //
 // Entries live in a per-worker pool (table.h) and are referred to by 32-bit pool index where a
-// link is stored (the template of a controlled connection, the timer wheel's list), so an
+// link is stored (the template of a controlled connection, the timer wheel's blocks), so an
 // entry never holds a pointer into its own table.
 #pragma once
 
@@ -28,12 +28,12 @@ namespace uvs::conn {
 
 // Connection flags: the kernel's IP_VS_CONN_F_* values (spec Appendix K), so a sync record can
 // carry them unchanged (spec F.2).
-inline constexpr uint16_t kConnFwdMask = 0x0007;    // forwarding method, values of uvs::Fwd
-inline constexpr uint16_t kConnSync = 0x0020;       // created by the sync backup
-inline constexpr uint16_t kConnHashed = 0x0040;     // in the table's index
-inline constexpr uint16_t kConnNoOutput = 0x0080;   // no reply seen yet (set for non-NAT)
-inline constexpr uint16_t kConnInactive = 0x0100;   // counted in the dest's inactconns
-inline constexpr uint16_t kConnOutSeq = 0x0200;     // sequence adjustment (payload helpers)
+inline constexpr uint16_t kConnFwdMask = 0x0007;   // forwarding method, values of uvs::Fwd
+inline constexpr uint16_t kConnSync = 0x0020;      // created by the sync backup
+inline constexpr uint16_t kConnHashed = 0x0040;    // in the table's index
+inline constexpr uint16_t kConnNoOutput = 0x0080;  // no reply seen yet (set for non-NAT)
+inline constexpr uint16_t kConnInactive = 0x0100;  // counted in the dest's inactconns
+inline constexpr uint16_t kConnOutSeq = 0x0200;    // sequence adjustment (payload helpers)
 inline constexpr uint16_t kConnInSeq = 0x0400;
 inline constexpr uint16_t kConnNoCport = 0x0800;    // client port not known yet
 inline constexpr uint16_t kConnTemplate = 0x1000;   // persistence template
@@ -44,17 +44,17 @@ inline constexpr uint8_t kXInUse = 0x01;        // the pool slot holds a live en
 inline constexpr uint8_t kXOpsTemplate = 0x02;  // template of a one-packet (-o) service: the
                                                 // drop_entry defence treats it like a UDP conn
 // Bits owned by the FULLNAT transform (spec E.5), kept here so they survive between packets.
-inline constexpr uint8_t kXFnatSeqDelta = 0x10;  // fnat_seq_delta is valid (set on client SYN)
-inline constexpr uint8_t kXFnatTsStrip = 0x20;   // timestamps removed on this connection
-inline constexpr uint8_t kXFnatToaDone = 0x40;   // TOA delivered on the handshake's last ACK
-inline constexpr uint8_t kXFnatMssAdjust = 0x80; // MSS toward the client was reduced
+inline constexpr uint8_t kXFnatSeqDelta = 0x10;   // fnat_seq_delta is valid (set on client SYN)
+inline constexpr uint8_t kXFnatTsStrip = 0x20;    // timestamps removed on this connection
+inline constexpr uint8_t kXFnatToaDone = 0x40;    // TOA delivered on the handshake's last ACK
+inline constexpr uint8_t kXFnatMssAdjust = 0x80;  // MSS toward the client was reduced
 
 // Template states (IP_VS_CTPL_S_*): a template becomes ASSURED when a connection it controls
 // reaches ESTABLISHED (TCP, SCTP) or sees a reply (UDP).
 inline constexpr uint8_t kTemplateNone = 0;
 inline constexpr uint8_t kTemplateAssured = 1;
 
-inline constexpr uint32_t kNoConn = UINT32_MAX;  // "no entry" for a pool index
+inline constexpr uint32_t kNoConn = UINT32_MAX;   // "no entry" for a pool index
 inline constexpr uint16_t kInvalidPort = 0xffff;  // vport/dport of an invalidated template
 
 using AddrBytes = std::array<uint8_t, 16>;
@@ -72,10 +72,10 @@ inline InetAddr to_inet(uint8_t af, const AddrBytes& bytes) {
 
 struct alignas(64) Conn {
   // --- Cache line 1: lookup keys and per-packet state -------------------------------------
-  AddrBytes caddr;      // client (templates: the client network, snet)
-  AddrBytes vaddr;      // virtual (fwmark templates: the mark, network order, first 4 bytes)
-  AddrBytes daddr;      // real server, in family daf
-  uint16_t cport;       // host order; 0 for templates and NO_CPORT entries
+  AddrBytes caddr;  // client (templates: the client network, snet)
+  AddrBytes vaddr;  // virtual (fwmark templates: the mark, network order, first 4 bytes)
+  AddrBytes daddr;  // real server, in family daf
+  uint16_t cport;   // host order; 0 for templates and NO_CPORT entries
   uint16_t vport;
   uint16_t dport;
   uint16_t flags;       // kConn*
@@ -86,20 +86,21 @@ struct alignas(64) Conn {
   uint32_t timeout_ms;  // of the current state; what a refresh re-arms
 
   // --- Cache line 2: timer, dest, FULLNAT, persistence ------------------------------------
-  uint64_t expires_ms;   // absolute, on the caller's clock; refreshing is storing this
-  sched::Dest* dest;     // bound real server (counted in its counters); null only for
-                         // entries created by sync before their dest exists
-  AddrBytes laddr;       // FULLNAT local address (family daf)
-  uint16_t lport;        // FULLNAT local port, host order
-  uint8_t daf;           // family of daddr/laddr (differs from af only across tunnels/NAT64)
-  uint8_t xflags;        // kX*
-  uint32_t control;      // pool index of the controlling template, or kNoConn
-  uint32_t n_control;    // connections this entry controls (templates)
-  uint32_t in_pkts;      // input packets seen (sync thresholds, drop_entry)
-  uint32_t fwmark;       // packet mark at creation (sync carries it)
+  uint64_t expires_ms;      // absolute, on the caller's clock; refreshing is storing this
+  sched::Dest* dest;        // bound real server (counted in its counters); null only for
+                            // entries created by sync before their dest exists
+  AddrBytes laddr;          // FULLNAT local address (family daf)
+  uint16_t lport;           // FULLNAT local port, host order
+  uint8_t daf;              // family of daddr/laddr (differs from af only across tunnels/NAT64)
+  uint8_t xflags;           // kX*
+  uint32_t control;         // pool index of the controlling template, or kNoConn
+  uint32_t n_control;       // connections this entry controls (templates)
+  uint32_t in_pkts;         // input packets seen (sync thresholds, drop_entry)
+  uint32_t fwmark;          // packet mark at creation (sync carries it)
   uint32_t fnat_seq_delta;  // FULLNAT: LB-to-RS ISN minus client ISN
-  uint32_t wheel_next;   // timer wheel list links (timer_wheel.h); free-list link when free
-  uint32_t wheel_prev;
+  uint32_t wheel_next;      // timer wheel block (timer_wheel.h), kNoConn when not armed;
+                            // the pool's free-list link while the entry is free
+  uint32_t wheel_prev;      // timer wheel slot and position in the block
 
   Fwd fwd() const { return static_cast<Fwd>(flags & kConnFwdMask); }
   bool is_template() const { return flags & kConnTemplate; }

@@ -68,8 +68,10 @@ void Defense::update(uint32_t available, uint32_t capacity) {
   }
 
   // secure_tcp_active() reads the mode: the secure table is in use while it is 2 or 3.
-  if (modes_.secure_tcp == 1 && low_memory_) modes_.secure_tcp = 2;
-  else if (modes_.secure_tcp == 2 && !low_memory_) modes_.secure_tcp = 1;
+  if (modes_.secure_tcp == 1 && low_memory_)
+    modes_.secure_tcp = 2;
+  else if (modes_.secure_tcp == 2 && !low_memory_)
+    modes_.secure_tcp = 1;
 }
 
 bool Defense::drop_entry_candidate(const Conn& c, uint64_t now_ms) {

@@ -18,8 +18,8 @@ struct DefenseModes {
   int drop_entry = 0;
   int drop_packet = 0;
   int secure_tcp = 0;
-  int am_droprate = 10;            // drop 1 in am_droprate new connections in drop_packet mode 3
-  uint32_t full_percent = 90;      // "low memory": more than this percentage of entries in use
+  int am_droprate = 10;        // drop 1 in am_droprate new connections in drop_packet mode 3
+  uint32_t full_percent = 90;  // "low memory": more than this percentage of entries in use
 };
 
 class Defense {

@@ -11,6 +11,7 @@ enum : uint8_t { NO, ES, SS, SR, FW, TW, CL, CW, LA, LI, SA };
 static_assert(int{SA} == int{tcp::kSynAck});
 
 // [secure_tcp][direction][event][current state] -> next state, spec D.4.
+// clang-format off
 constexpr uint8_t kNext[2][3][tcp::kEventCount][tcp::kStateCount] = {
     {  // normal
       {  // INPUT
@@ -53,6 +54,7 @@ constexpr uint8_t kNext[2][3][tcp::kEventCount][tcp::kStateCount] = {
       },
     },
 };
+// clang-format on
 }  // namespace tcp_table
 
 namespace sctp_table {
@@ -60,6 +62,7 @@ enum : uint8_t { NO, I1, IN, CS, CR, CW, CO, CE, ES, SS, SR, SA, RJ, CL };
 static_assert(int{CL} == int{sctp::kClosed});
 
 // [direction][event][current state] -> next state, spec Appendix S.
+// clang-format off
 constexpr uint8_t kNext[3][sctp::kEventCount][sctp::kStateCount] = {
     {  // INPUT
         {ES, I1, IN, CS, CR, CW, CO, CE, ES, SS, SR, SA, RJ, CL},  // d
@@ -98,6 +101,7 @@ constexpr uint8_t kNext[3][sctp::kEventCount][sctp::kStateCount] = {
         {CL, CL, CL, CL, CL, RJ, CL, CL, CL, CL, CL, CL, CL, CL},  // ab
     },
 };
+// clang-format on
 
 // Event of each chunk type below 15; everything else is DATA-like.
 constexpr uint8_t kEventOfChunk[15] = {
@@ -122,13 +126,12 @@ constexpr uint8_t kEventOfChunk[15] = {
 constexpr uint32_t kSec = 1000;
 
 constexpr const char* kTcpNames[tcp::kStateCount] = {
-    "NONE",      "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT",
-    "CLOSE",     "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "SYNACK",
+    "NONE",  "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT",
+    "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "SYNACK",
 };
 constexpr const char* kSctpNames[sctp::kStateCount] = {
-    "NONE",        "INIT1",  "INIT",       "C-SENT",     "C-REPLIED",
-    "C-WAIT",      "COOKIE", "C-ECHOED",   "ESTABLISHED", "S-SENT",
-    "S-RECEIVED",  "S-ACK-SENT", "REJECTED", "CLOSED",
+    "NONE",     "INIT1",       "INIT",   "C-SENT",     "C-REPLIED",  "C-WAIT",   "COOKIE",
+    "C-ECHOED", "ESTABLISHED", "S-SENT", "S-RECEIVED", "S-ACK-SENT", "REJECTED", "CLOSED",
 };
 
 // ip_vs_control_assure_ct(): the template a connection is controlled by has seen it through.

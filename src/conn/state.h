@@ -126,9 +126,7 @@ class TimeoutTable {
 
   uint32_t tcp_ms(uint8_t state) const { return state < tcp::kStateCount ? tcp_[state] : 0; }
   uint32_t udp_ms() const { return udp_; }
-  uint32_t sctp_ms(uint8_t state) const {
-    return state < sctp::kStateCount ? sctp_[state] : 0;
-  }
+  uint32_t sctp_ms(uint8_t state) const { return state < sctp::kStateCount ? sctp_[state] : 0; }
 
  private:
   uint32_t tcp_[tcp::kStateCount];

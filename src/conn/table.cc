@@ -33,7 +33,8 @@ Table::Table(const TableOptions& options)
       n_buckets_(buckets_for(options)),
       pool_region_(sizeof(Conn) * size_t{capacity_}),
       index_region_(sizeof(Bucket) * size_t{n_buckets_}) {
-  index_limit_ = static_cast<uint32_t>(static_cast<double>(n_buckets_) * kSlotsPerBucket * kMaxLoad);
+  index_limit_ =
+      static_cast<uint32_t>(static_cast<double>(n_buckets_) * kSlotsPerBucket * kMaxLoad);
   uint64_t seed = options.hash_seed;
   if (seed == 0) seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   for (auto& s : seed_) s = splitmix(seed);

@@ -35,6 +35,17 @@
 
 namespace uvs::conn {
 
+// Starts fetching the cache line at `p`. GCC models __builtin_prefetch as free of side effects,
+// so a function that only prefetches can be judged `const` and every call to it deleted
+// before it is inlined; a volatile asm is never deleted.
+inline void prefetch_line(const void* p) {
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
 struct TableOptions {
   // Entries, connections and templates together: --conn-max divided by the worker count.
   uint32_t capacity = 4096;
@@ -127,12 +138,10 @@ class Table {
   uint64_t hash_in(const Tuple& t) const { return hash(t.af, t.protocol, t.saddr, t.sport); }
   // Packet from a real server: its destination is the client (NAT) or (laddr, lport) (FULLNAT).
   uint64_t hash_out(const Tuple& t) const { return hash(t.af, t.protocol, t.daddr, t.dport); }
-  uint64_t hash_template(const TemplateKey& k) const {
-    return hash(k.af, k.protocol, k.snet, 0);
-  }
+  uint64_t hash_template(const TemplateKey& k) const { return hash(k.af, k.protocol, k.snet, 0); }
 
   // Stage 1 of a burst: bring the bucket of `h` toward the cache.
-  void prefetch(uint64_t h) const { __builtin_prefetch(&buckets_[bucket_of(h)]); }
+  void prefetch(uint64_t h) const { prefetch_line(&buckets_[bucket_of(h)]); }
   // Optional stage 2, after the bucket has arrived: prefetch the entries whose signature
   // matches (usually the one that will hit), so stage 3 finds them in cache too.
   void prefetch_candidates(uint64_t h) const {
@@ -141,10 +150,13 @@ class Table {
       const uint32_t idx = b.idx[__builtin_ctz(mask)];
       if (idx == kNoConn) continue;
       const char* e = reinterpret_cast<const char*>(&pool_[idx]);
-      __builtin_prefetch(e);
-      __builtin_prefetch(e + 64);
+      prefetch_line(e);
+      prefetch_line(e + 64);
     }
   }
+
+  // The bucket `c` is indexed in (its client key), ahead of unlinking it.
+  void prefetch_links(const Conn& c) const { prefetch(hash(c.af, c.protocol, c.caddr, c.cport)); }
 
   // Input direction (spec D.1): protocol, af, caddr == saddr, cport == sport, vaddr == daddr,
   // vport == dport; if that misses and NO_CPORT entries exist, again with client port 0
@@ -204,10 +216,10 @@ class Table {
     const __m128i want = _mm_set1_epi32(static_cast<int>(sig));
     const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&bucket.sig[0]));
     const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&bucket.sig[3]));
-    const uint32_t m_lo = static_cast<uint32_t>(
-        _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, want))));
-    const uint32_t m_hi = static_cast<uint32_t>(
-        _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, want))));
+    const uint32_t m_lo =
+        static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, want))));
+    const uint32_t m_hi =
+        static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, want))));
     return m_lo | (m_hi << 3);
 #else
     uint32_t mask = 0;
@@ -237,18 +249,18 @@ class Table {
     // Kernel rule: a lookup with client port 0 matches only NO_CPORT entries and a lookup with
     // a port only entries without it; templates (cport 0, no NO_CPORT) match neither.
     const uint16_t want = cport == 0 ? kConnNoCport : 0;
-    return c.cport == cport && c.vport == t.dport && c.protocol == t.protocol &&
-           c.af == t.af && (c.flags & (kConnNoCport | kConnTemplate)) == want &&
-           addr_equal(c.caddr, t.saddr) && addr_equal(c.vaddr, t.daddr);
+    return c.cport == cport && c.vport == t.dport && c.protocol == t.protocol && c.af == t.af &&
+           (c.flags & (kConnNoCport | kConnTemplate)) == want && addr_equal(c.caddr, t.saddr) &&
+           addr_equal(c.vaddr, t.daddr);
   }
   static bool match_out_nat(const Conn& c, const Tuple& t) {
-    return c.cport == t.dport && c.dport == t.sport && c.protocol == t.protocol &&
-           c.af == t.af && (c.flags & kConnTemplate) == 0 && c.fwd() != Fwd::kFullNat &&
+    return c.cport == t.dport && c.dport == t.sport && c.protocol == t.protocol && c.af == t.af &&
+           (c.flags & kConnTemplate) == 0 && c.fwd() != Fwd::kFullNat &&
            addr_equal(c.caddr, t.daddr) && addr_equal(c.daddr, t.saddr);
   }
   static bool match_out_fullnat(const Conn& c, const Tuple& t) {
-    return c.lport == t.dport && c.dport == t.sport && c.protocol == t.protocol &&
-           c.daf == t.af && c.fwd() == Fwd::kFullNat && (c.flags & kConnTemplate) == 0 &&
+    return c.lport == t.dport && c.dport == t.sport && c.protocol == t.protocol && c.daf == t.af &&
+           c.fwd() == Fwd::kFullNat && (c.flags & kConnTemplate) == 0 &&
            addr_equal(c.laddr, t.daddr) && addr_equal(c.daddr, t.saddr);
   }
   static bool match_template(const Conn& c, const TemplateKey& k) {

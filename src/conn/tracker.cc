@@ -17,20 +17,19 @@ Tracker::Tracker(const TrackerOptions& options, uint64_t now_ms)
       sysctls_(options.sysctls),
       defense_(options.sysctls.defense),
       next_defense_ms_(now_ms + kDefenseIntervalMs),
-      rng_state_(options.rng_seed != 0 ? options.rng_seed
-                                       : (uint64_t{std::random_device{}()} << 32) |
-                                             std::random_device{}()) {
+      rng_state_(options.rng_seed != 0
+                     ? options.rng_seed
+                     : (uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
   drop_scan_pos_ = static_cast<uint32_t>(next_random() % table_.capacity());
 }
 
 void Tracker::set_sysctls(const ConnSysctls& sysctls) {
   const DefenseModes& old = sysctls_.defense;
   const DefenseModes& now = sysctls.defense;
-  const bool modes_changed = old.drop_entry != now.drop_entry ||
-                             old.drop_packet != now.drop_packet ||
-                             old.secure_tcp != now.secure_tcp ||
-                             old.am_droprate != now.am_droprate ||
-                             old.full_percent != now.full_percent;
+  const bool modes_changed =
+      old.drop_entry != now.drop_entry || old.drop_packet != now.drop_packet ||
+      old.secure_tcp != now.secure_tcp || old.am_droprate != now.am_droprate ||
+      old.full_percent != now.full_percent;
   sysctls_ = sysctls;
   if (modes_changed) {
     // Writing a defence sysctl re-evaluates at once, as the kernel's proc handler does.
@@ -55,8 +54,8 @@ void Tracker::bind_dest(Conn& c, sched::Dest* dest, uint16_t extra_flags) {
     // A synced entry whose dest does not exist (yet) keeps the method its record names.
     conn_flags |= extra_flags & (kConnFwdMask | kConnNoOutput);
   }
-  uint16_t flags = extra_flags & (kConnOnePacket | kConnNoCport | kConnSync | kConnTemplate |
-                                  kConnInactive);
+  uint16_t flags =
+      extra_flags & (kConnOnePacket | kConnNoCport | kConnSync | kConnTemplate | kConnInactive);
   if (c.protocol != kProtoUdp) flags &= ~kConnOnePacket;
   if (flags & kConnSync) {
     // A synced connection keeps the activity its record says.
@@ -142,9 +141,8 @@ bool Tracker::check_template(Conn& tmpl) {
   return false;
 }
 
-Conn* Tracker::create_template(const TemplateKey& key, const ServiceConfig& svc,
-                               sched::Dest* dest, uint16_t pkt_dport, uint32_t fwmark,
-                               uint64_t now_ms) {
+Conn* Tracker::create_template(const TemplateKey& key, const ServiceConfig& svc, sched::Dest* dest,
+                               uint16_t pkt_dport, uint32_t fwmark, uint64_t now_ms) {
   Conn* t = table_.alloc();
   if (t == nullptr) {
     ++stats_.create_failed;
@@ -194,8 +192,7 @@ Existing Tracker::check_existing(Conn& c, const L4Info& l4, bool is_fragment, ui
     bool resched = false;
     if (sysctls_.expire_nodest_conn && c.dest != nullptr && c.dest->weight() == 0) {
       resched = true;
-    } else if (sysctls_.conn_reuse_mode != 0 &&
-               is_new_conn_expected(c, sysctls_.conn_reuse_mode)) {
+    } else if (sysctls_.conn_reuse_mode != 0 && is_new_conn_expected(c, sysctls_.conn_reuse_mode)) {
       // Without conntrack there is never an old conntrack entry to protect.
       resched = true;
     }
@@ -245,8 +242,7 @@ bool Tracker::expire_entry(Conn& c, uint64_t now_ms, bool forced) {
     --ctl.n_control;
     // ip_vs_conn_del chain: a template nobody uses any more and that never saw its client
     // through goes with its last connection.
-    if (forced && ctl.n_control == 0 &&
-        (!ctl.is_template() || ctl.state != kTemplateAssured))
+    if (forced && ctl.n_control == 0 && (!ctl.is_template() || ctl.state != kTemplateAssured))
       remove(ctl, now_ms, /*forced=*/true);
   }
   if (c.dest != nullptr) c.dest->unbind_conn(kind_of(c));
@@ -263,9 +259,7 @@ void Tracker::remove(Conn& c, uint64_t now_ms, bool forced) {
 
 void Tracker::expire_now(Conn& c, uint64_t now_ms) { remove(c, now_ms, /*forced=*/false); }
 
-void Tracker::drop(Conn& c, uint64_t now_ms) {
-  remove(c, now_ms, /*forced=*/c.controlled());
-}
+void Tracker::drop(Conn& c, uint64_t now_ms) { remove(c, now_ms, /*forced=*/c.controlled()); }
 
 void Tracker::flush(uint64_t now_ms) {
   // Controllers go after what they control; a template still controlling something is
@@ -388,8 +382,7 @@ ConnView Tracker::view_of(const Conn& c, uint64_t now_ms) {
 bool Tracker::serve_listing(ConnListing& listing, uint64_t now_ms, uint32_t budget) {
   if (!listing.requested()) return false;
   const uint32_t capacity = table_.capacity();
-  const uint32_t end =
-      capacity - listing.cursor_ < budget ? capacity : listing.cursor_ + budget;
+  const uint32_t end = capacity - listing.cursor_ < budget ? capacity : listing.cursor_ + budget;
   for (uint32_t i = listing.cursor_; i < end; ++i) {
     const Conn& c = table_.at(i);
     if (c.in_use()) listing.entries_.push_back(view_of(c, now_ms));

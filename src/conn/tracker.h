@@ -8,11 +8,18 @@
 // Single-threaded (one per worker). No allocation, exception, lock or system call in any call
 // the pipeline makes per packet or per tick.
 //
-// Pipeline sketch (per packet; `now` is the burst's clock in ms):
+// Pipeline sketch (`now` is the burst's clock in ms). A burst is looked up in three passes so
+// the cache misses of all its packets overlap (bench/conn_bench: ~24 ns a lookup at 10M
+// entries, against ~50 ns with the bucket pass only and ~95 ns one at a time):
 //
+//   for each packet i: h[i] = table.hash_in(t[i]) (hash_out for a reply); table.prefetch(h[i]);
+//   for each packet i: table.prefetch_candidates(h[i]);
+//   for each packet i: the per-packet steps below, with lookup_*_with_hash(h[i], t[i]).
+//
+// Per packet:
 //   Tuple t = Tuple::of(p.af, p.proto, p.saddr, p.sport, p.daddr, p.dport);
 //   L4Info l4{p.tcp_flags, p.sctp_chunk_type, p.sctp_chunk2_type, p.has_sctp_chunk2};
-//   // From a client (prefetch: h = table.hash_in(t); table.prefetch(h); ...):
+//   // From a client:
 //   Conn* c = tracker.table().lookup_in_with_hash(h, t);
 //   if (c) switch (tracker.check_existing(*c, l4, p.is_fragment, now)) {  // D.2 steps 5-6
 //     case Existing::kDrop: drop; case Existing::kReschedule: c = nullptr; break; default: ;
@@ -66,7 +73,7 @@ struct ConnSysctls {
   int conn_reuse_mode = 1;  // bit 0: reschedule reused ports; bit 1: also FIN_WAIT of NOOUTPUT
   bool expire_nodest_conn = false;
   bool expire_quiescent_template = false;
-  bool sloppy_tcp = false;   // for may_create_conn(); kept here with the others
+  bool sloppy_tcp = false;  // for may_create_conn(); kept here with the others
   bool sloppy_sctp = false;
   DefenseModes defense;
 };
@@ -152,7 +159,7 @@ struct TrackerStats {
   uint64_t expired = 0;        // entries freed, any reason
   uint64_t kept_for_controlled = 0;
   uint64_t templates_invalidated = 0;
-  uint64_t rescheduled = 0;      // check_existing() said kReschedule
+  uint64_t rescheduled = 0;  // check_existing() said kReschedule
   uint64_t defense_dropped_entries = 0;
   uint64_t defense_dropped_packets = 0;
 };
@@ -172,6 +179,8 @@ class Tracker {
   const ConnSysctls& sysctls() const { return sysctls_; }
   const Defense& defense() const { return defense_; }
   const TrackerStats& stats() const { return stats_; }
+  // Memory held for entries, index and timer wheel.
+  size_t memory_bytes() const { return table_.memory_bytes() + wheel_.memory_bytes(); }
   Conn* control_of(const Conn& c) const {
     return c.control == kNoConn ? nullptr : &table_.at(c.control);
   }
@@ -190,8 +199,7 @@ class Tracker {
   // NOOUTPUT unless NAT/FULLNAT) and p.flags, INACTIVE, state NONE, timeout 3 s, counted in the
   // dest (bind_conn). Linked and armed unless ONE_PACKET. With `tmpl`, the connection is
   // controlled by it and the template's timer restarts. Null if the table is full.
-  Conn* create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Conn* tmpl,
-               uint64_t now_ms);
+  Conn* create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Conn* tmpl, uint64_t now_ms);
 
   // --- Persistence (spec D.6) --------------------------------------------------------------
   // The template for `key` if one exists and passes check_template().

@@ -28,8 +28,7 @@ inline Tuple tuple(const InetAddr& s, uint16_t sport, const InetAddr& d, uint16_
 // Owns dests (the control plane's job in the daemon).
 class Dests {
  public:
-  sched::Dest* add(const InetAddr& addr, uint16_t port, Fwd fwd = Fwd::kMasq,
-                   int32_t weight = 1) {
+  sched::Dest* add(const InetAddr& addr, uint16_t port, Fwd fwd = Fwd::kMasq, int32_t weight = 1) {
     DestConfig cfg;
     cfg.key.addr = addr;
     cfg.key.port = port;

@@ -172,7 +172,7 @@ TEST_F(DefenseTrackerTest, DropEntryScansAThirtySecondOfTheTablePerSecond) {
 
 TEST_F(DefenseTrackerTest, DropEntryTakesIdleEstablishedWithFewPackets) {
   for (uint16_t p = 1; p <= 20; ++p) conn(p, tcp::kEstablished, 1);
-  now_ = 70 * kSec;  // idle for 70 s now
+  now_ = 70 * kSec;                                                   // idle for 70 s now
   for (uint16_t p = 21; p <= 40; ++p) conn(p, tcp::kEstablished, 1);  // fresh
   DefenseModes m;
   m.drop_entry = 3;
@@ -180,6 +180,38 @@ TEST_F(DefenseTrackerTest, DropEntryTakesIdleEstablishedWithFewPackets) {
   run(40);
   for (uint16_t p = 1; p <= 20; ++p) EXPECT_FALSE(alive(p)) << p;
   for (uint16_t p = 21; p <= 40; ++p) EXPECT_TRUE(alive(p)) << p;
+}
+
+TEST_F(DefenseTrackerTest, DropEntryForSctpAndUdp) {
+  auto make = [&](uint8_t proto, uint16_t cport, uint8_t state, uint32_t pkts) {
+    ConnParams p = ConnParams::from_packet(tuple(v4(kClient), cport, v4(kVip), 80, proto));
+    Conn* c = tracker_.create(p, d_, 80, nullptr, now_);
+    c->state = state;
+    c->timeout_ms = 300 * kSec;
+    c->expires_ms = now_ + c->timeout_ms;
+    c->in_pkts = pkts;
+    return c;
+  };
+  make(kProtoSctp, 1, sctp::kInit1, 0);
+  make(kProtoSctp, 2, sctp::kInit, 0);
+  make(kProtoSctp, 3, sctp::kEstablished, 1);
+  make(kProtoSctp, 4, sctp::kShutdownSent, 1);
+  make(kProtoUdp, 5, udp::kNormal, 1);
+  make(kProtoUdp, 6, udp::kNormal, 50);
+  now_ = 100 * kSec;  // all idle long enough
+  DefenseModes m;
+  m.drop_entry = 3;
+  set_modes(m);
+  run(40);
+  auto alive_p = [&](uint8_t proto, uint16_t cport) {
+    return tracker_.table().lookup_in(tuple(v4(kClient), cport, v4(kVip), 80, proto)) != nullptr;
+  };
+  EXPECT_FALSE(alive_p(kProtoSctp, 1));
+  EXPECT_FALSE(alive_p(kProtoSctp, 2));
+  EXPECT_FALSE(alive_p(kProtoSctp, 3));
+  EXPECT_TRUE(alive_p(kProtoSctp, 4));
+  EXPECT_FALSE(alive_p(kProtoUdp, 5));
+  EXPECT_TRUE(alive_p(kProtoUdp, 6));
 }
 
 TEST_F(DefenseTrackerTest, DropEntryAutomaticStartsWhenTheTableIsFull) {

@@ -90,7 +90,7 @@ TEST(NoAllocation, HotPathOnAFullTable) {
   }
   g_counting = false;
   EXPECT_EQ(g_allocations.load(), 0u);
-  EXPECT_GT(created, 5000u);  // the table turned over
+  EXPECT_GT(created, 5000u);                                         // the table turned over
   EXPECT_GT(refused + tracker.stats().defense_dropped_packets, 0u);  // the table filled up
 }
 

@@ -56,8 +56,7 @@ TEST(PersistKey, TemplateKeys) {
   EXPECT_EQ(k.vport, 80);
 
   // FTP: one template for control and data.
-  EXPECT_EQ(persist_template_key(persistent(21), tuple(v4(kClient), 4000, v4(kVip), 21)).vport,
-            0);
+  EXPECT_EQ(persist_template_key(persistent(21), tuple(v4(kClient), 4000, v4(kVip), 21)).vport, 0);
   EXPECT_EQ(persist_template_key(persistent(21), tuple(v4(kClient), 4000, v4(kVip), 2000)).vport,
             0);
 
@@ -104,8 +103,8 @@ class PersistTest : public ::testing::Test {
     });
     if (pc.dest == nullptr) return nullptr;
     last_tmpl_ = pc.tmpl;
-    return tracker_.create(ConnParams::from_packet(t, svc.key.fwmark), pc.dest, pc.dport,
-                           pc.tmpl, now_);
+    return tracker_.create(ConnParams::from_packet(t, svc.key.fwmark), pc.dest, pc.dport, pc.tmpl,
+                           now_);
   }
   void tick_to(uint64_t now) {
     now_ = now;

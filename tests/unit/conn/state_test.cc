@@ -43,7 +43,8 @@ IN-ONLY ack     ES  ES  SS  ES  FW  TW  CL  CW  CL  LI  ES
 IN-ONLY rst     CL  CL  CL  SR  CL  CL  CL  CL  LA  LI  CL
 )";
 // Spec Appendix S, verbatim.
-constexpr const char* kSctpSpec = R"(from:     NO  I1  IN  CS  CR  CW  CO  CE  ES  SS  SR  SA  RJ  CL
+constexpr const char* kSctpSpec =
+    R"(from:     NO  I1  IN  CS  CR  CW  CO  CE  ES  SS  SR  SA  RJ  CL
 INPUT
  d        ES  I1  IN  CS  CR  CW  CO  CE  ES  SS  SR  SA  RJ  CL
  i        I1  IN  IN  CS  CR  CW  CO  CE  ES  SS  SR  SA  IN  IN
@@ -300,8 +301,7 @@ TEST(TcpState, DefaultTimeouts) {
   for (uint8_t s = 0; s < tcp::kStateCount; ++s) EXPECT_EQ(t.tcp_ms(s), expected[s] * kSec);
   EXPECT_EQ(t.udp_ms(), 300 * kSec);
   const uint32_t sctp_expected[] = {2, 4, 61, 61, 61, 61, 61, 61, 900, 61, 61, 61, 4, 61};
-  for (uint8_t s = 0; s < sctp::kStateCount; ++s)
-    EXPECT_EQ(t.sctp_ms(s), sctp_expected[s] * kSec);
+  for (uint8_t s = 0; s < sctp::kStateCount; ++s) EXPECT_EQ(t.sctp_ms(s), sctp_expected[s] * kSec);
 }
 
 TEST(TcpState, EstablishedAssuresTheTemplate) {
@@ -341,27 +341,37 @@ TEST(UdpState, OneStateRefreshedBothWaysReplyAssures) {
 
 int sctp_event_index(const std::string& e) {
   static const std::map<std::string, int> m = {
-      {"d", sctp::kEvData},         {"i", sctp::kEvInit},
-      {"i_a", sctp::kEvInitAck},    {"c_e", sctp::kEvCookieEcho},
-      {"c_a", sctp::kEvCookieAck},  {"s", sctp::kEvShutdown},
+      {"d", sctp::kEvData},          {"i", sctp::kEvInit},
+      {"i_a", sctp::kEvInitAck},     {"c_e", sctp::kEvCookieEcho},
+      {"c_a", sctp::kEvCookieAck},   {"s", sctp::kEvShutdown},
       {"s_a", sctp::kEvShutdownAck}, {"s_c", sctp::kEvShutdownComplete},
-      {"err", sctp::kEvError},      {"ab", sctp::kEvAbort}};
+      {"err", sctp::kEvError},       {"ab", sctp::kEvAbort}};
   return m.at(e);
 }
 
 // One chunk type per event, as a packet would carry it.
 uint8_t chunk_of(int event) {
   switch (event) {
-    case sctp::kEvData: return sctp::kChunkData;
-    case sctp::kEvInit: return sctp::kChunkInit;
-    case sctp::kEvInitAck: return sctp::kChunkInitAck;
-    case sctp::kEvCookieEcho: return sctp::kChunkCookieEcho;
-    case sctp::kEvCookieAck: return sctp::kChunkCookieAck;
-    case sctp::kEvShutdown: return sctp::kChunkShutdown;
-    case sctp::kEvShutdownAck: return sctp::kChunkShutdownAck;
-    case sctp::kEvShutdownComplete: return sctp::kChunkShutdownComplete;
-    case sctp::kEvError: return sctp::kChunkError;
-    default: return sctp::kChunkAbort;
+    case sctp::kEvData:
+      return sctp::kChunkData;
+    case sctp::kEvInit:
+      return sctp::kChunkInit;
+    case sctp::kEvInitAck:
+      return sctp::kChunkInitAck;
+    case sctp::kEvCookieEcho:
+      return sctp::kChunkCookieEcho;
+    case sctp::kEvCookieAck:
+      return sctp::kChunkCookieAck;
+    case sctp::kEvShutdown:
+      return sctp::kChunkShutdown;
+    case sctp::kEvShutdownAck:
+      return sctp::kChunkShutdownAck;
+    case sctp::kEvShutdownComplete:
+      return sctp::kChunkShutdownComplete;
+    case sctp::kEvError:
+      return sctp::kChunkError;
+    default:
+      return sctp::kChunkAbort;
   }
 }
 
@@ -385,8 +395,7 @@ TEST(SctpState, EveryRowOfAppendixS) {
       }
       const int expected = row.next[state];
       transition(c, nullptr, dir, sctp_chunk(chunk_of(event)), timeouts, false);
-      EXPECT_EQ(c.state, expected) << row.dir << " " << row.event << " from "
-                                   << kSctpAbbrev[state];
+      EXPECT_EQ(c.state, expected) << row.dir << " " << row.event << " from " << kSctpAbbrev[state];
       EXPECT_EQ(c.timeout_ms, timeouts.sctp_ms(static_cast<uint8_t>(expected)));
       EXPECT_EQ(c.inactive(), expected != sctp::kEstablished);
       d->unbind_conn(c.inactive() ? sched::ConnKind::kInactive : sched::ConnKind::kActive);
@@ -444,9 +453,9 @@ TEST(SctpState, HandshakeThroughTheTables) {
 TEST(StateNames, AsMinusCPrintsThem) {
   Conn c{};
   c.protocol = kProtoTcp;
-  const char* tcp_names[] = {"NONE",      "ESTABLISHED", "SYN_SENT", "SYN_RECV",
-                             "FIN_WAIT",  "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT",
-                             "LAST_ACK",  "LISTEN",      "SYNACK"};
+  const char* tcp_names[] = {"NONE",     "ESTABLISHED", "SYN_SENT", "SYN_RECV",
+                             "FIN_WAIT", "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT",
+                             "LAST_ACK", "LISTEN",      "SYNACK"};
   for (uint8_t s = 0; s < tcp::kStateCount; ++s) {
     c.state = s;
     EXPECT_STREQ(state_name(c), tcp_names[s]);
@@ -454,9 +463,9 @@ TEST(StateNames, AsMinusCPrintsThem) {
   c.state = tcp::kStateCount;
   EXPECT_STREQ(state_name(c), "ERR!");
   c.protocol = kProtoSctp;
-  const char* sctp_names[] = {"NONE",      "INIT1",      "INIT",       "C-SENT",   "C-REPLIED",
-                              "C-WAIT",    "COOKIE",     "C-ECHOED",   "ESTABLISHED",
-                              "S-SENT",    "S-RECEIVED", "S-ACK-SENT", "REJECTED", "CLOSED"};
+  const char* sctp_names[] = {"NONE",       "INIT1",      "INIT",     "C-SENT",      "C-REPLIED",
+                              "C-WAIT",     "COOKIE",     "C-ECHOED", "ESTABLISHED", "S-SENT",
+                              "S-RECEIVED", "S-ACK-SENT", "REJECTED", "CLOSED"};
   for (uint8_t s = 0; s < sctp::kStateCount; ++s) {
     c.state = s;
     EXPECT_STREQ(state_name(c), sctp_names[s]);

@@ -271,8 +271,8 @@ TEST(Table, OverflowChainsSurviveRandomErase) {
     erased.insert(i);
     if (k % 500 == 0 || k > kN - 20) {
       for (uint32_t j = 0; j < kN; ++j) {
-        Conn* got = t.lookup_in(tuple(v4(kClient + j / 50), static_cast<uint16_t>(1024 + j % 50),
-                                      v4(kVip), 80));
+        Conn* got = t.lookup_in(
+            tuple(v4(kClient + j / 50), static_cast<uint16_t>(1024 + j % 50), v4(kVip), 80));
         if (erased.count(j)) {
           ASSERT_EQ(got, nullptr) << j;
         } else {

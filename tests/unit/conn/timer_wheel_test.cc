@@ -2,6 +2,9 @@
 // advances, long timeouts (31 days) and a worker that slept.
 #include "conn/timer_wheel.h"
 
+#include <algorithm>
+#include <map>
+#include <random>
 #include <vector>
 
 #include "conn_test_util.h"
@@ -171,9 +174,9 @@ TEST_F(WheelTest, EmptySlotsCostASixteenthOfAStep) {
 
 TEST_F(WheelTest, ExpiryArmedIntoTheOpenSlotFiresNextSlot) {
   TimerWheel w(table_, 0, WheelOptions{10, 0});
-  fire_until(w, 100);  // slots up to 100 opened
-  Conn* late = entry(100);   // due now, but its slot is already open
-  Conn* past = entry(20);    // long past
+  fire_until(w, 100);       // slots up to 100 opened
+  Conn* late = entry(100);  // due now, but its slot is already open
+  Conn* past = entry(20);   // long past
   w.arm(*late);
   w.arm(*past);
   EXPECT_EQ(fire_until(w, 101).size(), 2u);
@@ -217,6 +220,144 @@ TEST_F(WheelTest, WorkerThatSleptCatchesUpInOneRevolution) {
   EXPECT_LE(r.steps, 256u + 6u);  // each slot once, each entry once
   EXPECT_TRUE(r.caught_up);
   EXPECT_TRUE(w.armed(*future));
+}
+
+TEST_F(WheelTest, ManyEntriesInOneSlotAndHolesInTheMiddle) {
+  TimerWheel w(table_, 0, WheelOptions{10, 0});
+  std::vector<Conn*> es;
+  for (int i = 0; i < 100; ++i) {  // seven blocks in one slot
+    es.push_back(entry(500));
+    w.arm(*es.back());
+  }
+  // Holes everywhere: in full blocks below the top and in the top one.
+  std::vector<uint32_t> kept;
+  for (int i = 0; i < 100; ++i) {
+    if (i % 3 == 0) {
+      w.disarm(*es[i]);
+    } else {
+      kept.push_back(table_.index_of(*es[i]));
+    }
+  }
+  EXPECT_EQ(w.armed_count(), kept.size());
+  std::vector<uint32_t> fired = fire_until(w, 500);
+  std::sort(fired.begin(), fired.end());
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(fired, kept);
+  EXPECT_EQ(w.armed_count(), 0u);
+}
+
+TEST_F(WheelTest, FireMayRemoveOthersOfTheSameSlot) {
+  TimerWheel w(table_, 0, WheelOptions{10, 0});
+  std::vector<Conn*> es;
+  for (int i = 0; i < 40; ++i) {
+    es.push_back(entry(10));
+    w.arm(*es.back());
+  }
+  // Each firing takes another pending entry with it (a connection taking its template).
+  int fires = 0;
+  w.advance(10, 1000, [&](Conn& c) {
+    ++fires;
+    for (Conn* o : es) {
+      if (o != &c && w.armed(*o)) {
+        w.disarm(*o);
+        break;
+      }
+    }
+    return false;
+  });
+  EXPECT_EQ(fires, 20);
+  EXPECT_EQ(w.armed_count(), 0u);
+}
+
+TEST_F(WheelTest, BudgetStopsMidSlotAndArmsGoPastTheOpenSlot) {
+  TimerWheel w(table_, 0, WheelOptions{10, 0});
+  for (int i = 0; i < 30; ++i) w.arm(*entry(10));
+  size_t fired = 0;
+  auto count = [&](Conn& c) {
+    ++fired;
+    table_.free(c);
+    return false;
+  };
+  WheelRun r = w.advance(10, 5, count);  // opens slot 10, takes 4
+  EXPECT_FALSE(r.caught_up);
+  EXPECT_EQ(fired, 4u);
+  // Armed while slot 10 is open: due or not, it waits for slot 11.
+  Conn* late = entry(10);
+  w.arm(*late);
+  r = w.advance(10, 1000, count);
+  EXPECT_TRUE(r.caught_up);
+  EXPECT_EQ(fired, 30u);
+  EXPECT_TRUE(w.armed(*late));
+  w.advance(11, 1000, count);
+  EXPECT_EQ(fired, 31u);
+}
+
+// Random arms, refreshes (stores), earlier refiles, disarms and advances against a reference:
+// every entry fires once, never before its expiry and at most one slot after.
+TEST_F(WheelTest, MatchesAReferenceUnderRandomOperations) {
+  constexpr uint32_t kWidth = 4;                // ms
+  TimerWheel w(table_, 0, WheelOptions{6, 2});  // 64 slots x 4 ms: many revolutions
+  std::mt19937 rng(11);
+  std::map<Conn*, uint64_t> live;  // entry -> expiry
+  uint64_t now = 0;
+  for (int step = 0; step < 200000; ++step) {
+    const uint32_t op = rng() % 100;
+    if (op < 30 && table_.available() > 0) {
+      Conn* c = entry(now + rng() % 2000);
+      w.arm(*c);
+      live[c] = c->expires_ms;
+    } else if (op < 55 && !live.empty()) {
+      auto it = std::next(live.begin(), rng() % live.size());
+      const uint64_t e = now + rng() % 2000;
+      const bool earlier = e < it->first->expires_ms;
+      it->first->expires_ms = e;
+      if (earlier) w.refile(*it->first);
+      it->second = e;
+    } else if (op < 60 && !live.empty()) {
+      auto it = std::next(live.begin(), rng() % live.size());
+      w.disarm(*it->first);
+      table_.free(*it->first);
+      live.erase(it);
+    } else {
+      now += rng() % 7;
+      w.advance(now, rng() % 50, [&](Conn& c) {
+        auto it = live.find(&c);
+        EXPECT_NE(it, live.end());
+        EXPECT_LE(it->second, now);
+        live.erase(it);
+        table_.free(c);
+        return false;
+      });
+    }
+    if (step % 1000 == 0) {
+      EXPECT_EQ(w.armed_count(), live.size());
+    }
+  }
+  // Drain: everything still live fires by its expiry plus a slot.
+  now += 4000;
+  w.advance(now, 1u << 30, [&](Conn& c) {
+    live.erase(&c);
+    table_.free(c);
+    return false;
+  });
+  EXPECT_TRUE(live.empty());
+  // Lateness: with an unlimited budget nothing is more than a slot late.
+  for (int i = 0; i < 1000; ++i) {
+    Conn* c = entry(now + 1 + rng() % 500);
+    w.arm(*c);
+    live[c] = c->expires_ms;
+  }
+  const uint64_t end = now + 600;
+  for (; now <= end; ++now) {
+    w.advance(now, 1u << 30, [&](Conn& c) {
+      EXPECT_LE(live[&c], now);
+      EXPECT_LE(now, live[&c] + kWidth);
+      live.erase(&c);
+      table_.free(c);
+      return false;
+    });
+  }
+  EXPECT_TRUE(live.empty());
 }
 
 }  // namespace

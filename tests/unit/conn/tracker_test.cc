@@ -3,6 +3,7 @@
 // the expire hook, full tables, listings.
 #include "conn/tracker.h"
 
+#include <atomic>
 #include <thread>
 
 #include "conn_test_util.h"
@@ -209,8 +210,8 @@ TEST_F(ReuseTest, OnlyNewConnectionPacketsReschedule) {
 
 TEST_F(ReuseTest, LiveStatesAreNotReused) {
   sched::Dest* d = dests_.add(v4(kRip), 80, Fwd::kMasq);
-  for (uint8_t state : {tcp::kEstablished, tcp::kSynRecv, tcp::kFinWait, tcp::kCloseWait,
-                        tcp::kLastAck}) {
+  for (uint8_t state :
+       {tcp::kEstablished, tcp::kSynRecv, tcp::kFinWait, tcp::kCloseWait, tcp::kLastAck}) {
     Conn* c = in_state(d, state, static_cast<uint16_t>(1000 + state));
     EXPECT_EQ(syn(c), Existing::kForward) << int{state};
   }
@@ -295,8 +296,7 @@ TEST_F(ReuseTest, DeletedDestDropsOrExpires) {
   ConnSysctls s = tracker_.sysctls();
   s.expire_nodest_conn = true;
   tracker_.set_sysctls(s);
-  EXPECT_EQ(tracker_.check_existing(*c, tcp_flags(kTcpAck), false, now_),
-            Existing::kReschedule);
+  EXPECT_EQ(tracker_.check_existing(*c, tcp_flags(kTcpAck), false, now_), Existing::kReschedule);
   EXPECT_EQ(find(), nullptr);
   EXPECT_EQ(counts(d), (Counts{0, 0, 0}));
 }
@@ -436,17 +436,81 @@ TEST_F(TrackerTest, ListingAcrossThreads) {
   sched::Dest* d = dests_.add(v4(kRip), 80);
   for (uint16_t p = 1; p <= 300; ++p) connect(d, p);
   ConnListing listing;
+  std::atomic<bool> finished{false};
   std::thread control([&] {
     listing.request(300);
-    ASSERT_TRUE(listing.wait(std::chrono::seconds(10)));
+    EXPECT_TRUE(listing.wait(std::chrono::seconds(10)));
     EXPECT_EQ(listing.take().size(), 300u);
+    finished = true;
   });
-  // The worker serves between its "bursts".
-  while (!listing.done()) {
+  // The worker serves between its "bursts" until the control plane has its answer (take()
+  // resets the listing, so done() alone may never be seen).
+  while (!finished) {
     if (listing.requested()) tracker_.serve_listing(listing, now_, 64);
     std::this_thread::yield();
   }
   control.join();
+}
+
+TEST_F(TrackerTest, FlushEmptiesTheTableControllersLast) {
+  sched::Dest* d = dests_.add(v4(kRip), 80);
+  ServiceConfig svc;
+  svc.key.addr = v4(kVip);
+  svc.key.port = 80;
+  svc.flags = kSvcPersistent;
+  svc.timeout = 360;
+  for (uint16_t p = 1; p <= 20; ++p) {
+    const Tuple t = tuple(v4(kClient + p % 3), p, v4(kVip), 80);
+    PersistChoice pc = tracker_.persist_schedule(svc, t, 0, now_, [&] { return d; });
+    ASSERT_NE(tracker_.create(ConnParams::from_packet(t), pc.dest, pc.dport, pc.tmpl, now_),
+              nullptr);
+  }
+  connect(d, 5000);
+  EXPECT_EQ(counts(d), (Counts{0, 21, 3}));
+  tracker_.flush(now_);
+  EXPECT_EQ(tracker_.table().size(), 0u);
+  EXPECT_EQ(tracker_.wheel().armed_count(), 0u);
+  EXPECT_EQ(counts(d), (Counts{0, 0, 0}));
+}
+
+TEST_F(TrackerTest, NodestFlushTakesTheTemplateAlong) {
+  sched::Dest* d = dests_.add(v4(kRip), 80);
+  ServiceConfig svc;
+  svc.key.addr = v4(kVip);
+  svc.key.port = 80;
+  svc.flags = kSvcPersistent;
+  svc.timeout = 360;
+  const Tuple t = tuple(v4(kClient), 1, v4(kVip), 80);
+  PersistChoice pc = tracker_.persist_schedule(svc, t, 0, now_, [&] { return d; });
+  Conn* c = tracker_.create(ConnParams::from_packet(t), pc.dest, pc.dport, pc.tmpl, now_);
+  // Even an assured template goes once its last connection does.
+  tracker_.on_packet(*c, Dir::kInput, tcp_flags(kTcpSyn));
+  tracker_.on_packet(*c, Dir::kInput, tcp_flags(kTcpAck));
+  EXPECT_EQ(pc.tmpl->state, kTemplateAssured);
+  d->mark_unlinked();
+  tracker_.request_nodest_flush();
+  const TickResult r = tracker_.tick(now_, 1u << 20);
+  EXPECT_EQ(r.dropped, 2u);
+  EXPECT_EQ(tracker_.table().size(), 0u);
+  EXPECT_EQ(counts(d), (Counts{0, 0, 0}));
+}
+
+TEST_F(TrackerTest, IndexFullFailsTheCreate) {
+  TrackerOptions o = small_options(64);
+  o.table.tuples_per_conn = 1;
+  Tracker t(o, 0);
+  sched::Dest* d = dests_.add(v4(kRip), 80, Fwd::kFullNat);
+  int made = 0;
+  for (uint16_t p = 1; p <= 64; ++p) {
+    ConnParams cp = ConnParams::from_packet(tuple(v4(kClient), p, v4(kVip), 80));
+    cp.laddr = v4(kLaddr).bytes;
+    cp.lport = static_cast<uint16_t>(5000 + p);
+    if (t.create(cp, d, 80, nullptr, 0) != nullptr) ++made;
+  }
+  EXPECT_LT(made, 64);
+  EXPECT_EQ(t.stats().create_failed, static_cast<uint64_t>(64 - made));
+  EXPECT_EQ(t.table().size(), static_cast<uint32_t>(made));
+  EXPECT_EQ(counts(d), (Counts{0, made, 0}));
 }
 
 TEST(TrackerCapacity, PerWorkerShare) {

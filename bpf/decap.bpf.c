@@ -38,7 +38,7 @@
 
 /* Header offsets beyond this are not parsed (it also bounds offsets for the verifier). */
 #define MAX_HDR_OFFSET 256
-#define MAX_VLAN_TAGS 2
+#include "xdp_parse.h"
 /* Bytes of the link header before its last ethertype: MACs plus up to two VLAN tags. */
 #define L2_PREFIX_MAX (2 * ETH_ALEN + MAX_VLAN_TAGS * 4)
 
@@ -100,11 +100,6 @@ struct {
   __type(value, struct csum_scratch);
 } uvs_decap_scratch SEC(".maps");
 
-struct vlan_tag {
-  __be16 tci;
-  __be16 encapsulated_proto;
-};
-
 /* The UDP pseudo-header, laid out as IPv6's; an IPv4 one (addresses in word 0, the rest zero)
  * has the same ones' complement sum. */
 struct pseudo_hdr {
@@ -134,14 +129,6 @@ struct decap_plan {
   __u8 inner_family;
   __u8 set_ce;           /* mark the inner packet CE (RFC 6040) */
 };
-
-/* A pointer to len bytes at off, or NULL when the frame is too short. */
-static __always_inline void *header_at(void *data, void *data_end, __u32 off, __u32 len) {
-  if (off > MAX_HDR_OFFSET) return NULL;
-  void *p = data + off;
-  if (p + len > data_end) return NULL;
-  return p;
-}
 
 static __always_inline void count(__u32 index) {
   __u64 *value = bpf_map_lookup_elem(&uvs_decap_counters, &index);
@@ -392,18 +379,9 @@ static __always_inline __u32 check_inner(struct xdp_md *ctx, __u32 off, __u32 ro
 static __always_inline __u32 plan_decap(struct xdp_md *ctx, struct decap_plan *plan) {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = header_at(data, data_end, 0, sizeof(*eth));
-  if (!eth) return UVS_DECAP_CNT_PASSED;
-  __be16 ether_type = eth->h_proto;
-  __u32 off = sizeof(*eth);
-#pragma unroll
-  for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-    if (ether_type != bpf_htons(ETH_P_8021Q) && ether_type != bpf_htons(ETH_P_8021AD)) break;
-    struct vlan_tag *tag = header_at(data, data_end, off, sizeof(*tag));
-    if (!tag) return UVS_DECAP_CNT_PASSED;
-    ether_type = tag->encapsulated_proto;
-    off += sizeof(*tag);
-  }
+  __be16 ether_type;
+  __u32 off;
+  if (parse_ethernet(data, data_end, &ether_type, &off) < 0) return UVS_DECAP_CNT_PASSED;
 
   struct outer_ip outer = {};
   __u32 verdict;

@@ -27,7 +27,7 @@
 
 /* Header offsets beyond this are not parsed (and it bounds offsets for the verifier). */
 #define MAX_HDR_OFFSET 1024
-#define MAX_VLAN_TAGS 2
+#include "xdp_parse.h"
 
 /* ICMPv4 error types (linux/icmp.h drags in libc headers, which a BPF build cannot use). */
 #define ICMP_DEST_UNREACH 3
@@ -102,11 +102,6 @@ struct {
   __type(value, __u64);
 } uvs_counters SEC(".maps");
 
-struct vlan_tag {
-  __be16 tci;
-  __be16 encapsulated_proto;
-};
-
 struct ipv6_fragment_hdr {
   __u8 nexthdr;
   __u8 reserved;
@@ -124,14 +119,6 @@ struct l3_info {
   __u8 fragment;   /* the datagram is fragmented (this piece may be the first) */
   __u8 has_l4;     /* l4_offset points at a transport header (not a later fragment) */
 };
-
-/* A pointer to len bytes at off, or NULL when the frame is too short. */
-static __always_inline void *header_at(void *data, void *data_end, __u32 off, __u32 len) {
-  if (off > MAX_HDR_OFFSET) return NULL;
-  void *p = data + off;
-  if (p + len > data_end) return NULL;
-  return p;
-}
 
 static __always_inline void count(__u32 index) {
   __u64 *value = bpf_map_lookup_elem(&uvs_counters, &index);
@@ -281,18 +268,9 @@ static __always_inline __u32 classify_icmp_error(void *data, void *data_end,
 }
 
 static __always_inline __u32 classify(void *data, void *data_end, __u32 rules) {
-  struct ethhdr *eth = header_at(data, data_end, 0, sizeof(*eth));
-  if (!eth) return VERDICT_PARSE_ERROR;
-  __be16 ether_type = eth->h_proto;
-  __u32 off = sizeof(*eth);
-#pragma unroll
-  for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-    if (ether_type != bpf_htons(ETH_P_8021Q) && ether_type != bpf_htons(ETH_P_8021AD)) break;
-    struct vlan_tag *tag = header_at(data, data_end, off, sizeof(*tag));
-    if (!tag) return VERDICT_PARSE_ERROR;
-    ether_type = tag->encapsulated_proto;
-    off += sizeof(*tag);
-  }
+  __be16 ether_type;
+  __u32 off;
+  if (parse_ethernet(data, data_end, &ether_type, &off) < 0) return VERDICT_PARSE_ERROR;
 
   struct l3_info l3 = {};
   if (ether_type == bpf_htons(ETH_P_IP)) {

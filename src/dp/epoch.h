@@ -27,7 +27,9 @@ class EpochPublisher {
   // Control plane: makes `next` current and frees what no worker can still be reading.
   void publish(std::unique_ptr<const T> next) {
     std::lock_guard lock(mutex_);
-    const T* old = current_.exchange(next.release(), std::memory_order_acq_rel);
+    // seq_cst, with the loads of seen_ in reclaim_locked() and enter()'s store and load: see
+    // enter().
+    const T* old = current_.exchange(next.release(), std::memory_order_seq_cst);
     uint64_t gen = generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
     if (old) retired_.push_back(Retired{gen, old});
     reclaim_locked();
@@ -41,9 +43,13 @@ class EpochPublisher {
   // Worker: at the start of a burst. Announces that nothing older than the current generation
   // is in use, then returns the current snapshot for this burst.
   const T* enter(unsigned worker) {
+    // A store then a load against publish()'s exchange then loads of seen_: with weaker
+    // orders both sides may read the old values (x86 lets the load pass the buffered store), so
+    // a worker back from idle could load the snapshot being retired while the publisher still
+    // reads kIdle for it and frees that snapshot. seq_cst on all four forbids that outcome.
     seen_[worker].generation.store(generation_.load(std::memory_order_acquire),
-                                   std::memory_order_release);
-    return current_.load(std::memory_order_acquire);
+                                   std::memory_order_seq_cst);
+    return current_.load(std::memory_order_seq_cst);
   }
   // Worker: parked (no burst in progress), so it holds no snapshot.
   void idle(unsigned worker) { seen_[worker].generation.store(kIdle, std::memory_order_release); }
@@ -67,7 +73,8 @@ class EpochPublisher {
 
   void reclaim_locked() {
     uint64_t oldest = UINT64_MAX;
-    for (const auto& s : seen_) oldest = std::min(oldest, s.generation.load(std::memory_order_acquire));
+    for (const auto& s : seen_)
+      oldest = std::min(oldest, s.generation.load(std::memory_order_seq_cst));
     std::erase_if(retired_, [&](const Retired& r) {
       // A worker that announced generation g loaded the snapshot current at g or later.
       if (oldest != kIdle && oldest < r.generation) return false;

@@ -17,6 +17,8 @@ namespace uvs::dp {
 
 namespace {
 
+constexpr uint16_t kFtpDataPort = 20;
+
 constexpr const char* kDropNames[] = {
     "malformed",      "not-ours",     "no-connection", "no-destination", "dest-gone",
     "table-full",     "defence",      "ttl-exceeded",  "too-big",        "no-route",
@@ -196,9 +198,11 @@ unsigned Pipeline::owner_of(const pkt::ParsedPacket& p) const {
   uint16_t port;
   if (p.is_icmp_error) {
     if (!p.has_inner || !p.inner.has_l4) return options_.worker;
-    // The client is the end of the quoted packet that is not a virtual service.
+    // The client is the end of the quoted packet that is not a virtual service (a fwmark
+    // service's address is one only through its rule, as in handle()).
+    const uint32_t mark = snap_->classify(p.inner.proto, p.inner.saddr, p.inner.sport);
     const bool from_vip =
-        snap_->find(p.af, p.inner.proto, p.inner.saddr, p.inner.sport, 0) != nullptr;
+        snap_->find(p.af, p.inner.proto, p.inner.saddr, p.inner.sport, mark) != nullptr;
     client = from_vip ? p.inner.daddr : p.inner.saddr;
     port = from_vip ? p.inner.dport : p.inner.sport;
   } else if (!p.has_l4 || !xmit::has_ports(p.proto)) {
@@ -343,6 +347,12 @@ conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::T
     drop(f, Drop::kDefence);
     return nullptr;
   }
+  // Spec D.3: active FTP data (from port 20) is never scheduled; the kernel leaves it to its
+  // local stack, which here means passing it.
+  if (p.sport == kFtpDataPort) {
+    pass(f);
+    return nullptr;
+  }
   auto no_destination = [&] {
     ++stats_.drops[static_cast<size_t>(Drop::kNoDestination)];
     auto k = xmit::icmp_port_unreachable(p.is_v6());
@@ -412,11 +422,7 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   }
   // A non-first fragment has no L4 header: it moves no state machine.
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kInput, l4_of(p));
-  if (c.dest && c.dest->available()) {
-    auto& rs = RealServer::of(*c.dest);
-    rs.counters().worker(options_.worker).add_in(p.ip_total_len());
-    rs.service_counters().worker(options_.worker).add_in(p.ip_total_len());
-  }
+  count_in(c, p.ip_total_len());
   if (p.is_first_fragment()) remember_fragment(p, c, true);
   switch (c.fwd()) {
     case Fwd::kMasq:
@@ -514,11 +520,7 @@ void Pipeline::forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
     return;
   }
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kOutput, l4_of(p));
-  if (c.dest && c.dest->available()) {
-    auto& rs = RealServer::of(*c.dest);
-    rs.counters().worker(options_.worker).add_out(p.ip_total_len());
-    rs.service_counters().worker(options_.worker).add_out(p.ip_total_len());
-  }
+  count_out(c, p.ip_total_len());
   if (p.is_first_fragment()) remember_fragment(p, c, false);
   const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
   if (next_hop(f, p, route, hop, 0)) {
@@ -593,6 +595,20 @@ void Pipeline::hold(io::Frame& f) {
   }
 }
 
+void Pipeline::count_in(const conn::Conn& c, uint32_t bytes) {
+  if (!c.dest || !c.dest->available()) return;
+  auto& rs = RealServer::of(*c.dest);
+  rs.counters().worker(options_.worker).add_in(bytes);
+  rs.service_counters().worker(options_.worker).add_in(bytes);
+}
+
+void Pipeline::count_out(const conn::Conn& c, uint32_t bytes) {
+  if (!c.dest || !c.dest->available()) return;
+  auto& rs = RealServer::of(*c.dest);
+  rs.counters().worker(options_.worker).add_out(bytes);
+  rs.service_counters().worker(options_.worker).add_out(bytes);
+}
+
 void Pipeline::icmp_to_sender(io::Frame& f, const pkt::ParsedPacket& p, uint8_t type,
                               uint8_t code, uint32_t info) {
   // Back out of the port the packet came in, to the MAC it came from. The source is the
@@ -603,7 +619,7 @@ void Pipeline::icmp_to_sender(io::Frame& f, const pkt::ParsedPacket& p, uint8_t 
   std::memcpy(back.dst.data(), f.data + 6, 6);
   InetAddr src = p.daddr;
   Hop toward;
-  if (!snap_->find(p.af, p.proto, p.daddr, p.dport, 0) &&
+  if (!snap_->find(p.af, p.proto, p.daddr, p.dport, snap_->classify(p.proto, p.daddr, p.dport)) &&
       router_.route(p.saddr, &toward) == RouteResult::kResolved)
     src = toward.src;
   if (xmit::make_icmp_error(f, p, type, code, info, src, back)) {
@@ -628,13 +644,14 @@ void Pipeline::handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p) {
       conn::Tuple::of(p.af, in.proto, in.daddr, in.dport, in.saddr, in.sport);
   if (conn::Conn* c = tracker_.table().lookup_in(as_input)) {
     const InetAddr daddr = conn::to_inet(c->daf, c->daddr);
-    if (c->dest && c->dest->available()) {
-      auto& rs = RealServer::of(*c->dest);
-      rs.counters().worker(options_.worker).add_in(p.ip_total_len());
-      rs.service_counters().worker(options_.worker).add_in(p.ip_total_len());
-    }
     Hop hop;
     const RouteResult route = router_.route(daddr, &hop);
+    // A held frame is handled again from the start: it counts when it goes.
+    if (route == RouteResult::kPending) {
+      hold(f);
+      return;
+    }
+    count_in(*c, p.ip_total_len());
     switch (c->fwd()) {
       case Fwd::kMasq:
         if (!next_hop(f, p, route, hop, 0)) return;
@@ -674,14 +691,15 @@ void Pipeline::handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p) {
   const conn::Tuple as_output =
       conn::Tuple::of(p.af, in.proto, in.daddr, in.dport, in.saddr, in.sport);
   if (conn::Conn* c = tracker_.table().lookup_out(as_output); c && c->fwd() == Fwd::kMasq) {
-    if (c->dest && c->dest->available()) {
-      auto& rs = RealServer::of(*c->dest);
-      rs.counters().worker(options_.worker).add_out(p.ip_total_len());
-      rs.service_counters().worker(options_.worker).add_out(p.ip_total_len());
-    }
-    const InetAddr vaddr = conn::to_inet(c->af, c->vaddr);
     Hop hop;
-    if (!next_hop(f, p, router_.route(p.daddr, &hop), hop, 0)) return;
+    const RouteResult route = router_.route(p.daddr, &hop);
+    if (route == RouteResult::kPending) {
+      hold(f);
+      return;
+    }
+    count_out(*c, p.ip_total_len());
+    const InetAddr vaddr = conn::to_inet(c->af, c->vaddr);
+    if (!next_hop(f, p, route, hop, 0)) return;
     xmit::rewrite_icmp_error(f.data, p, vaddr, p.daddr, in.saddr, in.sport, vaddr, c->vport);
     if (xmit::set_ethernet(f, p, hop.l2))
       send(f, hop.l2.port);
@@ -721,7 +739,13 @@ void Pipeline::handle_fragment(io::Frame& f, pkt::ParsedPacket& p) {
     const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
     const InetAddr caddr = conn::to_inet(c.af, c.caddr);
     Hop hop;
-    if (!next_hop(f, p, router_.route(caddr, &hop), hop, 0)) return;
+    const RouteResult route = router_.route(caddr, &hop);
+    if (route == RouteResult::kPending) {
+      hold(f);
+      return;
+    }
+    count_out(c, p.ip_total_len());  // as forward_out counts the first fragment
+    if (!next_hop(f, p, route, hop, 0)) return;
     xmit::rewrite_tuple(f.data, p, vaddr, 0, c.fwd() == Fwd::kFullNat ? caddr : p.daddr, 0);
     if (xmit::set_ethernet(f, p, hop.l2))
       send(f, hop.l2.port);

@@ -132,6 +132,10 @@ class Pipeline {
   bool next_hop(io::Frame& f, const pkt::ParsedPacket& p, RouteResult route, const Hop& hop,
                 uint32_t overhead);
   void hold(io::Frame& f);
+  // Spec G.1: a connection's traffic counts (IP datagram bytes) only while its real server is
+  // available.
+  void count_in(const conn::Conn& c, uint32_t bytes);
+  void count_out(const conn::Conn& c, uint32_t bytes);
   void remember_fragment(const pkt::ParsedPacket& p, const conn::Conn& c, bool to_real);
   void icmp_to_sender(io::Frame& f, const pkt::ParsedPacket& p, uint8_t type, uint8_t code,
                       uint32_t info);

@@ -40,8 +40,13 @@ class StaticRouter : public Router {
   void add(const InetAddr& dst, const Hop& hop) { exact_.push_back({dst, hop}); }
   void set_default(uint16_t af, const Hop& hop) { (af == AF_INET6 ? v6_ : v4_) = {true, hop}; }
   void add_local(const InetAddr& addr) { local_.push_back(addr); }
+  // `dst`'s neighbour is being resolved: kPending until resolve_pending(dst).
+  void add_pending(const InetAddr& dst) { pending_.push_back(dst); }
+  void resolve_pending(const InetAddr& dst) { std::erase(pending_, dst); }
 
   RouteResult route(const InetAddr& dst, Hop* hop) override {
+    for (const auto& p : pending_)
+      if (p == dst) return RouteResult::kPending;
     for (const auto& l : local_)
       if (l == dst) return RouteResult::kLocal;
     for (const auto& [addr, h] : exact_)
@@ -58,6 +63,7 @@ class StaticRouter : public Router {
  private:
   std::vector<std::pair<InetAddr, Hop>> exact_;
   std::vector<InetAddr> local_;
+  std::vector<InetAddr> pending_;
   std::pair<bool, Hop> v4_{false, {}};
   std::pair<bool, Hop> v6_{false, {}};
 };

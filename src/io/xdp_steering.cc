@@ -74,7 +74,7 @@ void prefix_mask(uint8_t prefix_len, bool v6, uint8_t mask[16]) {
   if (!v6) std::memset(mask + 4, 0, 12);
 }
 
-uvs_steer_fwmark_rule fwmark_entry(const SteerFwmarkRule& rule) {
+uvs_steer_fwmark_rule fwmark_entry(const FwmarkRule& rule) {
   uvs_steer_fwmark_rule entry{};
   entry.family = abi_family(rule.prefix);
   entry.protocol = rule.protocol;
@@ -90,8 +90,8 @@ uvs_steer_fwmark_rule fwmark_entry(const SteerFwmarkRule& rule) {
   return entry;
 }
 
-SteerFwmarkRule from_fwmark_entry(const uvs_steer_fwmark_rule& entry) {
-  SteerFwmarkRule rule;
+FwmarkRule from_fwmark_entry(const uvs_steer_fwmark_rule& entry) {
+  FwmarkRule rule;
   rule.prefix = from_abi(entry.family, entry.addr);
   uint8_t mask[16];
   std::memcpy(mask, entry.mask, 16);
@@ -448,7 +448,7 @@ bool XdpSteering::write_config_locked(std::string* error) {
   return true;
 }
 
-bool XdpSteering::sync_fwmark_locked(const std::vector<SteerFwmarkRule>& rules,
+bool XdpSteering::sync_fwmark_locked(const std::vector<FwmarkRule>& rules,
                                      std::string* error) {
   if (rules.size() > kMaxFwmarkRules) {
     if (error) *error = "more than " + std::to_string(kMaxFwmarkRules) + " fwmark rules";
@@ -557,7 +557,7 @@ bool XdpSteering::remove_local_addr(const InetAddr& addr, std::string* error) {
   return apply_edit_locked(std::move(next), error);
 }
 
-bool XdpSteering::set_fwmark_rules(const std::vector<SteerFwmarkRule>& rules,
+bool XdpSteering::set_fwmark_rules(const std::vector<FwmarkRule>& rules,
                                    std::string* error) {
   std::lock_guard lock(mutex_);
   if (!sync_fwmark_locked(rules, error)) return false;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "model/address.h"
+#include "model/sysctl.h"
 
 struct bpf_object;
 
@@ -40,26 +41,15 @@ struct SteerL4 {
   friend auto operator<=>(const SteerL4&, const SteerL4&) = default;
 };
 
-// A fwmark classification rule: TCP/UDP/SCTP to `prefix`/`prefix_len` with protocol
-// `protocol` (0 = any of the three) and destination port in [port_min, port_max]. The
-// program only decides to steer; the worker classifies the packet again to find `mark`.
-struct SteerFwmarkRule {
-  InetAddr prefix{};
-  uint8_t prefix_len = 0;
-  uint8_t protocol = 0;
-  uint16_t port_min = 0;
-  uint16_t port_max = 65535;
-  uint32_t mark = 0;
-  friend auto operator<=>(const SteerFwmarkRule&, const SteerFwmarkRule&) = default;
-};
-
 // Everything uvs takes from the data interfaces. Fragment steering (all fragments to a
 // service address, all fragments from a NAT real server) is derived from it.
 struct SteerSet {
   std::vector<SteerL4> services;
   std::vector<SteerL4> nat_replies;
   std::vector<InetAddr> fullnat_local_addrs;
-  std::vector<SteerFwmarkRule> fwmark_rules;  // at most kMaxFwmarkRules, first match wins
+  // At most kMaxFwmarkRules, first match wins. The program only decides to steer; the worker
+  // classifies the packet again to find the mark.
+  std::vector<FwmarkRule> fwmark_rules;
 };
 
 struct XdpSteeringConfig {
@@ -129,7 +119,7 @@ class XdpSteering {
   bool remove_nat_reply(const SteerL4& real_server, std::string* error);
   bool add_local_addr(const InetAddr& addr, std::string* error);
   bool remove_local_addr(const InetAddr& addr, std::string* error);
-  bool set_fwmark_rules(const std::vector<SteerFwmarkRule>& rules, std::string* error);
+  bool set_fwmark_rules(const std::vector<FwmarkRule>& rules, std::string* error);
 
   // The set last synced (sorted, duplicates removed).
   SteerSet desired() const;
@@ -162,7 +152,7 @@ class XdpSteering {
   XdpSteering() = default;
   bool sync_locked(const SteerSet& desired, std::string* error);
   bool apply_edit_locked(SteerSet next, std::string* error);
-  bool sync_fwmark_locked(const std::vector<SteerFwmarkRule>& rules, std::string* error);
+  bool sync_fwmark_locked(const std::vector<FwmarkRule>& rules, std::string* error);
   bool write_config_locked(std::string* error);
   Attachment* find_locked(int ifindex);
   const Attachment* find_locked(int ifindex) const;

@@ -57,6 +57,8 @@ struct FwmarkRule {
     }
     return true;
   }
+
+  friend auto operator<=>(const FwmarkRule&, const FwmarkRule&) = default;
 };
 
 // Parses "MARK:PROTO:ADDR/LEN[:PORT[-PORT]]" (PROTO tcp, udp, sctp or any). False if bad.

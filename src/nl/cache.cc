@@ -55,10 +55,6 @@ std::optional<MacAddr> MacAddr::parse(std::string_view text) {
   return mac;
 }
 
-size_t KernelCache::NeighbourKeyHash::operator()(const NeighbourKey& key) const {
-  return InetAddrHash()(key.addr) ^ InetAddrHash::mix(key.ifindex);
-}
-
 bool Link::up() const { return (flags & IFF_UP) != 0; }
 bool Link::running() const { return (flags & IFF_UP) != 0 && (flags & IFF_RUNNING) != 0; }
 

@@ -53,6 +53,18 @@ struct InetAddrHash {
   }
 };
 
+// A neighbour entry as the kernel keys it: (interface, address).
+struct NeighbourKey {
+  uint32_t ifindex;
+  InetAddr addr;
+  friend bool operator==(const NeighbourKey&, const NeighbourKey&) = default;
+};
+struct NeighbourKeyHash {
+  size_t operator()(const NeighbourKey& key) const {
+    return InetAddrHash()(key.addr) ^ InetAddrHash::mix(key.ifindex);
+  }
+};
+
 struct Link {
   uint32_t ifindex = 0;
   std::string name;
@@ -158,14 +170,6 @@ class KernelCache {
   std::optional<Route> cached_route(const InetAddr& dst) const;
 
  private:
-  struct NeighbourKey {
-    uint32_t ifindex;
-    InetAddr addr;
-    friend bool operator==(const NeighbourKey&, const NeighbourKey&) = default;
-  };
-  struct NeighbourKeyHash {
-    size_t operator()(const NeighbourKey& key) const;
-  };
   using LinkMap = std::unordered_map<uint32_t, Link>;
   using AddressMap = std::unordered_map<uint32_t, std::vector<Address>>;
   using NeighbourMap = std::unordered_map<NeighbourKey, Neighbour, NeighbourKeyHash>;

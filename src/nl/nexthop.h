@@ -252,16 +252,6 @@ class NextHopResolver {
   const KernelCache& cache() const { return *cache_; }
 
  private:
-  struct NeighbourKey {
-    uint32_t ifindex;
-    InetAddr addr;
-    friend bool operator==(const NeighbourKey&, const NeighbourKey&) = default;
-  };
-  struct NeighbourKeyHash {
-    size_t operator()(const NeighbourKey& key) const {
-      return InetAddrHash()(key.addr) ^ InetAddrHash::mix(key.ifindex);
-    }
-  };
   using Clock = std::chrono::steady_clock;
 
   NextHopResolver(const Options& options, std::unique_ptr<KernelCache> cache, int wake_fd);

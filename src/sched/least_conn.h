@@ -22,11 +22,13 @@ inline bool products_greater(int64_t a_load, int64_t b_weight, int64_t c_load, i
 // of 2-3 on the 1000-dest benchmark.
 inline void new_best_found() { asm volatile(""); }
 
-// wlc's choice (C.4), also lblc/lblcr's fallback: the first dest that is not OVERLOAD and has
-// weight > 0 seeds the search; a later non-OVERLOAD dest d replaces the least one l when
-// overhead(l) * weight(d) > overhead(d) * weight(l), so ties keep the earlier dest and weight-0
-// dests never win.
-inline Dest* pick_weighted_least_conn(std::span<Dest* const> dests) {
+// The walk of wlc (C.4) and sed (C.5), which differ only in a dest's load (overhead for wlc,
+// activeconns + 1 for sed): the first dest that is not OVERLOAD and has weight > 0 seeds the
+// search; a later non-OVERLOAD dest d replaces the least one l when
+// load(l) * weight(d) > load(d) * weight(l), so ties keep the earlier dest and weight-0 dests
+// never win. A template, so that `load` inlines into the loop.
+template <typename LoadFn>
+inline Dest* pick_least_load_per_weight(std::span<Dest* const> dests, LoadFn load) {
   const size_t n = dests.size();
   size_t i = 0;
   Dest* least = nullptr;
@@ -37,21 +39,26 @@ inline Dest* pick_weighted_least_conn(std::span<Dest* const> dests) {
     }
   }
   if (least == nullptr) return nullptr;
-  int64_t least_overhead = least->overhead();
+  int64_t least_load = load(*least);
   int64_t least_weight = least->weight();
   for (++i; i < n; ++i) {
     Dest* d = dests[i];
     if (d->overloaded()) continue;
-    const int64_t overhead = d->overhead();
+    const int64_t d_load = load(*d);
     const int64_t weight = d->weight();
-    if (products_greater(least_overhead, weight, overhead, least_weight)) {
+    if (products_greater(least_load, weight, d_load, least_weight)) {
       new_best_found();
       least = d;
-      least_overhead = overhead;
+      least_load = d_load;
       least_weight = weight;
     }
   }
   return least;
+}
+
+// wlc's choice (C.4), also lblc/lblcr's fallback.
+inline Dest* pick_weighted_least_conn(std::span<Dest* const> dests) {
+  return pick_least_load_per_weight(dests, [](const Dest& d) { return d.overhead(); });
 }
 
 // lblc/lblcr's notion of overloaded (not the OVERLOAD flag): more active connections than its

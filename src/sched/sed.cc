@@ -12,32 +12,8 @@ class ShortestExpectedDelay final : public Scheduler {
   std::string_view name() const override { return "sed"; }
 
   Dest* schedule(const SchedView& view, WorkerState*, const PacketKey&, Nanos) const override {
-    const auto dests = view.dests();
-    const size_t n = dests.size();
-    size_t i = 0;
-    Dest* least = nullptr;
-    for (; i < n; ++i) {
-      if (!dests[i]->overloaded() && dests[i]->weight() > 0) {
-        least = dests[i];
-        break;
-      }
-    }
-    if (least == nullptr) return nullptr;
-    int64_t least_delay = int64_t{least->activeconns()} + 1;
-    int64_t least_weight = least->weight();
-    for (++i; i < n; ++i) {
-      Dest* d = dests[i];
-      if (d->overloaded()) continue;
-      const int64_t delay = int64_t{d->activeconns()} + 1;
-      const int64_t weight = d->weight();
-      if (products_greater(least_delay, weight, delay, least_weight)) {
-        new_best_found();
-        least = d;
-        least_delay = delay;
-        least_weight = weight;
-      }
-    }
-    return least;
+    return pick_least_load_per_weight(
+        view.dests(), [](const Dest& d) { return int64_t{d.activeconns()} + 1; });
   }
 };
 

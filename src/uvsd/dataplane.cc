@@ -117,6 +117,9 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
                                                       *worker->io, now_ms());
     dp->workers_.push_back(std::move(worker));
   }
+  std::vector<conn::ConnListing*> listings;
+  for (auto& w : dp->workers_) listings.push_back(&w->pipeline->listing());
+  dp->listings_ = std::make_unique<dp::WorkerListings>(std::move(listings));
   control.set_config_listener([raw = dp.get()](const ctl::Config& c) { raw->sync_steering(c); });
   control.set_connection_source([raw = dp.get()] { return raw->connections(); });
   for (auto& w : dp->workers_) {
@@ -155,9 +158,7 @@ void DataPlane::run(Worker& w) {
 
 void DataPlane::sync_steering(const ctl::Config& config) {
   io::SteerSet set;
-  for (const auto& r : control_.options().fwmark_rules)
-    set.fwmark_rules.push_back(
-        io::SteerFwmarkRule{r.prefix, r.prefix_len, r.protocol, r.port_min, r.port_max, r.mark});
+  set.fwmark_rules = control_.options().fwmark_rules;
   for (const auto& s : config.services) {
     if (!s.cfg.key.is_fwmark())
       set.services.push_back(io::SteerL4{s.cfg.key.addr, s.cfg.key.protocol, s.cfg.key.port});
@@ -177,15 +178,7 @@ void DataPlane::sync_steering(const ctl::Config& config) {
 }
 
 std::vector<ConnView> DataPlane::connections() {
-  std::vector<ConnView> all;
-  for (auto& w : workers_) w->pipeline->listing().request(1024);
-  for (auto& w : workers_) {
-    auto& l = w->pipeline->listing();
-    if (!l.wait(std::chrono::milliseconds(2000))) continue;
-    auto part = l.take();
-    all.insert(all.end(), part.begin(), part.end());
-  }
-  return all;
+  return listings_->gather(std::chrono::milliseconds(2000));
 }
 
 }  // namespace uvs::daemon

@@ -11,6 +11,7 @@
 
 #include "ctl/control.h"
 #include "dp/pipeline.h"
+#include "dp/worker_listings.h"
 #include "io/afxdp.h"
 #include "io/xdp_steering.h"
 #include "nl/nexthop.h"
@@ -51,6 +52,7 @@ class DataPlane {
   std::unique_ptr<nl::NextHopResolver> resolver_;
   std::unique_ptr<dp::Handoff> handoff_;  // with more than one worker
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<dp::WorkerListings> listings_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -56,7 +56,8 @@ void tcp_unshift_ack(uint8_t* frame, const pkt::ParsedPacket& p, uint32_t delta)
   if (tcp[13] & pkt::kTcpAck) pkt::store_be32(tcp + 8, pkt::load_be32(tcp + 8) - delta);
   for_each_option(tcp, [&](uint8_t kind, uint32_t off, uint8_t len) {
     if (kind != kOptSack) return;
-    for (uint32_t b = off + 2; b + 8 <= off + len; b += 4)
+    // Every 4-byte edge, left and right, of every 8-byte block.
+    for (uint32_t b = off + 2; b + 4 <= off + len; b += 4)
       pkt::store_be32(tcp + b, pkt::load_be32(tcp + b) - delta);
   });
 }

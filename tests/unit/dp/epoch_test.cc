@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
+#include <vector>
 
 namespace uvs::dp {
 namespace {
@@ -61,6 +64,50 @@ TEST(EpochPublisher, ConcurrentReadersNeverSeeFreedSnapshots) {
   for (auto& t : workers) t.join();
   pub.reclaim();
   EXPECT_EQ(live, 1);
+}
+
+// Snapshots placed in an arena that is never reused, so a freed one stays readable and says so.
+struct ArenaSnapshot {
+  std::atomic<bool> freed{false};
+  ~ArenaSnapshot() { freed.store(true, std::memory_order_relaxed); }
+  static void* operator new(size_t) { return &arena[next.fetch_add(1)]; }
+  static void operator delete(void*) {}
+  static ArenaSnapshot* arena;
+  static std::atomic<int> next;
+};
+ArenaSnapshot* ArenaSnapshot::arena = nullptr;
+std::atomic<int> ArenaSnapshot::next{0};
+
+// A worker back from idle stores its generation and loads the current snapshot while the
+// control plane swaps the snapshot and reads the generations: the snapshot the worker loads
+// must not be one the control plane frees.
+TEST(EpochPublisher, ReaderBackFromIdleNeverSeesAFreedSnapshot) {
+  constexpr int kRounds = 16;
+  constexpr int kPublishes = 1 << 15;
+  std::vector<ArenaSnapshot> arena(kRounds * (kPublishes + 1));
+  ArenaSnapshot::arena = arena.data();
+  ArenaSnapshot::next = 0;
+  long freed_seen = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (int round = 0; round < kRounds && std::chrono::steady_clock::now() < deadline; ++round) {
+    EpochPublisher<ArenaSnapshot> pub(1);
+    pub.publish(std::make_unique<const ArenaSnapshot>());
+    std::atomic<bool> stop{false};
+    std::atomic<bool> running{false};
+    std::thread worker([&] {
+      running = true;
+      while (!stop.load(std::memory_order_relaxed)) {
+        pub.idle(0);
+        if (pub.enter(0)->freed.load(std::memory_order_relaxed)) ++freed_seen;
+      }
+      pub.idle(0);
+    });
+    while (!running) std::this_thread::yield();
+    for (int i = 0; i < kPublishes; ++i) pub.publish(std::make_unique<const ArenaSnapshot>());
+    stop = true;
+    worker.join();
+  }
+  EXPECT_EQ(freed_seen, 0);
 }
 
 }  // namespace

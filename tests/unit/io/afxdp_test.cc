@@ -766,7 +766,7 @@ TEST_F(AfXdpTest, NatRepliesFwmarkFullnatAndIcmpErrorsAreSteered) {
   set.services = {{addr(kVip), IPPROTO_TCP, 80}};
   set.nat_replies = {{addr(kClient), IPPROTO_TCP, 8080}};  // the client plays a real server
   set.fullnat_local_addrs = {addr(kLocalAddr)};
-  SteerFwmarkRule rule;
+  FwmarkRule rule;
   rule.prefix = addr("10.201.50.0");
   rule.prefix_len = 24;
   rule.protocol = IPPROTO_TCP;
@@ -881,11 +881,11 @@ TEST_F(AfXdpTest, SyncMakesTheMapsEqualToTheDesiredSet) {
                 {addr(kVip6), IPPROTO_TCP, 443}};
   a.nat_replies = {{addr("10.201.2.2"), IPPROTO_TCP, 8080}};
   a.fullnat_local_addrs = {addr(kLocalAddr)};
-  SteerFwmarkRule r1;
+  FwmarkRule r1;
   r1.prefix = addr("10.201.50.0");
   r1.prefix_len = 24;
   r1.mark = 1;
-  SteerFwmarkRule r2;
+  FwmarkRule r2;
   r2.prefix = addr("fd00:201:50::");
   r2.prefix_len = 48;
   r2.protocol = IPPROTO_UDP;

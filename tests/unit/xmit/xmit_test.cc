@@ -9,6 +9,7 @@
 #include "pkt/parse.h"
 #include "xmit/icmp.h"
 #include "xmit/l3.h"
+#include "xmit/tcp_opts.h"
 #include "xmit/tunnel.h"
 
 namespace uvs::xmit {
@@ -210,6 +211,33 @@ TEST(Icmp, ErrorFromRealServerTranslatedForTheClient) {
     return set_ethernet(f, p, kToReal);
   });
   EXPECT_EQ(pkt::describe_diff(want, out), "");
+}
+
+// FULLNAT's reply direction: the real server acknowledges sequence numbers of the director's
+// space; the client must see its own, in the ack field and in both edges of every SACK block.
+TEST(TcpOpts, UnshiftAckMovesBothEdgesOfEverySackBlock) {
+  constexpr uint32_t kDelta = 1000;
+  auto sack = [](std::initializer_list<uint32_t> edges) {
+    Bytes option{1, 1, 5, static_cast<uint8_t>(2 + 4 * edges.size())};  // NOP NOP SACK len
+    for (uint32_t edge : edges)
+      for (int shift = 24; shift >= 0; shift -= 8)
+        option.push_back(static_cast<uint8_t>(edge >> shift));
+    return option;
+  };
+  for (const auto& [blocks_in, blocks_want] :
+       {std::pair{sack({12000, 13000}), sack({11000, 12000})},
+        std::pair{sack({12000, 13000, 14000, 15000}), sack({11000, 12000, 13000, 14000})}}) {
+    Bytes in = FrameBuilder().ipv4("10.0.2.11", "10.0.2.100")
+                   .tcp(8080, 5000, pkt::kTcpAck, 1, 11000).tcp_options(blocks_in).build();
+    Bytes want = FrameBuilder().ipv4("10.0.2.11", "10.0.2.100")
+                     .tcp(8080, 5000, pkt::kTcpAck, 1, 10000).tcp_options(blocks_want).build();
+    Bytes out = transform(in, [&](io::Frame& f, const pkt::ParsedPacket& p) {
+      tcp_unshift_ack(f.data, p, kDelta);
+      pkt::recompute_l4_checksum(f.data, p);
+      return true;
+    });
+    EXPECT_EQ(pkt::describe_diff(want, out), "") << blocks_in.size() << " option bytes";
+  }
 }
 
 }  // namespace

@@ -433,6 +433,9 @@ void append_service_rules(std::string& out, const ServiceView& svc, bool numeric
     }
     out += '\n';
   }
+  // uvs extension: FULLNAT local addresses, so that -S | -R and --config keep them. Always
+  // numeric: they are the director's own addresses.
+  for (const LaddrView& l : svc.laddrs) appendf(out, "-P %s -z %s\n", name.c_str(), l.addr.to_string().c_str());
 }
 
 // libipvs compares with plain int subtraction of unsigned 32-bit values; the wrap is part of

@@ -67,7 +67,7 @@ void Control::publish_locked() {
   publisher_.publish(std::make_unique<const dp::Snapshot>(
       std::move(services), current_->timeouts, options_.sysctls, ++generation_,
       options_.fwmark_rules));
-  if (config_listener_) config_listener_(*current_);
+  if (config_listener_) config_listener_(*current_, trash_);
 }
 
 Control::~Control() {
@@ -333,10 +333,10 @@ std::vector<ConnView> Control::connections() const {
   return source ? source() : std::vector<ConnView>{};
 }
 
-void Control::set_config_listener(std::function<void(const Config&)> listener) {
+void Control::set_config_listener(ConfigListener listener) {
   std::lock_guard lock(mutex_);
   config_listener_ = std::move(listener);
-  if (config_listener_) config_listener_(*current_);
+  if (config_listener_) config_listener_(*current_, trash_);
 }
 
 void Control::set_connection_source(std::function<std::vector<ConnView>()> source) {

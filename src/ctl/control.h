@@ -101,9 +101,11 @@ class Control {
   unsigned workers() const { return options_.workers; }
   const ControlOptions& options() const { return options_; }
 
-  // Called, under the control lock, with every configuration published (and once at once):
-  // the data plane keeps its XDP maps in step with it.
-  void set_config_listener(std::function<void(const Config&)> listener);
+  // Called, under the control lock, with every configuration published (and once at once),
+  // and the deleted real servers still in the trash (their connections live on): the data
+  // plane keeps its XDP maps in step with both.
+  using ConfigListener = std::function<void(const Config&, const std::vector<TrashEntry>&)>;
+  void set_config_listener(ConfigListener listener);
   // Where -c listings come from (the workers' connection tables).
   void set_connection_source(std::function<std::vector<ConnView>()> source);
 
@@ -139,7 +141,7 @@ class Control {
   std::vector<TrashEntry> trash_;
   uint64_t generation_ = 0;
   dp::EpochPublisher<dp::Snapshot> publisher_;
-  std::function<void(const Config&)> config_listener_;
+  ConfigListener config_listener_;
   std::function<std::vector<ConnView>()> connection_source_;
 
   std::mutex estimator_mutex_;

@@ -415,6 +415,8 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   const InetAddr daddr = conn::to_inet(c.daf, c.daddr);
   Hop hop;
   const RouteResult route = c.fwd() == Fwd::kLocal ? RouteResult::kLocal : router_.route(daddr, &hop);
+  // The fragments that follow must find the connection even while this one waits.
+  if (p.is_first_fragment()) remember_fragment(p, c, true);
   if (route == RouteResult::kPending) {
     hold(f);
     tracker_.release(c, now_ms_);
@@ -423,7 +425,6 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   // A non-first fragment has no L4 header: it moves no state machine.
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kInput, l4_of(p));
   count_in(c, p.ip_total_len());
-  if (p.is_first_fragment()) remember_fragment(p, c, true);
   switch (c.fwd()) {
     case Fwd::kMasq:
       if (next_hop(f, p, route, hop, 0)) {
@@ -514,6 +515,7 @@ void Pipeline::forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   const InetAddr caddr = conn::to_inet(c.af, c.caddr);
   Hop hop;
   const RouteResult route = router_.route(caddr, &hop);
+  if (p.is_first_fragment()) remember_fragment(p, c, false);
   if (route == RouteResult::kPending) {
     hold(f);
     tracker_.release(c, now_ms_);
@@ -521,7 +523,6 @@ void Pipeline::forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   }
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kOutput, l4_of(p));
   count_out(c, p.ip_total_len());
-  if (p.is_first_fragment()) remember_fragment(p, c, false);
   const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
   if (next_hop(f, p, route, hop, 0)) {
     if (c.fwd() == Fwd::kFullNat && p.proto == IPPROTO_TCP && !p.is_fragment) {

@@ -65,7 +65,9 @@ struct PipelineOptions {
   unsigned worker = 0;
   unsigned workers = 1;
   conn::TrackerOptions tracker;
-  uint32_t hold_ms = 100;  // how long a packet may wait for its neighbour
+  // How long a packet may wait for its neighbour: the kernel queues for up to its 3 s of
+  // solicitations; a second covers a first ARP or ND exchange on a loaded host.
+  uint32_t hold_ms = 1000;
   // Rings to the other workers (null with one worker): packets of flows another worker owns
   // cross over to it.
   Handoff* handoff = nullptr;

@@ -120,7 +120,10 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   std::vector<conn::ConnListing*> listings;
   for (auto& w : dp->workers_) listings.push_back(&w->pipeline->listing());
   dp->listings_ = std::make_unique<dp::WorkerListings>(std::move(listings));
-  control.set_config_listener([raw = dp.get()](const ctl::Config& c) { raw->sync_steering(c); });
+  control.set_config_listener(
+      [raw = dp.get()](const ctl::Config& c, const std::vector<ctl::TrashEntry>& trash) {
+        raw->sync_steering(c, trash);
+      });
   control.set_connection_source([raw = dp.get()] { return raw->connections(); });
   for (auto& w : dp->workers_) {
     Worker* wp = w.get();
@@ -156,23 +159,29 @@ void DataPlane::run(Worker& w) {
   }
 }
 
-void DataPlane::sync_steering(const ctl::Config& config) {
+void DataPlane::sync_steering(const ctl::Config& config,
+                              const std::vector<ctl::TrashEntry>& trash) {
   io::SteerSet set;
   set.fwmark_rules = control_.options().fwmark_rules;
+  // A fwmark service's replies may be TCP, UDP or SCTP.
+  auto add_nat_reply = [&set](const ServiceKey& svc, const DestConfig& d) {
+    if (d.fwd != Fwd::kMasq) return;
+    for (uint8_t proto : svc.is_fwmark() ? std::vector<uint8_t>{kProtoTcp, kProtoUdp, kProtoSctp}
+                                         : std::vector<uint8_t>{svc.protocol})
+      set.nat_replies.push_back(io::SteerL4{d.key.addr, proto, d.key.port});
+  };
   for (const auto& s : config.services) {
     if (!s.cfg.key.is_fwmark())
       set.services.push_back(io::SteerL4{s.cfg.key.addr, s.cfg.key.protocol, s.cfg.key.port});
     for (const auto& d : s.dests) {
-      // A fwmark service's replies may be TCP, UDP or SCTP.
-      if (d.cfg.fwd == Fwd::kMasq)
-        for (uint8_t proto : s.cfg.key.is_fwmark()
-                                 ? std::vector<uint8_t>{kProtoTcp, kProtoUdp, kProtoSctp}
-                                 : std::vector<uint8_t>{s.cfg.key.protocol})
-          set.nat_replies.push_back(io::SteerL4{d.cfg.key.addr, proto, d.cfg.key.port});
+      add_nat_reply(s.cfg.key, d.cfg);
       resolver_->prefetch(d.cfg.key.addr);
     }
     for (const auto& l : s.laddrs) set.fullnat_local_addrs.push_back(l.addr);
   }
+  // A deleted NAT real server's open connections still send replies (spec D.7): keep taking
+  // them while it sits in the trash.
+  for (const auto& t : trash) add_nat_reply(t.service, t.dest.cfg);
   std::string error;
   if (!steering_->sync(set, &error)) fmt::print(stderr, "uvsd: steering: {}\n", error);
 }

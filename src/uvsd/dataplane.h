@@ -43,7 +43,7 @@ class DataPlane {
  private:
   struct Worker;
   DataPlane(const DataPlaneOptions& options, ctl::Control& control);
-  void sync_steering(const ctl::Config& config);
+  void sync_steering(const ctl::Config& config, const std::vector<ctl::TrashEntry>& trash);
   void run(Worker& w);
 
   DataPlaneOptions options_;

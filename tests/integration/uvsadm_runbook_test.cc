@@ -67,10 +67,16 @@ TEST_F(Runbook, FullNatFromSeed) {
   EXPECT_NE(g.out.find("192.168.58.100"), std::string::npos) << g.out;
   EXPECT_NE(g.out.find("192.168.58.200:80"), std::string::npos) << g.out;
   RunResult s = uvsd_.adm({"-S", "-n"});
-  EXPECT_EQ(s.out,
-            "-A -t 192.168.58.200:80 -s wrr\n"
-            "-a -t 192.168.58.200:80 -r 192.168.56.102:80 -b -w 2\n"
-            "-a -t 192.168.58.200:80 -r 192.168.56.104:80 -b -w 1\n");
+  const std::string saved =
+      "-A -t 192.168.58.200:80 -s wrr\n"
+      "-a -t 192.168.58.200:80 -r 192.168.56.102:80 -b -w 2\n"
+      "-a -t 192.168.58.200:80 -r 192.168.56.104:80 -b -w 1\n"
+      "-P -t 192.168.58.200:80 -z 192.168.58.100\n";
+  EXPECT_EQ(s.out, saved);
+  // The local addresses survive -C | -R.
+  ok({"-C"});
+  ASSERT_EQ(uvsd_.adm({"-R"}, saved).status, 0);
+  EXPECT_EQ(uvsd_.adm({"-S", "-n"}).out, saved);
   ok({"-Q", "-t", "192.168.58.200:80", "-z", "192.168.58.100"});
   RunResult again = uvsd_.adm({"-Q", "-t", "192.168.58.200:80", "-z", "192.168.58.100"});
   EXPECT_EQ(again.status, 255);

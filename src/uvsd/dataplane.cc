@@ -101,6 +101,8 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     auto worker = std::make_unique<Worker>();
     worker->index = w;
     io::AfXdpConfig xc;
+    // One sendto() may then carry a whole burst (kernel >= 6.17; older ones ignore it).
+    xc.tx_skb_budget = dp::Pipeline::kBurst;
     for (const auto& ifname : options.interfaces)
       for (unsigned q = w; q < interface_queues(ifname); q += options.workers)
         xc.queues.push_back(io::AfXdpQueue{ifname, q});
@@ -142,12 +144,18 @@ DataPlane::~DataPlane() {
 }
 
 void DataPlane::run(Worker& w) {
-  const unsigned cpus = std::thread::hardware_concurrency();
-  if (cpus > 1) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(w.index % cpus, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  // Worker w takes the w-th CPU uvsd may run on (taskset and cpusets are respected).
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 1) {
+    int nth = static_cast<int>(w.index % static_cast<unsigned>(CPU_COUNT(&allowed)));
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &allowed) || nth-- > 0) continue;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+      break;
+    }
   }
   while (!stopping_) {
     if (w.pipeline->poll(now_ms()) == 0) {

@@ -126,7 +126,17 @@ TEST_F(ObservabilityTest, ActiveAndInactiveConnectionsFollowOpenAndClose) {
 
   // -Lnc: both ESTABLISHED, from the client to the VIP, one per server, with the established
   // timeout (15 minutes) running.
-  std::vector<ConnRow> rows = director_->conns();
+  // SYN_RECV already counts as active; the handshake's last ACK may still be on its way.
+  std::vector<ConnRow> rows;
+  const auto established_deadline = Clock::now() + 5s;
+  do {
+    rows = director_->conns();
+    int established = 0;
+    for (const auto& r : rows)
+      if (r.proto == "TCP" && r.virt == kHttp && r.state == "ESTABLISHED") ++established;
+    if (established == 2) break;
+    std::this_thread::sleep_for(50ms);
+  } while (Clock::now() < established_deadline);
   std::set<std::string> dests;
   for (const auto& r : rows) {
     if (r.proto != "TCP" || r.virt != kHttp) continue;

@@ -140,6 +140,17 @@ DataPlane::~DataPlane() {
   stopping_ = true;
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
+  // What each worker did, for the operator's log (and for post-mortems in tests).
+  for (auto& w : workers_) {
+    const dp::PipelineStats& st = w->pipeline->stats();
+    std::string drops;
+    for (size_t i = 0; i < st.drops.size(); ++i)
+      if (st.drops[i]) drops += fmt::format(" {}={}", dp::drop_name(static_cast<dp::Drop>(i)), st.drops[i]);
+    fmt::print(stderr, "uvsd: worker {}: rx={} tx={} passed={} icmp={} held={} handed_off={} "
+               "taken_over={} drops:{}\n",
+               w->index, st.rx, st.tx, st.passed, st.icmp_sent, st.held, st.handed_off,
+               st.taken_over, drops.empty() ? " none" : drops);
+  }
   workers_.clear();  // sockets close before the steering detaches
 }
 

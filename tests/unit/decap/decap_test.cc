@@ -22,6 +22,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "tests/common/shell.h"
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -110,21 +112,8 @@ bool is_v6(const char* address) { return std::strchr(address, ':') != nullptr; }
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-int shell(const std::string& command) {
-  std::string quiet = command + " >/dev/null 2>&1";
-  int status = std::system(quiet.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string shell_output(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return out;
-  char buffer[512];
-  while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
-  pclose(pipe);
-  return out;
-}
+using ::uvs::testing::shell;
+using ::uvs::testing::shell_output;
 
 // The real server's TCP sockets and neighbours, for failure messages.
 std::string server_state() {

@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "tests/common/shell.h"
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -47,21 +49,8 @@ using Clock = std::chrono::steady_clock;
 // ---------------------------------------------------------------------------------------------
 // Shell and namespaces
 
-int run(const std::string& command) {
-  std::string quiet = command + " >/dev/null 2>&1";
-  int status = std::system(quiet.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string output_of(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return out;
-  char buffer[512];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
-  pclose(pipe);
-  return out;
-}
+using ::uvs::testing::shell;
+using ::uvs::testing::shell_output;
 
 std::string prefix() { return "uvsx" + std::to_string(getpid()); }
 std::string client_ns() { return prefix() + "c"; }
@@ -70,7 +59,7 @@ std::string server_ns() { return prefix() + "s"; }
 
 void delete_namespaces() {
   for (const std::string& ns : {client_ns(), director_ns(), server_ns()})
-    run("ip netns del " + ns);
+    shell("ip netns del " + ns);
 }
 
 // Whether a process is gone (a zombie counts as gone: it cannot clean up any more).
@@ -86,14 +75,14 @@ bool process_gone(const std::string& pid) {
 
 // Namespaces left by a run that was killed before it could clean up (its pid is gone).
 void delete_stale_namespaces() {
-  std::string list = output_of("ip netns list");
+  std::string list = shell_output("ip netns list");
   size_t pos = 0;
   while ((pos = list.find("uvsx", pos)) != std::string::npos) {
     size_t end = pos + 4;
     while (end < list.size() && isdigit(static_cast<unsigned char>(list[end]))) ++end;
     if (end > pos + 4 && end < list.size() && (list[end] == 'c' || list[end] == 'd' || list[end] == 's')) {
       std::string pid = list.substr(pos + 4, end - pos - 4);
-      if (process_gone(pid)) run("ip netns del " + list.substr(pos, end + 1 - pos));
+      if (process_gone(pid)) shell("ip netns del " + list.substr(pos, end + 1 - pos));
     }
     pos = end;
   }
@@ -363,7 +352,7 @@ bool setup_lab(Lab& lab) {
       "ip netns exec " + c + " ethtool -K c0 tx off",
   };
   for (const auto& command : commands) {
-    if (run(command) != 0) {
+    if (shell(command) != 0) {
       lab.failure = "lab setup failed: " + command;
       return false;
     }
@@ -601,11 +590,11 @@ TEST_F(AfXdpTest, HostTrafficStillReachesTheKernel) {
   // ARP + ICMP echo to the director's address and to the VIP itself; ND + ICMPv6 echo. The
   // flush makes the client resolve again, through the steering program.
   const std::string c = client_ns();
-  ASSERT_EQ(run("ip -n " + c + " neigh flush dev c0"), 0);
-  ASSERT_EQ(run("ip -n " + c + " -6 neigh flush dev c0"), 0);
-  EXPECT_EQ(run("ip netns exec " + c + " ping -c 1 -W 2 " + kDirector), 0);
-  EXPECT_EQ(run("ip netns exec " + c + " ping -c 1 -W 2 " + kVip), 0);
-  EXPECT_EQ(run("ip netns exec " + c + " ping -6 -c 1 -W 2 " + kDirector6), 0);
+  ASSERT_EQ(shell("ip -n " + c + " neigh flush dev c0"), 0);
+  ASSERT_EQ(shell("ip -n " + c + " -6 neigh flush dev c0"), 0);
+  EXPECT_EQ(shell("ip netns exec " + c + " ping -c 1 -W 2 " + kDirector), 0);
+  EXPECT_EQ(shell("ip netns exec " + c + " ping -c 1 -W 2 " + kVip), 0);
+  EXPECT_EQ(shell("ip netns exec " + c + " ping -6 -c 1 -W 2 " + kDirector6), 0);
 
   // TCP to a port of the director that is no service: the kernel accepts it.
   Fd listener = socket_in(director_ns(), AF_INET, SOCK_STREAM);
@@ -958,20 +947,20 @@ TEST_F(AfXdpTest, DestructionDetachesTheProgram) {
   const std::string show = "ip -n " + director_ns() + " link show ";
   for (bool generic : {false, true}) {
     load_steering(generic, {"d0", "d1"});
-    EXPECT_NE(output_of(show + "d0").find(generic ? "xdpgeneric" : "xdp"), std::string::npos);
-    EXPECT_NE(output_of(show + "d1").find("xdp"), std::string::npos);
+    EXPECT_NE(shell_output(show + "d0").find(generic ? "xdpgeneric" : "xdp"), std::string::npos);
+    EXPECT_NE(shell_output(show + "d1").find("xdp"), std::string::npos);
     io_ = make_io({"d0", "d1"});
     ASSERT_NE(io_, nullptr);
     io_.reset();
     steering_.reset();
-    EXPECT_EQ(output_of(show + "d0").find("xdp"), std::string::npos) << output_of(show + "d0");
-    EXPECT_EQ(output_of(show + "d1").find("xdp"), std::string::npos) << output_of(show + "d1");
+    EXPECT_EQ(shell_output(show + "d0").find("xdp"), std::string::npos) << shell_output(show + "d0");
+    EXPECT_EQ(shell_output(show + "d1").find("xdp"), std::string::npos) << shell_output(show + "d1");
   }
   // Detaching one interface leaves the other attached.
   load_steering(false, {"d0", "d1"});
   steering_->detach(static_cast<int>(if_nametoindex("d0")));
-  EXPECT_EQ(output_of(show + "d0").find("xdp"), std::string::npos);
-  EXPECT_NE(output_of(show + "d1").find("xdp"), std::string::npos);
+  EXPECT_EQ(shell_output(show + "d0").find("xdp"), std::string::npos);
+  EXPECT_NE(shell_output(show + "d1").find("xdp"), std::string::npos);
   EXPECT_FALSE(steering_->mode(static_cast<int>(if_nametoindex("d0"))).has_value());
 }
 

@@ -454,11 +454,12 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
       t.dst = daddr;
       t.pmtu_disc = snap_->sysctls().pmtu_disc != 0;
       t.ip_id = ip_id_++;
-      if (next_hop(f, p, route, hop, xmit::tunnel_overhead(t))) {
+      // Like the kernel, an IPv4 tunnel fragments the outer packet of an inner one without DF.
+      if (next_hop(f, p, route, hop, xmit::tunnel_overhead(t), !daddr.is_v6())) {
         t.src = hop.src;
         if (p.l4_csum == pkt::CsumStatus::kPartial) pkt::recompute_l4_checksum(f.data, p);
         if (xmit::tunnel_encap(f, p, t, hop.l2))
-          send(f, hop.l2.port);
+          send_fragmented(f, hop);
         else
           drop(f, Drop::kNoRoom);
       }
@@ -550,7 +551,7 @@ void Pipeline::forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
 }
 
 bool Pipeline::next_hop(io::Frame& f, const pkt::ParsedPacket& p, RouteResult route,
-                        const Hop& hop, uint32_t overhead) {
+                        const Hop& hop, uint32_t overhead, bool may_fragment) {
   switch (route) {
     case RouteResult::kResolved:
       break;
@@ -571,10 +572,12 @@ bool Pipeline::next_hop(io::Frame& f, const pkt::ParsedPacket& p, RouteResult ro
       uint32_t mtu = hop.mtu > overhead ? hop.mtu - overhead : 0;
       if (p.is_v6() && mtu < 1280) mtu = 1280;
       icmp_to_sender(f, p, k.type, k.code, mtu);
-    } else {
-      drop(f, Drop::kTooBig);  // would need fragmenting, which the data plane does not do
+      return false;
     }
-    return false;
+    if (!may_fragment) {
+      drop(f, Drop::kTooBig);  // would need fragmenting, which only tunnels do
+      return false;
+    }
   }
   if (!xmit::decrement_ttl(f.data, p)) {
     ++stats_.drops[static_cast<size_t>(Drop::kTtlExceeded)];
@@ -770,6 +773,25 @@ void Pipeline::send(io::Frame& f, uint16_t port) {
     return;
   }
   q.frames[q.count++] = f;
+}
+
+void Pipeline::send_fragmented(io::Frame& f, const Hop& hop) {
+  const int extra = xmit::outer_fragments_needed(f, hop.mtu);
+  if (extra <= 0) {
+    send(f, hop.l2.port);
+    return;
+  }
+  std::array<io::Frame, 48> rest;  // 65535 / (68 - 20) would be more; such MTUs are refused
+  int got = 0;
+  while (got < extra && got < static_cast<int>(rest.size()) && io_.alloc(rest[got], 256)) ++got;
+  if (got < extra) {
+    io_.free({rest.data(), static_cast<size_t>(got)});
+    drop(f, Drop::kNoRoom);
+    return;
+  }
+  xmit::fragment_outer_ipv4(f, hop.mtu, {rest.data(), static_cast<size_t>(extra)});
+  send(f, hop.l2.port);
+  for (int i = 0; i < extra; ++i) send(rest[i], hop.l2.port);
 }
 
 void Pipeline::drop(io::Frame& f, Drop why) {

@@ -131,8 +131,12 @@ class Pipeline {
   void forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
   // Acts on a route lookup's result, then checks MTU and TTL; `overhead` is what encapsulation
   // adds. Returns false if the frame was consumed otherwise (ICMP, drop, held, passed).
+  // With `may_fragment`, an IPv4 packet without DF that does not fit goes on (a tunnel
+  // fragments its outer packet, see send_fragmented()).
   bool next_hop(io::Frame& f, const pkt::ParsedPacket& p, RouteResult route, const Hop& hop,
-                uint32_t overhead);
+                uint32_t overhead, bool may_fragment = false);
+  // Sends an encapsulated frame, fragmenting its outer IPv4 packet to the hop's MTU if needed.
+  void send_fragmented(io::Frame& f, const Hop& hop);
   void hold(io::Frame& f);
   // Spec G.1: a connection's traffic counts (IP datagram bytes) only while its real server is
   // available.

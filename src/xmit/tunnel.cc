@@ -1,5 +1,6 @@
 #include "xmit/tunnel.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "pkt/checksum.h"
@@ -137,6 +138,52 @@ bool tunnel_encap(io::Frame& f, const pkt::ParsedPacket& p, const TunnelParams& 
     }
   }
   return set_ethernet_at(f, pkt::kEthHdrLen, t.dst.is_v6() ? AF_INET6 : AF_INET, next);
+}
+
+namespace {
+
+constexpr uint32_t kEthIp = pkt::kEthHdrLen + pkt::kIpv4HdrLen;
+
+// Fragment data per frame: what fits after the IP header, a multiple of 8 bytes.
+uint32_t fragment_data(uint32_t mtu) { return (mtu - pkt::kIpv4HdrLen) & ~7u; }
+
+}  // namespace
+
+int outer_fragments_needed(const io::Frame& f, uint32_t mtu) {
+  if (f.len <= kEthIp || mtu < pkt::kIpv4HdrLen + 8) return -1;
+  const auto* ip = reinterpret_cast<const pkt::Ipv4Hdr*>(f.data + pkt::kEthHdrLen);
+  if (ip->version() != 4 || ip->ihl() != 5 ||
+      (ntohs(ip->frag_off) & (pkt::kIpv4FlagDf | pkt::kIpv4FlagMf | pkt::kIpv4OffsetMask)))
+    return -1;
+  const uint32_t payload = f.len - kEthIp;
+  if (payload + pkt::kIpv4HdrLen <= mtu) return 0;
+  const uint32_t per = fragment_data(mtu);
+  return static_cast<int>((payload + per - 1) / per) - 1;
+}
+
+void fragment_outer_ipv4(io::Frame& f, uint32_t mtu, std::span<io::Frame> rest) {
+  const uint32_t payload = f.len - kEthIp;
+  const uint32_t per = fragment_data(mtu);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const uint32_t off = per * static_cast<uint32_t>(i + 1);
+    const uint32_t len = std::min(per, payload - off);
+    io::Frame& r = rest[i];
+    std::memcpy(r.data, f.data, kEthIp);
+    std::memcpy(r.data + kEthIp, f.data + kEthIp + off, len);
+    r.len = kEthIp + len;
+    r.tailroom = static_cast<uint16_t>(r.tailroom - r.len);
+    r.port = f.port;
+    auto* h = reinterpret_cast<pkt::Ipv4Hdr*>(r.data + pkt::kEthHdrLen);
+    const bool more = off + len < payload;
+    h->tot_len = htons(static_cast<uint16_t>(pkt::kIpv4HdrLen + len));
+    h->frag_off = htons(static_cast<uint16_t>((more ? pkt::kIpv4FlagMf : 0) | (off / 8)));
+    pkt::set_ipv4_header_checksum(r.data + pkt::kEthHdrLen);
+  }
+  auto* ip = reinterpret_cast<pkt::Ipv4Hdr*>(f.data + pkt::kEthHdrLen);
+  ip->tot_len = htons(static_cast<uint16_t>(pkt::kIpv4HdrLen + per));
+  ip->frag_off = htons(pkt::kIpv4FlagMf);
+  pkt::set_ipv4_header_checksum(f.data + pkt::kEthHdrLen);
+  f.adjust_tail(-static_cast<int32_t>(payload - per));
 }
 
 }  // namespace uvs::xmit

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "io/packet_io.h"
 #include "model/service.h"
@@ -28,5 +29,13 @@ uint32_t tunnel_overhead(const TunnelParams& t);
 // Ethernet header toward `next`. False if there is no headroom.
 bool tunnel_encap(io::Frame& f, const pkt::ParsedPacket& p, const TunnelParams& t,
                   const L2Next& next);
+
+// The kernel fragments a tunnel packet whose inner packet allowed it (no DF) when it no longer
+// fits the path MTU. For a frame of Ethernet + outer IPv4 (no options) + payload: how many
+// frames beyond `f` that takes at `mtu` (0 if it fits, -1 if `f` is not such a frame).
+int outer_fragments_needed(const io::Frame& f, uint32_t mtu);
+// Splits it: `f` keeps the first fragment, `rest` (exactly outer_fragments_needed() frames,
+// allocated by the caller) receive the others, with the same Ethernet header.
+void fragment_outer_ipv4(io::Frame& f, uint32_t mtu, std::span<io::Frame> rest);
 
 }  // namespace uvs::xmit

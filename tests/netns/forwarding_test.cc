@@ -322,10 +322,11 @@ TEST_P(ForwardingTest, HttpDownloadUploadAndUdpArriveIntact) {
 TEST_P(ForwardingTest, FragmentedUdpDatagramsArriveIntact) {
   const Mode m = GetParam().mode;
   if ((m == Mode::kTunIpip || m == Mode::kTunGue || m == Mode::kTunGre) && !GetParam().v6) {
-    UVS_KNOWN_BUG(
-        "TUN IPv4 drops packets without DF that exceed the MTU once encapsulated, so every "
-        "fragment (and any DF=0 packet over 1480 bytes) is lost, where the kernel fragments "
-        "the tunnel packet");
+    // uvs fragments the outer IPv4 packet as the kernel does (fixture Tun.OuterPacketIs-
+    // FragmentedWhenTheInnerAllowsIt), but a real server must reassemble it before
+    // decapsulating: the kernel's ipip/gre/fou modules do, uvs-decap (XDP) cannot, and this
+    // kernel has no such modules.
+    GTEST_SKIP() << "outer fragments need a real server with tunnel modules (not on this kernel)";
   }
   const ModeCase c = GetParam();
   const Plan p = plan_for(c);

@@ -446,14 +446,7 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
       }
       break;
     case Fwd::kTunnel: {
-      const sched::DestForwarding fw = c.dest->forwarding();
-      xmit::TunnelParams t;
-      t.type = fw.tun_type;
-      t.csum = fw.tun_flags;
-      t.port = fw.tun_port;
-      t.dst = daddr;
-      t.pmtu_disc = snap_->sysctls().pmtu_disc != 0;
-      t.ip_id = ip_id_++;
+      xmit::TunnelParams t = tunnel_params(c, daddr);
       // Like the kernel, an IPv4 tunnel fragments the outer packet of an inner one without DF.
       if (next_hop(f, p, route, hop, xmit::tunnel_overhead(t), !daddr.is_v6())) {
         t.src = hop.src;
@@ -666,13 +659,7 @@ void Pipeline::handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p) {
         if (!next_hop(f, p, route, hop, 0)) return;
         break;
       case Fwd::kTunnel: {
-        const sched::DestForwarding fw = c->dest->forwarding();
-        xmit::TunnelParams t;
-        t.type = fw.tun_type;
-        t.csum = fw.tun_flags;
-        t.port = fw.tun_port;
-        t.dst = daddr;
-        t.ip_id = ip_id_++;
+        xmit::TunnelParams t = tunnel_params(*c, daddr);
         if (!next_hop(f, p, route, hop, xmit::tunnel_overhead(t))) return;
         t.src = hop.src;
         if (xmit::tunnel_encap(f, p, t, hop.l2))
@@ -773,6 +760,18 @@ void Pipeline::send(io::Frame& f, uint16_t port) {
     return;
   }
   q.frames[q.count++] = f;
+}
+
+xmit::TunnelParams Pipeline::tunnel_params(const conn::Conn& c, const InetAddr& daddr) {
+  const sched::DestForwarding fw = c.dest->forwarding();
+  xmit::TunnelParams t;
+  t.type = fw.tun_type;
+  t.csum = fw.tun_flags;
+  t.port = fw.tun_port;
+  t.dst = daddr;
+  t.pmtu_disc = snap_->sysctls().pmtu_disc != 0;
+  t.ip_id = ip_id_++;
+  return t;
 }
 
 void Pipeline::send_fragmented(io::Frame& f, const Hop& hop) {

@@ -22,6 +22,7 @@
 #include "dp/snapshot.h"
 #include "io/packet_io.h"
 #include "pkt/parse.h"
+#include "xmit/tunnel.h"
 
 namespace uvs::dp {
 
@@ -135,6 +136,8 @@ class Pipeline {
   // fragments its outer packet, see send_fragmented()).
   bool next_hop(io::Frame& f, const pkt::ParsedPacket& p, RouteResult route, const Hop& hop,
                 uint32_t overhead, bool may_fragment = false);
+  // The outer header of connection c's tunnel to daddr (src is the route's, set later).
+  xmit::TunnelParams tunnel_params(const conn::Conn& c, const InetAddr& daddr);
   // Sends an encapsulated frame, fragmenting its outer IPv4 packet to the hop's MTU if needed.
   void send_fragmented(io::Frame& f, const Hop& hop);
   void hold(io::Frame& f);

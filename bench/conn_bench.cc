@@ -79,6 +79,14 @@ void BM_LookupHit(benchmark::State& state) {
   set_counters(state, t);
 }
 
+// Stage one of a burst lookup: hash every tuple and start fetching its bucket.
+void hash_and_prefetch(const Table& t, const Tuple* burst, uint64_t* hashes) {
+  for (uint32_t j = 0; j < kBurst; ++j) {
+    hashes[j] = t.hash_in(burst[j]);
+    t.prefetch(hashes[j]);
+  }
+}
+
 // DPDK style: hash the burst and prefetch every bucket, then look each up.
 void BM_LookupHitBurst32(benchmark::State& state) {
   Loaded& l = loaded(static_cast<uint32_t>(state.range(0)));
@@ -88,10 +96,7 @@ void BM_LookupHitBurst32(benchmark::State& state) {
   for (auto _ : state) {
     const Tuple* burst = &l.probes[base];
     base = (base + kBurst) & (kProbeKeys - 1);
-    for (uint32_t j = 0; j < kBurst; ++j) {
-      hashes[j] = t.hash_in(burst[j]);
-      t.prefetch(hashes[j]);
-    }
+    hash_and_prefetch(t, burst, hashes);
     for (uint32_t j = 0; j < kBurst; ++j)
       benchmark::DoNotOptimize(t.lookup_in_with_hash(hashes[j], burst[j]));
   }
@@ -108,10 +113,7 @@ void BM_LookupHitBurst32Entries(benchmark::State& state) {
   for (auto _ : state) {
     const Tuple* burst = &l.probes[base];
     base = (base + kBurst) & (kProbeKeys - 1);
-    for (uint32_t j = 0; j < kBurst; ++j) {
-      hashes[j] = t.hash_in(burst[j]);
-      t.prefetch(hashes[j]);
-    }
+    hash_and_prefetch(t, burst, hashes);
     for (uint32_t j = 0; j < kBurst; ++j) t.prefetch_candidates(hashes[j]);
     for (uint32_t j = 0; j < kBurst; ++j)
       benchmark::DoNotOptimize(t.lookup_in_with_hash(hashes[j], burst[j]));

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -117,5 +118,23 @@ class TestService {
   std::map<const Dest*, std::string> names_;
   std::map<std::string, std::shared_ptr<Dest>> by_name_;
 };
+
+// Spread (spec C.11, C.12): over many random clients, each of four real servers weighted
+// 1..4 gets its weight's share (10/20/30/40 %) within 2 points.
+inline void expect_shares_follow_weights(const char* scheduler, uint32_t seed) {
+  TestService s(scheduler);
+  s.add("A", 1);
+  s.add("B", 2);
+  s.add("C", 3);
+  s.add("D", 4);
+  std::mt19937 rng(seed);
+  std::map<std::string, int> n;
+  const int clients = 200000;
+  for (int i = 0; i < clients; ++i) ++n[s.pick_name(client(rng()))];
+  EXPECT_NEAR(n["A"] / double(clients), 0.1, 0.02);
+  EXPECT_NEAR(n["B"] / double(clients), 0.2, 0.02);
+  EXPECT_NEAR(n["C"] / double(clients), 0.3, 0.02);
+  EXPECT_NEAR(n["D"] / double(clients), 0.4, 0.02);
+}
 
 }  // namespace uvs::sched::test

@@ -122,19 +122,7 @@ TEST(SourceHashing, PortFlagHashesTheSourcePortForTcpUdpSctp) {
 
 // Spread: client shares follow bucket shares, which follow weights (C.11).
 TEST(SourceHashing, SharesFollowWeights) {
-  TestService s("sh");
-  s.add("A", 1);
-  s.add("B", 2);
-  s.add("C", 3);
-  s.add("D", 4);
-  std::mt19937 rng(3);
-  std::map<std::string, int> n;
-  const int clients = 200000;
-  for (int i = 0; i < clients; ++i) ++n[s.pick_name(client(rng()))];
-  EXPECT_NEAR(n["A"] / double(clients), 0.1, 0.02);
-  EXPECT_NEAR(n["B"] / double(clients), 0.2, 0.02);
-  EXPECT_NEAR(n["C"] / double(clients), 0.3, 0.02);
-  EXPECT_NEAR(n["D"] / double(clients), 0.4, 0.02);
+  expect_shares_follow_weights("sh", 3);
 }
 
 }  // namespace

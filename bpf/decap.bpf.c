@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* uvs-decap: the real-server end of uvs TUN forwarding (spec E.3) on kernels built without the
- * ipip, gre and fou modules. Attached to the real server's interface, it strips the outer
- * headers of
+/* uvs-decap: the real-server end of uvs TUN forwarding (what the kernel's ip_vs_tunnel_xmit()
+ * sends) on kernels built without the ipip, gre and fou modules. Attached to the real server's
+ * interface, it strips the outer headers of
  *   - IPIP: outer IPv4 protocol 4 / IPv6 next header 4 (IPv4 inside),
  *     outer IPv4 protocol 41 / IPv6 next header 41 (IPv6 inside);
  *   - GUE: outer UDP to a configured port (uvs_decap_gue_ports), GUE version 0 with no options

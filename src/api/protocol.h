@@ -17,7 +17,7 @@ inline constexpr size_t kMaxRequestBytes = 1 << 20;   // a command is a few hund
 inline constexpr size_t kMaxReplyBytes = 1u << 30;    // connection dumps can be large
 
 struct Reply {
-  int err = 0;                      // 0 or the errno of the failed operation (spec A.7)
+  int err = 0;                      // 0 or the errno of the failed operation, as IPVS returns it
   std::optional<TableView> table;   // list/save/get-laddr
   std::vector<ConnView> conns;      // list -c
 };

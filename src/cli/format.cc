@@ -1,5 +1,6 @@
-// ipvsadm 1.31's listing, save, connection and daemon output (spec B), plus the Alibaba LVS
-// FULLNAT/SYNPROXY additions (spec E.5, E.6).
+// ipvsadm 1.31's listing, save, connection and daemon output (its list_all(),
+// print_service_entry(), list_conn(), list_daemon()), plus the FULLNAT/SYNPROXY additions of
+// Alibaba LVS's ipvsadm.
 //
 // Everything is built with printf-style formatting on purpose: ipvsadm pads with printf, which
 // counts bytes, and uvsadm must match it byte for byte (host names may hold any bytes).
@@ -45,7 +46,7 @@ void appendf(std::string& out, const char* fmt, ...) {
 }
 
 // Which listing layout applies; several flags may be set and the first one in this order wins
-// for both the title and the rows (spec B.1).
+// for both the title and the rows, as in ipvsadm's print_title() and print_service_entry().
 enum class Mode { kStats, kRate, kThresholds, kPersistentConn, kTunInfo, kDefault };
 
 Mode mode_of(const ListFormat& fmt) {
@@ -439,7 +440,7 @@ void append_service_rules(std::string& out, const ServiceView& svc, bool numeric
 }
 
 // libipvs compares with plain int subtraction of unsigned 32-bit values; the wrap is part of
-// the observable order (spec B.5).
+// the observable order (ipvs_cmp_services(), ipvs_cmp_dests()).
 int wrap_diff(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b); }
 
 int cmp_addr(const InetAddr& a, const InetAddr& b, uint16_t family) {

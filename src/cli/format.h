@@ -1,5 +1,6 @@
-// ipvsadm's output, byte for byte (spec B): listings, --stats/--rate/--thresholds/
-// --persistent-conn/--tun-info, -c, --timeout, --daemon, -S, and the FULLNAT -G listing (E.5).
+// ipvsadm's output, byte for byte (print_title(), print_service_entry(), list_conn(), ...):
+// listings, --stats/--rate/--thresholds/--persistent-conn/--tun-info, -c, --timeout, --daemon, -S,
+// and the -G local-address listing of Alibaba LVS's ipvsadm (FULLNAT).
 #pragma once
 
 #include <cstdint>
@@ -39,15 +40,15 @@ std::string format_timeout(const Timeouts& t);
 std::string format_daemons(const std::vector<DaemonConfig>& daemons);
 // -S (rules, sorted as -L).
 std::string format_save(const TableView& table, bool numeric, const NameResolver& names);
-// -G: local addresses of the given services (E.5).
+// -G: local addresses of the given services (Alibaba LVS FULLNAT).
 std::string format_laddrs(const std::vector<ServiceView>& services, const ListFormat& fmt,
                           const NameResolver& names);
 
-// ipvsadm's print_largenum into a string (spec B.4).
+// ipvsadm's print_largenum() into a string.
 std::string largenum(uint64_t n, bool exact);
 
 // Sorts services and each service's dests as libipvs does, including the 32-bit wrap of the
-// address comparison and glibc 2.36's merge sort (spec B.5).
+// address comparison (ipvs_cmp_services(), ipvs_cmp_dests()) and glibc 2.36's merge sort.
 void sort_table(std::vector<ServiceView>& services);
 
 }  // namespace uvs::cli

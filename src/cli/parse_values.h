@@ -1,5 +1,6 @@
-// Value parsers behind the ipvsadm command line (spec A.3/A.4): integers with ipvsadm's strtol
-// rules, service/server addresses, fwmarks, netmasks. Internal to src/cli/parse*.cc and its tests.
+// Value parsers behind the ipvsadm command line (its parse_service(), parse_fwmark(),
+// parse_netmask(), string_to_number()): integers with ipvsadm's strtol rules, service/server
+// addresses, fwmarks, netmasks. Internal to src/cli/parse*.cc and its tests.
 #pragma once
 
 #include <cstdint>

@@ -252,7 +252,7 @@ int Control::start_daemon(const Command& cmd, Config& next) {
     if (running.state == d.state) return EEXIST;
   if (d.mcast_ifn.empty() || if_nametoindex(d.mcast_ifn.c_str()) == 0) return ENODEV;
   DaemonConfig started = d;
-  // The kernel fills in what was not given (spec F.1).
+  // Fill in what was not given, as the kernel's start_sync_thread() does.
   if (!started.has_group) {
     started.mcast_group = InetAddr::v4(0xE0000051);  // 224.0.0.81
     started.has_group = true;

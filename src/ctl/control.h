@@ -1,5 +1,5 @@
 // The control plane: owns the IPVS configuration, applies one Command at a time with the
-// kernel's validation and errnos (spec A.7), and publishes an immutable snapshot after each
+// kernel's validation and errnos (ip_vs_ctl.c), and publishes an immutable snapshot after each
 // change. Readers (listings, later the workers) only ever see whole snapshots.
 #pragma once
 
@@ -65,7 +65,7 @@ struct Config {
 };
 
 // A deleted real server waits here, with its counters, until it is idle for the trash period;
-// adding it back to the same service revives it (spec D.7).
+// adding it back to the same service revives it, as the kernel's ip_vs_trash_get_dest().
 struct TrashEntry {
   ServiceKey service;
   DestNode dest;

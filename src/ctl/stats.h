@@ -1,5 +1,5 @@
 // Statistics as the control plane keeps them: running totals folded from the data plane, a
-// zero point for -Z, and the kernel's 2-second rate estimator (spec G).
+// zero point for -Z, and the kernel's 2-second rate estimator (ip_vs_est.c).
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,7 @@
 
 namespace uvs::ctl {
 
-// EWMA over 2-second samples with weight 1/4, in the kernel's fixed point (spec G.2).
+// EWMA over 2-second samples with weight 1/4, in the fixed point of the kernel's ip_vs_est.c.
 class RateEstimator {
  public:
   // Feed the current totals; call every 2 seconds.

@@ -1,4 +1,4 @@
-// The kernel's checks on what ipvsadm sends (ip_vs_ctl.c), returning its errnos (spec A.7).
+// The kernel's checks on what ipvsadm sends (ip_vs_ctl.c), returning its errnos.
 #pragma once
 
 #include "model/service.h"

@@ -31,7 +31,8 @@ enum class CommandKind : uint8_t {
   kGetLaddr,  // -G
 };
 
-// Option bits in ipvsadm's order (spec A.4); the names are used verbatim in error messages.
+// Option bits in ipvsadm's order (its OPTC_* values); the names, as in its optnames[], are used
+// verbatim in error messages.
 enum OptionBit : int {
   kOptNumeric,
   kOptConnection,

@@ -1,4 +1,4 @@
-// ipvsadm's messages for the errno a table operation returns (libipvs ipvs_strerror, spec A.7).
+// ipvsadm's messages for the errno a table operation returns (libipvs ipvs_strerror()).
 #pragma once
 
 #include <string>

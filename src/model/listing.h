@@ -1,5 +1,5 @@
 // What a listing sees: one consistent copy of the table with folded counters and rates.
-// The daemon builds it under one snapshot; uvsadm formats it (spec B).
+// The daemon builds it under one snapshot; uvsadm formats it as ipvsadm's list_all() would.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 // The IPVS configuration model: virtual services, real servers (dests), timeouts, sync daemons.
-// Constants carry the kernel's values (spec Appendix K) so they can cross the wire unchanged.
+// Constants carry the kernel's values (include/uapi/linux/ip_vs.h) so they can cross the wire
+// unchanged.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-// The IPVS sysctls that change data-path behaviour (/proc/sys/net/ipv4/vs/*, spec D.5), with
-// the kernel's defaults.
+// The IPVS sysctls that change data-path behaviour (/proc/sys/net/ipv4/vs/*, see the kernel's
+// Documentation/networking/ipvs-sysctl.rst), with the kernel's defaults.
 #pragma once
 
 #include <cstdint>

@@ -18,7 +18,7 @@
 //     switch (nh.state) {
 //       case kResolved:    eth.src = nh.src_mac; eth.dst = nh.dst_mac; tx on nh.ifindex;
 //       case kPending:     hold the frame, remember hops->generation();
-//       case kUnreachable: drop (ICMP unreachable per spec E.0);
+//       case kUnreachable: drop (ICMP unreachable, as __ip_vs_get_out_rt());
 //     }
 //     // next bursts: once hops->generation() differs from the one remembered, resolve the
 //     // held frames' destinations again; drop what is still pending after a short while.
@@ -58,10 +58,12 @@ enum class NextHopState : uint8_t {
 struct NextHop {
   NextHopState state = NextHopState::kPending;
   // daddr is one of this host's addresses (the kernel's RTN_LOCAL): deliver locally, do not
-  // forward (spec E.0 "Local"). MACs are meaningless then.
+  // forward, as the kernel's __ip_vs_get_out_rt() does for a local real server (ipvsadm lists it as
+  // "Local"). MACs are meaningless then.
   bool is_local = false;
   // The neighbour is a gateway, not daddr itself: daddr is not on a directly connected link
-  // (DR, spec E.2, must refuse such a real server).
+  // (DR, which sends the frame to daddr's own MAC as ip_vs_dr_xmit() does, must refuse such a
+  // real server).
   bool via_gateway = false;
   uint32_t ifindex = 0;  // egress interface
   // Path MTU toward daddr: the route's MTU (its `mtu` metric or a path MTU the kernel
@@ -69,8 +71,8 @@ struct NextHop {
   uint32_t mtu = 0;
   MacAddr src_mac;  // the egress interface's address
   MacAddr dst_mac;  // the neighbour's address (daddr's, or the gateway's)
-  // The source address the kernel chooses toward daddr (the tunnel's outer source, spec E.3);
-  // zero when the egress link has no address of daddr's family.
+  // The source address the kernel chooses toward daddr (the tunnel's outer source, as in
+  // ip_vs_tunnel_xmit()); zero when the egress link has no address of daddr's family.
   InetAddr src;
   InetAddr neighbour;  // the address dst_mac belongs to: daddr, or the gateway
   int error = 0;       // kUnreachable: ENETUNREACH, EHOSTUNREACH, EACCES, ENETDOWN, ENOTSUP...

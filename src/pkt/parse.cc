@@ -210,7 +210,8 @@ Verdict parse_l4(const uint8_t* data, ParsedPacket* out, uint32_t flags) {
       out->sctp_chunk_type = l4[kSctpHdrLen];
       out->has_l4 = true;
       if (out->sctp_chunk_type == kSctpCookieEcho || out->sctp_chunk_type == kSctpCookieAck) {
-        // Spec D.4: COOKIE_ECHO/COOKIE_ACK followed by ABORT is an ABORT event.
+        // As the kernel's set_sctp_state(): COOKIE_ECHO/COOKIE_ACK followed by ABORT is an ABORT
+        // event.
         const uint32_t next = kSctpHdrLen + ((chunk_len + 3) & ~3u);
         if (next <= avail && avail - next >= kSctpChunkHdrLen) {
           out->sctp_chunk2_type = l4[next];

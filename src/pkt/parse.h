@@ -103,7 +103,7 @@ struct ParsedPacket {
   uint8_t ttl = 0;      // TTL / hop limit (0 means "flag it": the transform decides)
   uint8_t ipv6_ext_count = 0;
   bool has_ipv4_options = false;
-  bool dont_fragment = false;  // IPv4 DF (spec E.0: frag-needed instead of forwarding)
+  bool dont_fragment = false;  // IPv4 DF (too big: frag-needed, as ensure_mtu_is_adequate())
   bool has_l4 = false;  // the whole fixed L4 header is present and the fields below are set
 
   // L4 (host order)

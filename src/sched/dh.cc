@@ -1,4 +1,4 @@
-// dh -- destination hashing (spec C.10): 256 buckets filled round-robin from the dest list
+// dh -- destination hashing (ip_vs_dh.c): 256 buckets filled round-robin from the dest list
 // (weights ignored), looked up by hash_32 of the packet's destination address. The table is
 // rebuilt on add and delete; an edit does not change it.
 #include <array>

@@ -1,5 +1,5 @@
-// fo -- weighted failover (spec C.7): the dest with the highest weight that is not OVERLOAD;
-// weight 0 never qualifies and ties keep the earlier dest.
+// fo -- weighted failover (ip_vs_fo_schedule()): the dest with the highest weight that is not
+// OVERLOAD; weight 0 never qualifies and ties keep the earlier dest.
 #include "sched/least_conn.h"
 #include "sched/schedulers.h"
 

@@ -1,4 +1,5 @@
-// The hash functions the hashing schedulers use (spec C.10-C.13).
+// The hash functions the hashing schedulers use: the kernel's ip_vs_dh_hashkey(),
+// ip_vs_sh_hashkey(), ip_vs_mh_hashkey() and ip_vs_lblc_hashkey()/ip_vs_lblcr_hashkey().
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,6 @@
-// lblc -- locality-based least connection (spec C.13): each destination address (a cache's
-// object) sticks to the dest it was first given, while that dest is available, has a weight and
-// is not overloaded in lblc's sense; otherwise wlc picks again and the mapping moves.
+// lblc -- locality-based least connection (ip_vs_lblc_schedule()): each destination address (a
+// cache's object) sticks to the dest it was first given, while that dest is available, has a weight
+// and is not overloaded in lblc's sense; otherwise wlc picks again and the mapping moves.
 //
 // The kernel has one table per service behind a lock; here each worker has its own bounded
 // table, so locality holds per worker (a destination address seen by two workers may be mapped

@@ -1,6 +1,6 @@
-// lblcr -- locality-based least connection with replication (spec C.14): each destination
-// address maps to a set of dests; the least loaded member serves it, a new member is added
-// (the wlc choice) when that one is overloaded, and once the set has not changed for
+// lblcr -- locality-based least connection with replication (ip_vs_lblcr_schedule()): each
+// destination address maps to a set of dests; the least loaded member serves it, a new member is
+// added (the wlc choice) when that one is overloaded, and once the set has not changed for
 // lblcr_expiration the most loaded member is dropped.
 //
 // Per-worker bounded tables as in lblc.cc. Set members are kept in a pool of their own, newest

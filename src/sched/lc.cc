@@ -1,5 +1,6 @@
-// lc -- least connection (spec C.3): the smallest overhead among dests that are not OVERLOAD and
-// have a non-zero weight; weights are otherwise ignored and ties keep the earlier dest.
+// lc -- least connection (ip_vs_lc_schedule()): the smallest overhead among dests that are not
+// OVERLOAD and have a non-zero weight; weights are otherwise ignored and ties keep the earlier
+// dest.
 #include "sched/schedulers.h"
 
 namespace uvs::sched {

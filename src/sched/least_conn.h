@@ -1,4 +1,5 @@
-// Helpers of the least-connection family (spec C.3-C.8, C.13, C.14).
+// Helpers of the least-connection family: the kernel's lc, wlc, sed, nq, fo, ovf, lblc and lblcr
+// schedulers (ip_vs_lc.c ... ip_vs_lblcr.c).
 #pragma once
 
 #include <span>
@@ -22,9 +23,9 @@ inline bool products_greater(int64_t a_load, int64_t b_weight, int64_t c_load, i
 // of 2-3 on the 1000-dest benchmark.
 inline void new_best_found() { asm volatile(""); }
 
-// The walk of wlc (C.4) and sed (C.5), which differ only in a dest's load (overhead for wlc,
-// activeconns + 1 for sed): the first dest that is not OVERLOAD and has weight > 0 seeds the
-// search; a later non-OVERLOAD dest d replaces the least one l when
+// The walk of ip_vs_wlc_schedule() and ip_vs_sed_schedule(), which differ only in a dest's load
+// (overhead for wlc, activeconns + 1 for sed): the first dest that is not OVERLOAD and has
+// weight > 0 seeds the search; a later non-OVERLOAD dest d replaces the least one l when
 // load(l) * weight(d) > load(d) * weight(l), so ties keep the earlier dest and weight-0 dests
 // never win. A template, so that `load` inlines into the loop.
 template <typename LoadFn>
@@ -56,7 +57,7 @@ inline Dest* pick_least_load_per_weight(std::span<Dest* const> dests, LoadFn loa
   return least;
 }
 
-// wlc's choice (C.4), also lblc/lblcr's fallback.
+// wlc's choice (ip_vs_wlc_schedule()), also lblc/lblcr's fallback.
 inline Dest* pick_weighted_least_conn(std::span<Dest* const> dests) {
   return pick_least_load_per_weight(dests, [](const Dest& d) { return d.overhead(); });
 }

@@ -1,6 +1,6 @@
-// The per-worker cache of lblc and lblcr (spec C.13, C.14): destination address -> payload, in
-// the kernel's shape (1024 hash chains keyed by hash_32(fold(daddr), 10), new entries at the
-// head of their chain) with entries taken from a pool allocated up front, and the kernel's
+// The per-worker cache of lblc and lblcr (ip_vs_lblc.c, ip_vs_lblcr.c): destination address ->
+// payload, in the kernel's shape (1024 hash chains keyed by hash_32(fold(daddr), 10), new entries
+// at the head of their chain) with entries taken from a pool allocated up front, and the kernel's
 // periodic garbage collection driven by the caller's clock instead of a kernel timer.
 #pragma once
 

@@ -1,6 +1,6 @@
-// mh -- Maglev hashing (spec C.12; Eisenbud et al., NSDI 2016): a lookup table of M slots
-// (a prime) in which every dest owns slots in proportion to its last non-zero weight, filled so
-// that removing one of N dests moves about 1/N of the clients. Rebuilt on add, delete and edit.
+// mh -- Maglev hashing (the kernel's ip_vs_mh.c; Eisenbud et al., NSDI 2016): a lookup table of M
+// slots (a prime) in which every dest owns slots in proportion to its last non-zero weight, filled
+// so that removing one of N dests moves about 1/N of the clients. Rebuilt on add, delete and edit.
 //
 // Each dest walks its own permutation of the slots (start `offset`, stride `skip`, both hashed
 // from its address and port); rounds over the dest list give each dest `turns` slots per round,
@@ -8,8 +8,8 @@
 //
 // The hash is SipHash-1-3 with the kernel's fixed keys over the 32-bit value
 // offset + port + fold(addr): the 64-bit kernel's hsiphash() (hash_test checks it against the
-// kernel's self-test vectors), so the tables should be the kernel's slot for slot. Spec Z only
-// requires the spread and disruption properties, which mh_test checks.
+// kernel's self-test vectors), so the tables should be the kernel's slot for slot. Only the
+// spread and disruption properties are required, and mh_test checks those.
 #include <algorithm>
 #include <bit>
 #include <cerrno>

@@ -1,5 +1,5 @@
-// nq -- never queue (spec C.6): the first idle dest (no active connections) in list order if
-// there is one, otherwise sed's choice.
+// nq -- never queue (ip_vs_nq_schedule()): the first idle dest (no active connections) in list
+// order if there is one, otherwise sed's choice.
 #include "sched/least_conn.h"
 #include "sched/schedulers.h"
 

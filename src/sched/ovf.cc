@@ -1,5 +1,5 @@
-// ovf -- weighted overflow (spec C.8): the highest-weight dest whose active connections do not
-// exceed its weight; once the top one is full, new connections overflow to the next.
+// ovf -- weighted overflow (ip_vs_ovf_schedule()): the highest-weight dest whose active connections
+// do not exceed its weight; once the top one is full, new connections overflow to the next.
 #include "sched/schedulers.h"
 
 namespace uvs::sched {

@@ -1,4 +1,4 @@
-// rr -- round robin (spec C.1).
+// rr -- round robin, as the kernel's ip_vs_rr_schedule().
 //
 // The kernel keeps one cursor per service; here every worker keeps its own, so N workers each
 // run the kernel's sequence over their own connections. A cursor is the position of the last

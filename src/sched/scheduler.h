@@ -1,6 +1,7 @@
-// One small interface for the fourteen IPVS schedulers (spec C), split the way many workers need
-// it: the control plane builds each scheduler's read-only state, workers keep their own mutable
-// state, and a pick touches only those two and the shared Dest counters. No locks, no allocation.
+// One small interface for the fourteen IPVS schedulers (net/netfilter/ipvs/ip_vs_{rr,wrr,...}.c),
+// split the way many workers need it: the control plane builds each scheduler's read-only state,
+// workers keep their own mutable state, and a pick touches only those two and the shared Dest
+// counters. No locks, no allocation.
 //
 //   Scheduler      the algorithm, stateless, one instance per name (registry.h).
 //   SchedTable     what the control plane builds for one service at one generation (wrr's
@@ -71,7 +72,7 @@ class alignas(64) WorkerState {
   virtual size_t cached_entries() const { return 0; }
 };
 
-// The C.0 hooks: init_service, add_dest, del_dest, upd_dest.
+// The kernel's struct ip_vs_scheduler hooks: init_service, add_dest, del_dest, upd_dest.
 enum class DestChangeKind : uint8_t { kInit, kAdd, kDel, kEdit };
 
 struct DestChange {

@@ -1,5 +1,6 @@
-// sed -- shortest expected delay (spec C.5): wlc's walk with overhead = activeconns + 1, the
-// delay a new connection would see if the server served its active connections in turn.
+// sed -- shortest expected delay (ip_vs_sed_schedule()): wlc's walk with overhead =
+// activeconns + 1, the delay a new connection would see if the server served its active
+// connections in turn.
 #include "sched/least_conn.h"
 #include "sched/schedulers.h"
 

@@ -1,11 +1,12 @@
 // The control-plane side of one virtual service's scheduling: its dest list in kernel order, the
-// scheduler bound to it, and the C.0 hooks (init_service, add_dest, del_dest, upd_dest). Every
-// change produces a new immutable SchedView for the next configuration snapshot.
+// scheduler bound to it, and the kernel's struct ip_vs_scheduler hooks (init_service, add_dest,
+// del_dest, upd_dest). Every change produces a new immutable SchedView for the next configuration
+// snapshot.
 //
 // Single-threaded: only the control plane calls these. Workers see the result through view().
 //
 // Sketch (ctl):
-//   auto* rr = sched::find_scheduler("rr");               // null: ENOENT (spec A.7)
+//   auto* rr = sched::find_scheduler("rr");               // null: ENOENT, as ip_vs_add_service()
 //   sched::ServiceSched svc(*rr, config.flags, n_workers);
 //   auto a = std::make_shared<sched::Dest>(dest_cfg.key);  // or the one revived from the trash
 //   svc.add_dest(a, dest_cfg);

@@ -1,4 +1,4 @@
-// sh -- source hashing (spec C.11): 256 buckets, each dest taking max(weight, 1) consecutive
+// sh -- source hashing (ip_vs_sh.c): 256 buckets, each dest taking max(weight, 1) consecutive
 // buckets in list order, cycling until all are filled; rebuilt on add, delete and edit. Looked
 // up by hash_32 of the client address (plus its port with sh-port). With sh-fallback an
 // unavailable dest's clients are re-hashed with growing offsets until an available dest is hit.

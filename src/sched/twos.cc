@@ -1,6 +1,6 @@
-// twos -- power of two choices (spec C.9): two dests drawn at random in proportion to weight,
-// the one with the lower overhead / weight wins (the first draw on ties). Each worker draws from
-// its own generator, seeded from SchedOptions::rng_seed and the worker index.
+// twos -- power of two choices (ip_vs_twos_schedule()): two dests drawn at random in proportion to
+// weight, the one with the lower overhead / weight wins (the first draw on ties). Each worker draws
+// from its own generator, seeded from SchedOptions::rng_seed and the worker index.
 #include "sched/least_conn.h"
 #include "sched/rng.h"
 #include "sched/schedulers.h"

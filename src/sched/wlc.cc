@@ -1,4 +1,4 @@
-// wlc -- weighted least connection, the default scheduler (spec C.4): the smallest
+// wlc -- weighted least connection, the default scheduler (ip_vs_wlc_schedule()): the smallest
 // overhead / weight, compared by cross-multiplication (least_conn.h).
 #include "sched/least_conn.h"
 #include "sched/schedulers.h"

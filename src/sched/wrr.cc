@@ -1,4 +1,5 @@
-// wrr -- weighted round robin (spec C.2).
+// wrr -- weighted round robin, as the kernel's ip_vs_wrr_schedule() and its
+// ip_vs_wrr_dest_changed() hook.
 //
 // The control plane computes di (gcd of the positive weights) and mw (max weight - (di - 1)) at
 // every hook; each worker keeps its own cursor and current weight cw. Every hook resets the

@@ -1,5 +1,5 @@
-// Every error of spec A.5-A.7 through the real binaries: exact stderr, exact exit status, and
-// the table unchanged afterwards.
+// Every error of ipvsadm's option checks and of the kernel (as ipvs_strerror() words it) through
+// the real binaries: exact stderr, exact exit status, and the table unchanged afterwards.
 #include <gtest/gtest.h>
 
 #include "tests/integration/harness.h"
@@ -23,7 +23,7 @@ const char* const kInvalid =
     "Invalid operation.  Possibly wrong module version, address not unicast, ...\n";
 
 const std::vector<ErrorCase> kCases = {
-    // Kernel errors (A.7), exit 255.
+    // Kernel errors (ipvs_strerror()), exit 255.
     {{"-A", "-t", "10.0.0.1:80", "-s", "rr"}, "Service already exists\n", 255},
     {{"-a", "-t", "10.0.0.9:80", "-r", "192.168.0.1"}, "Service not defined\n", 255},
     {{"-A", "-t", "10.0.0.1:81", "-s", "foo"}, "Scheduler or persistence engine not found\n", 255},
@@ -48,12 +48,12 @@ const std::vector<ErrorCase> kCases = {
     // Listing errors exit 1.
     {{"-L", "-t", "10.0.0.2:80"}, "No such service\n", 1},
     {{"-L", "-n", "-u", "10.0.0.1:80"}, "No such service\n", 1},
-    // popt errors (A.1), exit 255.
+    // popt errors, exit 255.
     {{"-n", "-L"}, kTry, 255},
     {{"-A", "-t"}, "-t: missing argument\n", 255},
     {{"-A", "-t", "10.0.0.9:80", "--bogus"}, "--bogus: unknown option\n", 255},
     {{"nonsense"}, kTry, 255},
-    // ipvsadm's own checks (A.1-A.6), exit 2.
+    // ipvsadm's own checks (parse_options(), process_options()), exit 2.
     {{"-A", "-t", "10.0.0.1"}, "Zero port specified for non-persistent service\n", 2},
     {{"-L", "-c", "--stats"}, "options conflicts in the list command\n", 2},
     {{"-L", "--timeout", "--persistent-conn"}, "options conflicts in the list command\n", 2},

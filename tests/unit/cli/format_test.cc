@@ -1,5 +1,6 @@
-// Byte-exact checks of uvsadm's output against ipvsadm 1.31 (spec B.10 worked examples, real
-// ipvsadm captures from the seeds, and the edge cases of B.2-B.9, E.5, E.6).
+// Byte-exact checks of uvsadm's output against ipvsadm 1.31 (a sample table in every listing mode,
+// real ipvsadm captures from the seeds, and the edge cases of print_service_entry(),
+// print_largenum(), list_conn(), the libipvs sort, and Alibaba LVS's FULLNAT/SYNPROXY output).
 
 #include "cli/format.h"
 
@@ -95,8 +96,8 @@ ListFormat Numeric() {
   return f;
 }
 
-// The table of the spec's first worked example (B.10), in kernel (creation) order; dests in
-// kernel list order (most recent first).
+// A sample table (persistent TCP /24, UDP sh with flags and ops, fwmark, IPv6 mh), in kernel
+// (creation) order; dests in kernel list order (most recent first).
 TableView SpecTable() {
   TableView t;
   ServiceView web = Persistent(Svc(kProtoTcp, "192.168.1.100", 80, "wlc"), 360, 0xffffff00);
@@ -112,7 +113,7 @@ TableView SpecTable() {
   return t;
 }
 
-// One service with one dest carrying the counters of the B.10 stats/rate examples.
+// One service with one dest carrying counters for the --stats/--rate/--exact examples.
 TableView StatsTable() {
   TableView t;
   ServiceView s = Svc(kProtoTcp, "192.168.1.100", 80, "wlc");
@@ -130,7 +131,7 @@ TableView StatsTable() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Spec B.10 worked examples.
+// The sample table in each of ipvsadm's listing modes.
 
 TEST(FormatSpecExamples, ListNumeric) {
   FakeResolver names;
@@ -411,7 +412,7 @@ TEST(FormatSeeds, ListWithNames) {
             "TCP  localhost.localdomain:http rr\n"
             "  -> 192.168.79.129:http          Route   1      0          0         \n"
             "  -> 192.168.79.131:http          Route   1      0          0         \n");
-  // -S without -n resolves too (spec A.8).
+  // -S without -n resolves too (ipvsadm's addrport_to_anyname()).
   EXPECT_EQ(format_save(t, false, names),
             "-A -t localhost.localdomain:http -s rr\n"
             "-a -t localhost.localdomain:http -r 192.168.79.129:http -g -w 1\n"
@@ -520,7 +521,7 @@ TEST(FormatServiceLine, FlagsOrderPeOpsSynproxy) {
   ServiceView d = Persistent(Fwm(4294967295u, "sh", AF_INET6), 360);
   d.cfg.flags |= kSvcSched1;
   ServiceView e = Svc(kProtoTcp, "10.0.0.3", 443, "wlc", kSvcSynproxy);
-  // Mark 0xffffffff sorts first: 0 - 0xffffffff is 1 as an int (B.5 wrap).
+  // Mark 0xffffffff sorts first: 0 - 0xffffffff is 1 as an int (ipvs_cmp_services() wrap).
   t.services = {a, b, c, d, e};
   EXPECT_EQ(format_list(t, Numeric(), system_resolver()),
             "IP Virtual Server version 1.2.1 (size=4096)\n"
@@ -687,7 +688,7 @@ TEST(FormatServiceLine, RateDestColumnsAreNeverScaled) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// largenum (B.4).
+// largenum (ipvsadm's print_largenum()).
 
 TEST(FormatLargenum, Boundaries) {
   EXPECT_EQ(largenum(0, false), "        0");
@@ -805,7 +806,7 @@ TEST(FormatDaemons, OnlyRunningAndOptionalFields) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// -G (E.5).
+// -G (Alibaba LVS FULLNAT local addresses).
 
 TEST(FormatLaddrs, AlibabaLayout) {
   ServiceView a = Svc(kProtoTcp, "192.168.1.100", 80, "rr");
@@ -827,7 +828,7 @@ TEST(FormatLaddrs, AlibabaLayout) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sorting (B.5).
+// Sorting (libipvs ipvs_cmp_services(), ipvs_cmp_dests()).
 
 std::vector<std::string> SvcOrder(std::vector<ServiceView> services) {
   sort_table(services);

@@ -1,4 +1,5 @@
-// The ipvsadm command line as uvsadm parses it (spec A.1-A.6, A.9; FULLNAT extensions E.5/E.6).
+// The ipvsadm command line as uvsadm parses it (ipvsadm's parse_options(), process_options(), -R
+// line splitting; Alibaba LVS FULLNAT/SYNPROXY extensions).
 // Only numeric addresses and `localhost` (from /etc/hosts) are used: there is no DNS here.
 #include "cli/parse.h"
 
@@ -223,7 +224,7 @@ TEST(ParseSeeds, OtherCommands) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A.1: popt behaviour, first-option rule, messages.
+// popt behaviour, first-option rule, messages (ipvsadm's parse_options()).
 
 TEST(ParsePopt, ClusteredShortOptions) {
   Command c = ok({"-lcn"});
@@ -361,7 +362,7 @@ TEST(ParsePopt, RepeatedOptions) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A.2: --set, daemons.
+// Commands: --set, daemons.
 
 TEST(ParseCommands, SetTimeouts) {
   Command c = ok({"--set", "900", "120", "300"});
@@ -464,7 +465,7 @@ TEST(ParseCommands, StopDaemon) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A.3: addresses.
+// Addresses (ipvsadm's parse_service(), parse_fwmark()).
 
 TEST(ParseAddress, Ipv4LegacyFormsAndLocalhost) {
   EXPECT_EQ(ok({"-A", "-t", "10.1:80"}).svc.key.addr, addr("10.0.0.1"));
@@ -626,14 +627,14 @@ TEST(ParseAddress, FwmarkIpv6) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A.4: option values.
+// Option values.
 
 TEST(ParseOptions, Scheduler) {
   EXPECT_EQ(ok({"-A", "-t", "10.0.0.1:80"}).svc.sched_name, "wlc");
   EXPECT_EQ(ok({"-A", "-t", "10.0.0.1:80", "-s", "abcdefghijklmnopqrstuvwxyz"}).svc.sched_name,
             "abcdefghijklmno");
   EXPECT_EQ(ok({"-A", "-t", "10.0.0.1:80", "-s", ""}).svc.sched_name, "wlc");
-  // Unknown names are the kernel's business (spec A.7).
+  // Unknown names are the kernel's business (ip_vs_add_service() returns ENOENT).
   EXPECT_EQ(ok({"-A", "-t", "10.0.0.1:80", "-s", "foo"}).svc.sched_name, "foo");
 }
 
@@ -810,7 +811,7 @@ TEST(ParseOptions, ListFlags) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A.5: legality matrix.
+// Legality matrix (ipvsadm's commands_v_options and generic_opt_check()).
 
 TEST(ParseMatrix, SpecExamples) {
   EXPECT_TRUE(fails2({"-A"},
@@ -945,7 +946,7 @@ TEST(ParseMatrix, FullNatAndSynproxyExtensions) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A.6: semantic checks.
+// Semantic checks after the matrix (ipvsadm's process_options()).
 
 TEST(ParseSemantics, ZeroPort) {
   EXPECT_TRUE(fails2({"-A", "-t", "10.0.0.1", "-s", "rr"},
@@ -1140,7 +1141,7 @@ TEST(ParseQuirks, CheckOrder) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A.9: restore lines.
+// Restore lines (ipvsadm's restore_table(), config_stream_read()).
 
 TEST(RestoreLines, Splitting) {
   using V = std::vector<std::string>;
@@ -1174,7 +1175,7 @@ TEST(RestoreLines, CommentLineFailsAsACommandLine) {
 }
 
 TEST(RestoreLines, SaveOutputParsesBack) {
-  // The -S forms of spec B.9/B.10, each a valid command line.
+  // The -S forms ipvsadm's print_service_entry() writes, each a valid command line.
   const char* lines[] = {
       "-A -t 192.168.1.100:80 -s wlc -p 360 -M 255.255.255.0",
       "-a -t 192.168.1.100:80 -r 192.168.10.1:80 -m -w 1",

@@ -1,4 +1,5 @@
-// The value readers behind the command line (spec A.3/A.4), tested on their own.
+// The value readers behind the command line (ipvsadm's parse_service(), string_to_number(), ...),
+// tested on their own.
 #include "cli/parse_values.h"
 
 #include <gtest/gtest.h>

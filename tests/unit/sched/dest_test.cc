@@ -1,4 +1,5 @@
-// Dest: the counters and the overload flag (spec C.0), last_weight, forwarding.
+// Dest: the counters and the overload flag (as ip_vs_bind_dest()/ip_vs_unbind_dest()), last_weight,
+// forwarding.
 #include <gtest/gtest.h>
 
 #include <thread>

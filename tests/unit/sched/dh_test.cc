@@ -1,4 +1,4 @@
-// dh: spec C.10.
+// dh: the kernel's ip_vs_dh.c.
 #include "sched/hash.h"
 #include "sched/lookup_tables.h"
 #include "sched_test_util.h"

@@ -1,4 +1,4 @@
-// lblc: spec C.13 -- locality, remapping, and garbage collection with an injected clock.
+// lblc: as ip_vs_lblc.c -- locality, remapping, and garbage collection with an injected clock.
 #include <set>
 
 #include "sched/hash.h"

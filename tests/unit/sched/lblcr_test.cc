@@ -1,4 +1,4 @@
-// lblcr: spec C.14 -- replicated sets, their expiry, and garbage collection.
+// lblcr: as ip_vs_lblcr.c -- replicated sets, their expiry, and garbage collection.
 #include "sched_test_util.h"
 
 namespace uvs::sched::test {

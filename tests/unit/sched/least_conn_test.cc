@@ -1,4 +1,5 @@
-// lc, wlc, sed, nq, fo, ovf: spec C.3-C.8 on crafted counter states, ties included.
+// lc, wlc, sed, nq, fo, ovf: the kernel's *_schedule() choices on crafted counter states, ties
+// included.
 // TestService lists dests newest first: after adding A, B, C the list is C, B, A.
 #include "sched/least_conn.h"
 #include "sched_test_util.h"

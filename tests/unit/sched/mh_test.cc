@@ -1,4 +1,4 @@
-// mh: spec C.12 -- Maglev table fill, last_weight, mh-fallback, mh-port, spread, disruption.
+// mh: as ip_vs_mh.c -- Maglev table fill, last_weight, mh-fallback, mh-port, spread, disruption.
 #include <cerrno>
 #include <cstdio>
 #include <map>

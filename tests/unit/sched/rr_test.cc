@@ -1,4 +1,4 @@
-// rr: spec C.1, including what deletions do to the cursor and per-worker cursors.
+// rr: as ip_vs_rr.c, including what deletions do to the cursor and per-worker cursors.
 #include <algorithm>
 #include <random>
 

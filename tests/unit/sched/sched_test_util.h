@@ -119,8 +119,8 @@ class TestService {
   std::map<std::string, std::shared_ptr<Dest>> by_name_;
 };
 
-// Spread (spec C.11, C.12): over many random clients, each of four real servers weighted
-// 1..4 gets its weight's share (10/20/30/40 %) within 2 points.
+// Spread of sh and mh (ip_vs_sh.c, ip_vs_mh.c): over many random clients, each of four real servers
+// weighted 1..4 gets its weight's share (10/20/30/40 %) within 2 points.
 inline void expect_shares_follow_weights(const char* scheduler, uint32_t seed) {
   TestService s(scheduler);
   s.add("A", 1);

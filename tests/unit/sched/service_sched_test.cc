@@ -102,7 +102,7 @@ TEST(ServiceSched, NoneNeverSchedules) {
   EXPECT_EQ(s.pick(), nullptr);
 }
 
-// Weight 0 is quiesced for new connections, for every scheduler (C.0).
+// Weight 0 is quiesced for new connections: no kernel scheduler picks a weight-0 dest.
 TEST(SchedulerProperties, QuiescedDestsGetNoNewPicks) {
   for (const char* name : kAll) {
     TestService s(name, kSvcSched1);  // with sh/mh-fallback on: still never a quiesced dest
@@ -140,7 +140,8 @@ TEST(SchedulerProperties, ThresholdsSwitchADestOffAndBackOn) {
     EXPECT_GT(picks_b(), 0) << name;
     for (int i = 0; i < 4; ++i) b.bind_conn(ConnKind::kInactive);
     ASSERT_TRUE(b.overloaded());
-    // lblc/lblcr ignore the flag for destinations already mapped to B (C.13): use new ones.
+    // lblc/lblcr ignore the flag for destinations already mapped to B (they test their own
+    // is_overloaded() instead): use new ones.
     EXPECT_EQ(picks_b(), 0) << name;
     b.unbind_conn(ConnKind::kInactive);
     b.unbind_conn(ConnKind::kInactive);  // 2: not below 2 yet

@@ -1,4 +1,4 @@
-// sh: spec C.11 -- table fill by weight, sh-fallback, sh-port, spread.
+// sh: as ip_vs_sh.c -- table fill by weight, sh-fallback, sh-port, spread.
 #include <map>
 #include <random>
 
@@ -120,7 +120,7 @@ TEST(SourceHashing, PortFlagHashesTheSourcePortForTcpUdpSctp) {
   }
 }
 
-// Spread: client shares follow bucket shares, which follow weights (C.11).
+// Spread: client shares follow bucket shares, which follow weights (ip_vs_sh_reassign()).
 TEST(SourceHashing, SharesFollowWeights) {
   expect_shares_follow_weights("sh", 3);
 }

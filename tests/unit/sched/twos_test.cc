@@ -1,4 +1,4 @@
-// twos: spec C.9 with a fixed seed.
+// twos: ip_vs_twos_schedule()'s choice, with a fixed seed.
 #include <map>
 
 #include "sched_test_util.h"

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include "util/hash.h"
+
 namespace uvs::conn {
 
 namespace {
@@ -18,14 +20,6 @@ uint32_t buckets_for(const TableOptions& o) {
   return std::max<uint32_t>(1, static_cast<uint32_t>(buckets) + 1);
 }
 
-uint64_t splitmix(uint64_t& state) {
-  state += 0x9E3779B97F4A7C15ULL;
-  uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 }  // namespace
 
 Table::Table(const TableOptions& options)
@@ -37,7 +31,8 @@ Table::Table(const TableOptions& options)
       static_cast<uint32_t>(static_cast<double>(n_buckets_) * kSlotsPerBucket * kMaxLoad);
   uint64_t seed = options.hash_seed;
   if (seed == 0) seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-  for (auto& s : seed_) s = splitmix(seed);
+  util::SplitMix64 seeds(seed);
+  for (auto& s : seed_) s = seeds.next();
 
   pool_ = static_cast<Conn*>(pool_region_.data());
   buckets_ = static_cast<Bucket*>(index_region_.data());

@@ -17,10 +17,10 @@ Tracker::Tracker(const TrackerOptions& options, uint64_t now_ms)
       sysctls_(options.sysctls),
       defense_(options.sysctls.defense),
       next_defense_ms_(now_ms + kDefenseIntervalMs),
-      rng_state_(options.rng_seed != 0
+      rng_(options.rng_seed != 0
                      ? options.rng_seed
                      : (uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
-  drop_scan_pos_ = static_cast<uint32_t>(next_random() % table_.capacity());
+  drop_scan_pos_ = static_cast<uint32_t>(rng_.next() % table_.capacity());
 }
 
 void Tracker::set_sysctls(const ConnSysctls& sysctls) {
@@ -225,7 +225,7 @@ void Tracker::fill_cport(Conn& c, uint16_t cport) {
 
 // --- Removal --------------------------------------------------------------------------------
 
-bool Tracker::expire_entry(Conn& c, uint64_t now_ms, bool forced) {
+bool Tracker::expire_unarmed(Conn& c, uint64_t now_ms, bool with_template) {
   if (c.n_control > 0) {
     // Controlled connections still point here: look again in a minute. The kernel stores the
     // 60 s as the entry's timeout, so later re-arms use it too.
@@ -242,8 +242,9 @@ bool Tracker::expire_entry(Conn& c, uint64_t now_ms, bool forced) {
     --ctl.n_control;
     // ip_vs_conn_del chain: a template nobody uses any more and that never saw its client
     // through goes with its last connection.
-    if (forced && ctl.n_control == 0 && (!ctl.is_template() || ctl.state != kTemplateAssured))
-      remove(ctl, now_ms, /*forced=*/true);
+    if (with_template && ctl.n_control == 0 &&
+        (!ctl.is_template() || ctl.state != kTemplateAssured))
+      expire_armed(ctl, now_ms, /*with_template=*/true);
   }
   if (c.dest != nullptr) c.dest->unbind_conn(kind_of(c));
   ++stats_.expired;
@@ -252,15 +253,6 @@ bool Tracker::expire_entry(Conn& c, uint64_t now_ms, bool forced) {
   return false;
 }
 
-void Tracker::remove(Conn& c, uint64_t now_ms, bool forced) {
-  wheel_.disarm(c);
-  expire_detached(c, now_ms, forced);
-}
-
-void Tracker::expire_now(Conn& c, uint64_t now_ms) { remove(c, now_ms, /*forced=*/false); }
-
-void Tracker::drop(Conn& c, uint64_t now_ms) { remove(c, now_ms, /*forced=*/c.controlled()); }
-
 void Tracker::flush(uint64_t now_ms) {
   // Controllers go after what they control; a template still controlling something is
   // skipped on one pass and taken on a later one.
@@ -268,20 +260,12 @@ void Tracker::flush(uint64_t now_ms) {
     for (uint32_t i = 0; i < table_.capacity(); ++i) {
       Conn& c = table_.at(i);
       if (!c.in_use() || c.n_control > 0) continue;
-      remove(c, now_ms, /*forced=*/false);
+      expire_now(c, now_ms);
     }
   }
 }
 
 // --- Ticks ----------------------------------------------------------------------------------
-
-uint64_t Tracker::next_random() {
-  rng_state_ += 0x9E3779B97F4A7C15ULL;
-  uint64_t z = rng_state_;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 void Tracker::update_defense(uint64_t now_ms) {
   next_defense_ms_ = now_ms + kDefenseIntervalMs;
@@ -324,7 +308,7 @@ uint32_t Tracker::run_scans(uint64_t now_ms, uint32_t budget, uint32_t* dropped)
     --drop_scan_left_;
     ++steps;
     if (c.in_use() && drop_entry_wanted(c, now_ms)) {
-      drop(c, now_ms);
+      expire_now_with_template(c, now_ms);
       ++stats_.defense_dropped_entries;
       ++*dropped;
     }
@@ -338,12 +322,12 @@ uint32_t Tracker::run_scans(uint64_t now_ms, uint32_t budget, uint32_t* dropped)
     // controller if that leaves it unused.
     if (!c.in_use() || c.dest == nullptr || c.dest->available() || c.n_control > 0) continue;
     const uint32_t ctl = c.control;
-    drop(c, now_ms);
+    expire_now_with_template(c, now_ms);
     ++*dropped;
     if (ctl != kNoConn) {
       Conn& t = table_.at(ctl);
       if (t.in_use() && t.n_control == 0) {
-        drop(t, now_ms);
+        expire_now_with_template(t, now_ms);
         ++*dropped;
       }
     }
@@ -355,7 +339,7 @@ TickResult Tracker::tick(uint64_t now_ms, uint32_t budget) {
   TickResult r;
   if (now_ms >= next_defense_ms_) update_defense(now_ms);
   r.wheel = wheel_.advance(now_ms, budget,
-                           [&](Conn& c) { return expire_entry(c, now_ms, /*forced=*/false); });
+                           [&](Conn& c) { return expire_unarmed(c, now_ms, false); });
   const uint32_t used = r.wheel.steps;
   if (used < budget) r.scanned = run_scans(now_ms, budget - used, &r.dropped);
   return r;

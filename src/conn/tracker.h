@@ -65,6 +65,7 @@
 #include "conn/timer_wheel.h"
 #include "model/service.h"
 #include "sched/dest.h"
+#include "util/hash.h"
 
 namespace uvs::conn {
 
@@ -249,7 +250,7 @@ class Tracker {
   // or a ONE_PACKET connection goes at once.
   void release(Conn& c, uint64_t now_ms) {
     if (c.flags & kConnOnePacket) {
-      expire_detached(c, now_ms, /*forced=*/false);
+      expire_unarmed_or_rearm(c, now_ms, /*with_template=*/false);
       return;
     }
     refresh(c, now_ms);
@@ -271,12 +272,16 @@ class Tracker {
   void fill_cport(Conn& c, uint16_t cport);
 
   // --- Removal -----------------------------------------------------------------------------
-  // ip_vs_conn_expire_now(): expire `c` now; if it still controls connections it is kept and
-  // re-checked in 60 s instead.
-  void expire_now(Conn& c, uint64_t now_ms);
-  // ip_vs_conn_del(): as expire_now(), and a controlling template left unused and not ASSURED
-  // goes too (defence and flush paths).
-  void drop(Conn& c, uint64_t now_ms);
+  // One verb: an entry leaves the table by expiring (the expire hook sees kFreed), or, while it
+  // still controls connections, is kept and re-checked in 60 s (kKept).
+  //
+  // ip_vs_conn_expire_now(): expire `c` now.
+  void expire_now(Conn& c, uint64_t now_ms) { expire_armed(c, now_ms, /*with_template=*/false); }
+  // ip_vs_conn_del(): as expire_now(), and the template controlling `c` goes too when that
+  // leaves it unused and not ASSURED (defence paths).
+  void expire_now_with_template(Conn& c, uint64_t now_ms) {
+    expire_armed(c, now_ms, /*with_template=*/true);
+  }
 
   // --- Ticks -------------------------------------------------------------------------------
   // Between bursts: expires due entries and runs the defence and nodest scans, `budget` steps
@@ -308,17 +313,22 @@ class Tracker {
     return c.inactive() ? sched::ConnKind::kInactive : sched::ConnKind::kActive;
   }
   void bind_dest(Conn& c, sched::Dest* dest, uint16_t extra_flags);
-  // Expires `c`, which is off the wheel. Returns true if it was kept (controls others) with a
-  // new expiry, false if it was freed. `forced`: the ip_vs_conn_del chain rule.
-  bool expire_entry(Conn& c, uint64_t now_ms, bool forced);
-  void expire_detached(Conn& c, uint64_t now_ms, bool forced) {
-    if (expire_entry(c, now_ms, forced)) wheel_.arm(c);
+  // The removal steps under the public verbs. `with_template`: ip_vs_conn_del()'s chain rule.
+  // expire_unarmed(): `c` is off the wheel; returns true if it was kept (controls others) with
+  // a new expiry, false if it was freed. The wheel calls it for due entries.
+  bool expire_unarmed(Conn& c, uint64_t now_ms, bool with_template);
+  // As expire_unarmed(), re-arming a kept entry.
+  void expire_unarmed_or_rearm(Conn& c, uint64_t now_ms, bool with_template) {
+    if (expire_unarmed(c, now_ms, with_template)) wheel_.arm(c);
   }
-  void remove(Conn& c, uint64_t now_ms, bool forced);
+  // `c` is on the wheel: off it first.
+  void expire_armed(Conn& c, uint64_t now_ms, bool with_template) {
+    wheel_.disarm(c);
+    expire_unarmed_or_rearm(c, now_ms, with_template);
+  }
   void update_defense(uint64_t now_ms);
   uint32_t run_scans(uint64_t now_ms, uint32_t budget, uint32_t* dropped);
   bool drop_entry_wanted(const Conn& c, uint64_t now_ms);
-  uint64_t next_random();
 
   Table table_;
   TimerWheel wheel_;
@@ -329,7 +339,7 @@ class Tracker {
   ExpireHook hook_ = nullptr;
   void* hook_ctx_ = nullptr;
   uint64_t next_defense_ms_;
-  uint64_t rng_state_;
+  util::SplitMix64 rng_;  // drop_entry scans start at a random slot
   uint32_t drop_scan_pos_ = 0;
   uint32_t drop_scan_left_ = 0;
   uint32_t nodest_scan_pos_ = 0;

@@ -8,9 +8,9 @@
 #include "conn/persistence.h"
 #include "dp/runtime.h"
 #include "pkt/checksum.h"
+#include "util/hash.h"
+#include "util/proto.h"
 #include "xmit/icmp.h"
-#include "xmit/l3.h"
-#include "xmit/tcp_opts.h"
 #include "xmit/tunnel.h"
 
 namespace uvs::dp {
@@ -37,7 +37,7 @@ uint64_t service_id(const ServiceKey& k) {
   for (int i = 0; i < 16; i += 8) {
     uint64_t w;
     std::memcpy(&w, k.addr.bytes.data() + i, 8);
-    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    h = (h ^ w) * util::kGolden64;
     h ^= h >> 29;
   }
   return h;
@@ -67,10 +67,6 @@ conn::ConnSysctls conn_sysctls(const Sysctls& s) {
   return c;
 }
 
-bool ipv4_df(const uint8_t* frame, const pkt::ParsedPacket& p) {
-  return pkt::load_be16(frame + p.l3_off + 6) & pkt::kIpv4FlagDf;
-}
-
 }  // namespace
 
 const char* drop_name(Drop d) { return kDropNames[static_cast<size_t>(d)]; }
@@ -85,7 +81,7 @@ Pipeline::Pipeline(const PipelineOptions& options, EpochPublisher<Snapshot>& sna
       now_ms_(now_ms),
       tx_(io.ports().size()),
       frags_(kFragSlots),
-      isn_state_(options.tracker.rng_seed ? options.tracker.rng_seed : 0x2545F4914F6CDD1DULL ^ now_ms) {
+      xmit_(options.tracker.rng_seed ? options.tracker.rng_seed : 0x2545F4914F6CDD1DULL ^ now_ms) {
   free_.reserve(kBurst * 2);
   held_.reserve(kMaxHeld);
   tracker_.set_expire_hook(&Pipeline::expire_hook, this);
@@ -120,6 +116,7 @@ void Pipeline::adopt(const Snapshot* snap) {
   snap_ = snap;
   if (snap->generation() == snap_generation_) return;
   snap_generation_ = snap->generation();
+  xmit_.sysctls = &snap->sysctls();
   tracker_.set_timeouts(snap->timeouts());
   tracker_.set_sysctls(conn_sysctls(snap->sysctls()));
   // Local-address pools follow the services' -P/-Q lists; a pool whose list is unchanged keeps
@@ -170,18 +167,15 @@ void Pipeline::process(std::span<io::Frame> burst, uint64_t now_ms, bool taken_o
         mine[i] = false;
         if (options_.handoff->ring(options_.worker, owner).push(burst[i])) {
           ++stats_.handed_off;
-          free_.push_back(burst[i]);
+          free_.push_back(burst[i]);  // the ring holds a copy
         } else {
           drop(burst[i], Drop::kTxFull);
         }
         continue;
       }
     }
-    if (p.ok() && p.has_l4 && xmit::has_ports(p.proto)) {
-      hashes[i] = tracker_.table().hash_in(
-          conn::Tuple::of(p.af, p.proto, p.saddr, p.sport, p.daddr, p.dport));
-      tracker_.table().prefetch(hashes[i]);
-    }
+    hashes[i] = flow_hash(p);
+    if (hashes[i]) tracker_.table().prefetch(hashes[i]);
   }
   // Stage 2: the buckets are on their way; fetch the entries they point at.
   for (uint32_t i = 0; i < n; ++i)
@@ -205,7 +199,7 @@ unsigned Pipeline::owner_of(const pkt::ParsedPacket& p) const {
         snap_->find(p.af, p.inner.proto, p.inner.saddr, p.inner.sport, mark) != nullptr;
     client = from_vip ? p.inner.daddr : p.inner.saddr;
     port = from_vip ? p.inner.dport : p.inner.sport;
-  } else if (!p.has_l4 || !xmit::has_ports(p.proto)) {
+  } else if (!p.has_l4 || !util::has_ports(p.proto)) {
     // Non-first fragments carry no ports: they stay where they land (with several workers
     // they may miss their first fragment's connection).
     return options_.worker;
@@ -222,9 +216,13 @@ unsigned Pipeline::owner_of(const pkt::ParsedPacket& p) const {
     client = p.daddr;  // a reply toward the client
     port = p.dport;
   }
-  uint32_t h = (client.fold() ^ (uint32_t{port} << 16 | port)) * 0x9E3779B1u;
-  h ^= h >> 16;
-  return h % workers;
+  return util::mix32(client.fold() ^ (uint32_t{port} << 16 | port)) % workers;
+}
+
+uint64_t Pipeline::flow_hash(const pkt::ParsedPacket& p) const {
+  if (!p.ok() || !p.has_l4 || !util::has_ports(p.proto)) return 0;
+  return tracker_.table().hash_in(
+      conn::Tuple::of(p.af, p.proto, p.saddr, p.sport, p.daddr, p.dport));
 }
 
 void Pipeline::take_over(uint64_t now_ms) {
@@ -281,7 +279,7 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
 void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
   if (!p.ok()) {
     if (p.verdict == pkt::Verdict::kNotIp) {
-      pass(f);
+      free_passed(f);
     } else {
       ++stats_.malformed[static_cast<size_t>(p.reason)];
       drop(f, Drop::kMalformed);
@@ -292,8 +290,8 @@ void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
     handle_icmp_error(f, p);
     return;
   }
-  if (!xmit::has_ports(p.proto)) {
-    pass(f);
+  if (!util::has_ports(p.proto)) {
+    free_passed(f);
     return;
   }
   if (p.is_fragment && !p.has_l4) {
@@ -301,10 +299,9 @@ void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
     return;
   }
   const conn::Tuple t = conn::Tuple::of(p.af, p.proto, p.saddr, p.sport, p.daddr, p.dport);
-  const conn::L4Info l4 = l4_of(p);
   conn::Conn* c = tracker_.table().lookup_in_with_hash(hash_in, t);
   if (c) {
-    switch (tracker_.check_existing(*c, l4, p.is_fragment, now_ms_)) {
+    switch (tracker_.check_existing(*c, l4_of(p), p.is_fragment, now_ms_)) {
       case conn::Existing::kDrop:
         drop(f, Drop::kDestGone);
         return;
@@ -324,20 +321,18 @@ void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
     const uint32_t mark = snap_->classify(p.proto, p.daddr, p.dport);
     const ServiceEntry* svc = snap_->find(p.af, p.proto, p.daddr, p.dport, mark);
     if (!svc) {
-      ++stats_.drops[static_cast<size_t>(Drop::kNotOurs)];
-      pass(f);
+      count_drop(Drop::kNotOurs);
+      free_passed(f);
       return;
     }
-    bool consumed = false;
-    c = schedule(f, p, t, *svc, mark, &consumed);
-    if (consumed) return;
+    c = schedule(f, p, t, *svc, mark);
+    if (!c) return;
   }
   forward_in(f, p, *c);
 }
 
 conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
-                               const ServiceEntry& svc, uint32_t mark, bool* consumed) {
-  *consumed = true;
+                               const ServiceEntry& svc, uint32_t mark) {
   const Sysctls& sys = snap_->sysctls();
   if (!conn::may_create_conn(p.proto, l4_of(p), sys.sloppy_tcp, sys.sloppy_sctp)) {
     drop(f, Drop::kNoConnection);
@@ -347,16 +342,15 @@ conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::T
     drop(f, Drop::kDefence);
     return nullptr;
   }
-  // Spec D.3: active FTP data (from port 20) is never scheduled; the kernel leaves it to its
-  // local stack, which here means passing it.
+  // As ip_vs_schedule(): active FTP data (from port 20) is never scheduled; the kernel leaves
+  // it to its local stack, which here means passing it.
   if (p.sport == kFtpDataPort) {
-    pass(f);
+    free_passed(f);
     return nullptr;
   }
   auto no_destination = [&] {
-    ++stats_.drops[static_cast<size_t>(Drop::kNoDestination)];
-    auto k = xmit::icmp_port_unreachable(p.is_v6());
-    icmp_to_sender(f, p, k.type, k.code, 0);
+    count_drop(Drop::kNoDestination);
+    answer_icmp(f, p, xmit::icmp_port_unreachable(p.is_v6()), 0);
     return nullptr;
   };
   const sched::PacketKey key{p.saddr, p.daddr, p.sport, p.proto};
@@ -407,178 +401,99 @@ conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::T
   auto& rs = RealServer::of(*dest);
   rs.counters().worker(options_.worker).add_conn();
   rs.service_counters().worker(options_.worker).add_conn();
-  *consumed = false;
   return c;
 }
 
+// As ip_vs_in(): route (or wait for the neighbour), move the state machine, count, and hand the
+// packet to the connection's transmitter.
 void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
-  const InetAddr daddr = conn::to_inet(c.daf, c.daddr);
-  Hop hop;
-  const RouteResult route = c.fwd() == Fwd::kLocal ? RouteResult::kLocal : router_.route(daddr, &hop);
+  const xmit::Transmitter& x = xmit::transmitter_of(c);
   // The fragments that follow must find the connection even while this one waits.
-  if (p.is_first_fragment()) remember_fragment(p, c, true);
-  if (route == RouteResult::kPending) {
-    hold(f);
+  if (p.is_first_fragment()) remember_fragment(p, c, /*to_real=*/true);
+  xmit::Hop hop;
+  RouteResult route = RouteResult::kLocal;
+  if (x.routed &&
+      route_or_hold(f, conn::to_inet(c.daf, c.daddr), &hop, &route) == Step::kConsumed) {
     tracker_.release(c, now_ms_);
     return;
   }
   // A non-first fragment has no L4 header: it moves no state machine.
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kInput, l4_of(p));
   count_in(c, p.ip_total_len());
-  switch (c.fwd()) {
-    case Fwd::kMasq:
-      if (next_hop(f, p, route, hop, 0)) {
-        xmit::rewrite_tuple(f.data, p, p.saddr, p.sport, daddr, c.dport);
-        if (xmit::set_ethernet(f, p, hop.l2))
-          send(f, hop.l2.port);
-        else
-          drop(f, Drop::kNoRoom);
-      }
-      break;
-    case Fwd::kRoute:
-      if (next_hop(f, p, route, hop, 0)) {
-        // A local sender's partial checksum means nothing once the frame leaves this host.
-        if (p.l4_csum == pkt::CsumStatus::kPartial) pkt::recompute_l4_checksum(f.data, p);
-        if (xmit::set_ethernet(f, p, hop.l2))
-          send(f, hop.l2.port);
-        else
-          drop(f, Drop::kNoRoom);
-      }
-      break;
-    case Fwd::kTunnel: {
-      xmit::TunnelParams t = tunnel_params(c, daddr);
-      // Like the kernel, an IPv4 tunnel fragments the outer packet of an inner one without DF.
-      if (next_hop(f, p, route, hop, xmit::tunnel_overhead(t), !daddr.is_v6())) {
-        t.src = hop.src;
-        if (p.l4_csum == pkt::CsumStatus::kPartial) pkt::recompute_l4_checksum(f.data, p);
-        if (xmit::tunnel_encap(f, p, t, hop.l2))
-          send_fragmented(f, hop);
-        else
-          drop(f, Drop::kNoRoom);
-      }
-      break;
-    }
-    case Fwd::kFullNat: {
-      if (!next_hop(f, p, route, hop, 0)) break;
-      const InetAddr laddr = conn::to_inet(c.daf, c.laddr);
-      if (p.proto == IPPROTO_TCP && !p.is_fragment) {
-        const Sysctls& s = snap_->sysctls();
-        const bool syn = (p.tcp_flags & pkt::kTcpSyn) && !(p.tcp_flags & pkt::kTcpAck);
-        if (syn && !(c.xflags & conn::kXFnatSeqDelta)) {
-          // A fresh initial sequence number toward the real server, unguessable from the
-          // client's (spec E.5).
-          isn_state_ ^= isn_state_ << 13;
-          isn_state_ ^= isn_state_ >> 7;
-          isn_state_ ^= isn_state_ << 17;
-          c.fnat_seq_delta = static_cast<uint32_t>(isn_state_) - xmit::tcp_seq(f.data, p);
-          c.xflags |= conn::kXFnatSeqDelta;
-        }
-        if (syn) xmit::tcp_syn_fixups(f.data, p, s.fullnat_timestamp_remove != 0, 0);
-        if (c.xflags & conn::kXFnatSeqDelta) xmit::tcp_shift_seq(f.data, p, c.fnat_seq_delta);
-        const bool handshake_ack = !(p.tcp_flags & (pkt::kTcpSyn | pkt::kTcpRst | pkt::kTcpFin)) &&
-                                   (p.tcp_flags & pkt::kTcpAck) &&
-                                   !(c.xflags & conn::kXFnatToaDone);
-        if (s.fullnat_toa && (syn || handshake_ack)) {
-          const InetAddr caddr = conn::to_inet(c.af, c.caddr);
-          if (xmit::tcp_insert_toa(f, p, caddr, c.cport, hop.mtu) && handshake_ack)
-            c.xflags |= conn::kXFnatToaDone;
-        }
-        xmit::rewrite_tuple(f.data, p, laddr, c.lport, daddr, c.dport);
-        pkt::ParsedPacket after = p;
-        after.saddr = laddr;
-        after.daddr = daddr;
-        pkt::recompute_l4_checksum(f.data, after);
-      } else {
-        xmit::rewrite_tuple(f.data, p, laddr, c.lport, daddr, c.dport);
-      }
-      if (xmit::set_ethernet(f, p, hop.l2))
-        send(f, hop.l2.port);
-      else
-        drop(f, Drop::kNoRoom);
-      break;
-    }
-    case Fwd::kLocal:
-    default:
-      pass(f);
-      break;
-  }
+  transmit(f, p, c, route, hop, x.in);
   tracker_.release(c, now_ms_);
 }
 
+// As ip_vs_out() / handle_response(): the same for a real server's reply.
 void Pipeline::forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
-  const InetAddr caddr = conn::to_inet(c.af, c.caddr);
-  Hop hop;
-  const RouteResult route = router_.route(caddr, &hop);
-  if (p.is_first_fragment()) remember_fragment(p, c, false);
-  if (route == RouteResult::kPending) {
-    hold(f);
+  if (p.is_first_fragment()) remember_fragment(p, c, /*to_real=*/false);
+  xmit::Hop hop;
+  RouteResult route;
+  if (route_or_hold(f, conn::to_inet(c.af, c.caddr), &hop, &route) == Step::kConsumed) {
     tracker_.release(c, now_ms_);
     return;
   }
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kOutput, l4_of(p));
   count_out(c, p.ip_total_len());
-  const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
-  if (next_hop(f, p, route, hop, 0)) {
-    if (c.fwd() == Fwd::kFullNat && p.proto == IPPROTO_TCP && !p.is_fragment) {
-      if (c.xflags & conn::kXFnatSeqDelta) xmit::tcp_unshift_ack(f.data, p, c.fnat_seq_delta);
-      const Sysctls& s = snap_->sysctls();
-      if ((p.tcp_flags & pkt::kTcpSyn) && s.fullnat_mss_adjust && s.fullnat_toa)
-        xmit::tcp_syn_fixups(f.data, p, false,
-                             c.af == AF_INET6 ? xmit::kToaLenV6 + 4 : xmit::kToaLenV4);
-      xmit::rewrite_tuple(f.data, p, vaddr, c.vport, caddr, c.cport);
-      pkt::ParsedPacket after = p;
-      after.saddr = vaddr;
-      after.daddr = caddr;
-      pkt::recompute_l4_checksum(f.data, after);
-    } else if (c.fwd() == Fwd::kFullNat) {
-      xmit::rewrite_tuple(f.data, p, vaddr, c.vport, caddr, c.cport);
-    } else {
-      xmit::rewrite_tuple(f.data, p, vaddr, c.vport, p.daddr, p.dport);
-    }
-    if (xmit::set_ethernet(f, p, hop.l2))
-      send(f, hop.l2.port);
-    else
-      drop(f, Drop::kNoRoom);
-  }
+  transmit(f, p, c, route, hop, xmit::transmitter_of(c).out);
   tracker_.release(c, now_ms_);
 }
 
-bool Pipeline::next_hop(io::Frame& f, const pkt::ParsedPacket& p, RouteResult route,
-                        const Hop& hop, uint32_t overhead, bool may_fragment) {
+Pipeline::Step Pipeline::route_or_hold(io::Frame& f, const InetAddr& dst, xmit::Hop* hop,
+                                       RouteResult* route) {
+  *route = router_.route(dst, hop);
+  if (*route != RouteResult::kPending) return Step::kContinue;
+  hold(f);
+  return Step::kConsumed;
+}
+
+void Pipeline::transmit(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, RouteResult route,
+                        const xmit::Hop& hop, xmit::XmitFn xmit) {
+  if (!xmit) {
+    drop(f, Drop::kUnsupported);
+    return;
+  }
   switch (route) {
     case RouteResult::kResolved:
-      break;
+      emit(f, p, hop, xmit(xmit_, f, p, c, hop));
+      return;
     case RouteResult::kLocal:
-      pass(f);
-      return false;
-    case RouteResult::kPending:
-      hold(f);
-      return false;
+      free_passed(f);
+      return;
+    case RouteResult::kPending:  // route_or_hold() took those
     case RouteResult::kUnreachable:
       drop(f, Drop::kNoRoute);
-      return false;
+      return;
   }
-  if (p.ip_total_len() + overhead > hop.mtu) {
-    if (p.is_v6() || ipv4_df(f.data, p)) {
-      ++stats_.drops[static_cast<size_t>(Drop::kTooBig)];
-      auto k = xmit::icmp_frag_needed(p.is_v6());
-      uint32_t mtu = hop.mtu > overhead ? hop.mtu - overhead : 0;
-      if (p.is_v6() && mtu < 1280) mtu = 1280;
-      icmp_to_sender(f, p, k.type, k.code, mtu);
-      return false;
-    }
-    if (!may_fragment) {
+}
+
+void Pipeline::emit(io::Frame& f, const pkt::ParsedPacket& p, const xmit::Hop& hop,
+                    xmit::Result r) {
+  switch (r.verdict) {
+    case xmit::Verdict::kSend:
+      queue_tx(f, hop.l2.port);
+      return;
+    case xmit::Verdict::kSendFragmented:
+      queue_tx_fragmented(f, hop);
+      return;
+    case xmit::Verdict::kPass:
+      free_passed(f);
+      return;
+    case xmit::Verdict::kNoRoom:
+      drop(f, Drop::kNoRoom);
+      return;
+    case xmit::Verdict::kNeedsFragmenting:
       drop(f, Drop::kTooBig);  // would need fragmenting, which only tunnels do
-      return false;
-    }
+      return;
+    case xmit::Verdict::kTooBig:
+      count_drop(Drop::kTooBig);
+      answer_icmp(f, p, xmit::icmp_frag_needed(p.is_v6()), r.mtu);
+      return;
+    case xmit::Verdict::kTtlExceeded:
+      count_drop(Drop::kTtlExceeded);
+      answer_icmp(f, p, xmit::icmp_ttl_exceeded(p.is_v6()), 0);
+      return;
   }
-  if (!xmit::decrement_ttl(f.data, p)) {
-    ++stats_.drops[static_cast<size_t>(Drop::kTtlExceeded)];
-    auto k = xmit::icmp_ttl_exceeded(p.is_v6());
-    icmp_to_sender(f, p, k.type, k.code, 0);
-    return false;
-  }
-  return true;
 }
 
 void Pipeline::hold(io::Frame& f) {
@@ -592,6 +507,8 @@ void Pipeline::hold(io::Frame& f) {
   }
 }
 
+// As the kernel's ip_vs_in_stats() / ip_vs_out_stats(): a connection's traffic counts (IP
+// datagram bytes) only while its real server is available.
 void Pipeline::count_in(const conn::Conn& c, uint32_t bytes) {
   if (!c.dest || !c.dest->available()) return;
   auto& rs = RealServer::of(*c.dest);
@@ -606,8 +523,8 @@ void Pipeline::count_out(const conn::Conn& c, uint32_t bytes) {
   rs.service_counters().worker(options_.worker).add_out(bytes);
 }
 
-void Pipeline::icmp_to_sender(io::Frame& f, const pkt::ParsedPacket& p, uint8_t type,
-                              uint8_t code, uint32_t info) {
+void Pipeline::answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,
+                           uint32_t info) {
   // Back out of the port the packet came in, to the MAC it came from. The source is the
   // packet's destination when that is ours (a VIP), else our address toward the sender.
   xmit::L2Next back;
@@ -615,103 +532,65 @@ void Pipeline::icmp_to_sender(io::Frame& f, const pkt::ParsedPacket& p, uint8_t 
   std::memcpy(back.src.data(), f.data, 6);
   std::memcpy(back.dst.data(), f.data + 6, 6);
   InetAddr src = p.daddr;
-  Hop toward;
+  xmit::Hop toward;
   if (!snap_->find(p.af, p.proto, p.daddr, p.dport, snap_->classify(p.proto, p.daddr, p.dport)) &&
       router_.route(p.saddr, &toward) == RouteResult::kResolved)
     src = toward.src;
-  if (xmit::make_icmp_error(f, p, type, code, info, src, back)) {
+  if (xmit::make_icmp_error(f, p, kind.type, kind.code, info, src, back)) {
     ++stats_.icmp_sent;
-    send(f, back.port);
+    queue_tx(f, back.port);
   } else {
     io_.free({&f, 1});
   }
 }
 
-// --- ICMP errors about tracked connections (spec E.1) -----------------------------------------
+// --- ICMP errors about tracked connections (ip_vs_in_icmp(), ip_vs_out_icmp()) ---------------
 
 void Pipeline::handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p) {
   if (!relayed_icmp_error(p) || !p.has_inner || !p.inner.has_l4 ||
-      !xmit::has_ports(p.inner.proto)) {
-    pass(f);
+      !util::has_ports(p.inner.proto)) {
+    free_passed(f);
     return;
   }
   const auto& in = p.inner;
-  // About our reply to a client (quoted: VIP -> client): the client's input tuple.
-  const conn::Tuple as_input =
+  // The quoted packet reversed: the tuple of the flow the error travels against.
+  const conn::Tuple quoted =
       conn::Tuple::of(p.af, in.proto, in.daddr, in.dport, in.saddr, in.sport);
-  if (conn::Conn* c = tracker_.table().lookup_in(as_input)) {
-    const InetAddr daddr = conn::to_inet(c->daf, c->daddr);
-    Hop hop;
-    const RouteResult route = router_.route(daddr, &hop);
-    // A held frame is handled again from the start: it counts when it goes.
-    if (route == RouteResult::kPending) {
-      hold(f);
+  xmit::Hop hop;
+  RouteResult route;
+  // About our reply to a client (quoted: VIP -> client): toward the real server. A held frame
+  // is handled again from the start: it counts when it goes.
+  if (conn::Conn* c = tracker_.table().lookup_in(quoted)) {
+    if (route_or_hold(f, conn::to_inet(c->daf, c->daddr), &hop, &route) == Step::kConsumed)
       return;
-    }
     count_in(*c, p.ip_total_len());
-    switch (c->fwd()) {
-      case Fwd::kMasq:
-        if (!next_hop(f, p, route, hop, 0)) return;
-        xmit::rewrite_icmp_error(f.data, p, p.saddr, daddr, daddr, c->dport, in.daddr,
-                                 in.dport);
-        break;
-      case Fwd::kRoute:
-        if (!next_hop(f, p, route, hop, 0)) return;
-        break;
-      case Fwd::kTunnel: {
-        xmit::TunnelParams t = tunnel_params(*c, daddr);
-        if (!next_hop(f, p, route, hop, xmit::tunnel_overhead(t))) return;
-        t.src = hop.src;
-        if (xmit::tunnel_encap(f, p, t, hop.l2))
-          send(f, hop.l2.port);
-        else
-          drop(f, Drop::kNoRoom);
-        return;
-      }
-      default:
-        drop(f, Drop::kUnsupported);
-        return;
-    }
-    if (xmit::set_ethernet(f, p, hop.l2))
-      send(f, hop.l2.port);
-    else
-      drop(f, Drop::kNoRoom);
+    transmit(f, p, *c, route, hop, xmit::transmitter_of(*c).icmp_in);
     return;
   }
-  // From a real server about a request it got (quoted: client -> real server): NAT output.
-  const conn::Tuple as_output =
-      conn::Tuple::of(p.af, in.proto, in.daddr, in.dport, in.saddr, in.sport);
-  if (conn::Conn* c = tracker_.table().lookup_out(as_output); c && c->fwd() == Fwd::kMasq) {
-    Hop hop;
-    const RouteResult route = router_.route(p.daddr, &hop);
-    if (route == RouteResult::kPending) {
-      hold(f);
-      return;
-    }
-    count_out(*c, p.ip_total_len());
-    const InetAddr vaddr = conn::to_inet(c->af, c->vaddr);
-    if (!next_hop(f, p, route, hop, 0)) return;
-    xmit::rewrite_icmp_error(f.data, p, vaddr, p.daddr, in.saddr, in.sport, vaddr, c->vport);
-    if (xmit::set_ethernet(f, p, hop.l2))
-      send(f, hop.l2.port);
-    else
-      drop(f, Drop::kNoRoom);
+  // From a real server about a request it got (quoted: client -> real server): to the client.
+  conn::Conn* c = tracker_.table().lookup_out(quoted);
+  if (!c || !xmit::transmitter_of(*c).icmp_out) {
+    free_passed(f);
     return;
   }
-  pass(f);
+  if (route_or_hold(f, p.daddr, &hop, &route) == Step::kConsumed) return;
+  count_out(*c, p.ip_total_len());
+  transmit(f, p, *c, route, hop, xmit::transmitter_of(*c).icmp_out);
 }
 
 // --- Fragments: the first one carries the ports; the rest follow its connection -------------
 
+uint32_t Pipeline::frag_slot(const pkt::ParsedPacket& p) {
+  return (p.frag_id * util::kGolden32 ^ p.saddr.fold() ^ p.daddr.fold()) % kFragSlots;
+}
+
 void Pipeline::remember_fragment(const pkt::ParsedPacket& p, const conn::Conn& c, bool to_real) {
-  uint32_t slot = (p.frag_id * 0x9E3779B1u ^ p.saddr.fold() ^ p.daddr.fold()) % kFragSlots;
-  frags_[slot] = FragSlot{FragKey{p.saddr, p.daddr, p.frag_id, p.proto},
-                          tracker_.table().index_of(c), to_real};
+  frags_[frag_slot(p)] = FragSlot{FragKey{p.saddr, p.daddr, p.frag_id, p.proto},
+                                  tracker_.table().index_of(c), to_real};
 }
 
 void Pipeline::handle_fragment(io::Frame& f, pkt::ParsedPacket& p) {
-  uint32_t slot = (p.frag_id * 0x9E3779B1u ^ p.saddr.fold() ^ p.daddr.fold()) % kFragSlots;
-  const FragSlot& s = frags_[slot];
+  const FragSlot& s = frags_[frag_slot(p)];
   if (s.conn == conn::kNoConn || s.key.id != p.frag_id || s.key.proto != p.proto ||
       !(s.key.saddr == p.saddr) || !(s.key.daddr == p.daddr)) {
     drop(f, Drop::kFragmentOrphan);
@@ -726,30 +605,15 @@ void Pipeline::handle_fragment(io::Frame& f, pkt::ParsedPacket& p) {
     drop(f, Drop::kFragmentOrphan);
     return;
   }
-  if (!s.to_real) {
-    const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
-    const InetAddr caddr = conn::to_inet(c.af, c.caddr);
-    Hop hop;
-    const RouteResult route = router_.route(caddr, &hop);
-    if (route == RouteResult::kPending) {
-      hold(f);
-      return;
-    }
-    count_out(c, p.ip_total_len());  // as forward_out counts the first fragment
-    if (!next_hop(f, p, route, hop, 0)) return;
-    xmit::rewrite_tuple(f.data, p, vaddr, 0, c.fwd() == Fwd::kFullNat ? caddr : p.daddr, 0);
-    if (xmit::set_ethernet(f, p, hop.l2))
-      send(f, hop.l2.port);
-    else
-      drop(f, Drop::kNoRoom);
-    return;
-  }
-  forward_in(f, p, c);
+  if (s.to_real)
+    forward_in(f, p, c);
+  else
+    forward_out(f, p, c);
 }
 
-// --- Output ---------------------------------------------------------------------------------
+// --- Frame ownership: each of these takes the frame ---------------------------------------
 
-void Pipeline::send(io::Frame& f, uint16_t port) {
+void Pipeline::queue_tx(io::Frame& f, uint16_t port) {
   if (port >= tx_.size()) {
     drop(f, Drop::kNoRoute);
     return;
@@ -762,22 +626,10 @@ void Pipeline::send(io::Frame& f, uint16_t port) {
   q.frames[q.count++] = f;
 }
 
-xmit::TunnelParams Pipeline::tunnel_params(const conn::Conn& c, const InetAddr& daddr) {
-  const sched::DestForwarding fw = c.dest->forwarding();
-  xmit::TunnelParams t;
-  t.type = fw.tun_type;
-  t.csum = fw.tun_flags;
-  t.port = fw.tun_port;
-  t.dst = daddr;
-  t.pmtu_disc = snap_->sysctls().pmtu_disc != 0;
-  t.ip_id = ip_id_++;
-  return t;
-}
-
-void Pipeline::send_fragmented(io::Frame& f, const Hop& hop) {
+void Pipeline::queue_tx_fragmented(io::Frame& f, const xmit::Hop& hop) {
   const int extra = xmit::outer_fragments_needed(f, hop.mtu);
   if (extra <= 0) {
-    send(f, hop.l2.port);
+    queue_tx(f, hop.l2.port);
     return;
   }
   std::array<io::Frame, 48> rest;  // 65535 / (68 - 20) would be more; such MTUs are refused
@@ -789,18 +641,18 @@ void Pipeline::send_fragmented(io::Frame& f, const Hop& hop) {
     return;
   }
   xmit::fragment_outer_ipv4(f, hop.mtu, {rest.data(), static_cast<size_t>(extra)});
-  send(f, hop.l2.port);
-  for (int i = 0; i < extra; ++i) send(rest[i], hop.l2.port);
+  queue_tx(f, hop.l2.port);
+  for (int i = 0; i < extra; ++i) queue_tx(rest[i], hop.l2.port);
 }
 
 void Pipeline::drop(io::Frame& f, Drop why) {
-  ++stats_.drops[static_cast<size_t>(why)];
+  count_drop(why);
   free_.push_back(f);
 }
 
-void Pipeline::pass(io::Frame& f) {
+void Pipeline::free_passed(io::Frame& f) {
   // The XDP program already let the kernel have everything that is not ours; what reaches here
-  // and is not ours cannot be re-injected, so it is counted and dropped.
+  // and is not ours cannot be re-injected, so it is counted and freed.
   ++stats_.passed;
   free_.push_back(f);
 }
@@ -811,10 +663,7 @@ void Pipeline::flush() {
     if (!q.count) continue;
     uint32_t sent = io_.tx_burst(port, {q.frames.data(), q.count});
     stats_.tx += sent;
-    for (uint32_t i = sent; i < q.count; ++i) {
-      ++stats_.drops[static_cast<size_t>(Drop::kTxFull)];
-      free_.push_back(q.frames[i]);
-    }
+    for (uint32_t i = sent; i < q.count; ++i) drop(q.frames[i], Drop::kTxFull);
     q.count = 0;
   }
   if (!free_.empty()) {
@@ -837,11 +686,7 @@ void Pipeline::retry_held(uint64_t now_ms) {
     pkt::ParsedPacket p;
     pkt::parse_frame(again[i].frame.data, again[i].frame.len, &p);
     size_t before = held_.size();
-    uint64_t h = 0;
-    if (p.ok() && p.has_l4 && xmit::has_ports(p.proto))
-      h = tracker_.table().hash_in(
-          conn::Tuple::of(p.af, p.proto, p.saddr, p.sport, p.daddr, p.dport));
-    handle(again[i].frame, p, h);
+    handle(again[i].frame, p, flow_hash(p));
     // Still pending: keep the original deadline.
     if (held_.size() > before) held_.back().deadline_ms = again[i].deadline_ms;
   }

@@ -1,9 +1,14 @@
 // One worker's run-to-completion loop: a burst in, each frame parsed, matched to its
-// connection (or scheduled), moved through its protocol state machine, transformed for its
-// forwarding method and queued for transmission. Pure of I/O except through PacketIo.
+// connection (or scheduled), moved through its protocol state machine, and handed to the
+// transmitter bound to the connection (xmit/transmitter.h), whose result is queued for
+// transmission. Pure of I/O except through PacketIo.
 //
 // Per burst: parse every frame and prefetch its connection bucket, then handle the frames in
 // order (DPDK l3fwd / VPP style), then hand each port its transmissions in one call.
+//
+// Reading order: process() -> handle() -> schedule() for a new flow -> forward_in() /
+// forward_out() -> transmit() -> the connection's transmitter -> emit(). Every handle_* and
+// forward_* function consumes its frame; see "Frame ownership" below.
 #pragma once
 
 #include <array>
@@ -22,7 +27,8 @@
 #include "dp/snapshot.h"
 #include "io/packet_io.h"
 #include "pkt/parse.h"
-#include "xmit/tunnel.h"
+#include "xmit/icmp.h"
+#include "xmit/transmitter.h"
 
 namespace uvs::dp {
 
@@ -116,47 +122,64 @@ class Pipeline {
     bool to_real = true;  // direction of the first fragment
   };
 
+  // What a stage did with the frame (Katran's FURTHER_PROCESSING): kContinue, the caller still
+  // owns it; kConsumed, it was queued, held, passed or dropped and must not be touched again.
+  enum class Step : uint8_t { kContinue, kConsumed };
+
   void process(std::span<io::Frame> burst, uint64_t now_ms, bool taken_over);
   // The worker that owns the packet's flow: a hash of the client's address and port (FULLNAT
   // replies: the worker whose port slice holds the local port).
   unsigned owner_of(const pkt::ParsedPacket& p) const;
+  // The connection-table hash of the packet's input tuple; 0 for a packet not looked up by
+  // its ports.
+  uint64_t flow_hash(const pkt::ParsedPacket& p) const;
   void take_over(uint64_t now_ms);
+
+  // Each of these consumes the frame: transmitted, held, answered, passed or dropped.
   void handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in);
   void handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p);
   void handle_fragment(io::Frame& f, pkt::ParsedPacket& p);
-  conn::Conn* schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
-                       const ServiceEntry& svc, uint32_t mark, bool* done);
   // The client -> real server direction of `c` for the packet in `f`.
   void forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
   // The real server -> client direction (NAT and FULLNAT replies).
   void forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
-  // Acts on a route lookup's result, then checks MTU and TTL; `overhead` is what encapsulation
-  // adds. Returns false if the frame was consumed otherwise (ICMP, drop, held, passed).
-  // With `may_fragment`, an IPv4 packet without DF that does not fit goes on (a tunnel
-  // fragments its outer packet, see send_fragmented()).
-  bool next_hop(io::Frame& f, const pkt::ParsedPacket& p, RouteResult route, const Hop& hop,
-                uint32_t overhead, bool may_fragment = false);
-  // The outer header of connection c's tunnel to daddr (src is the route's, set later).
-  xmit::TunnelParams tunnel_params(const conn::Conn& c, const InetAddr& daddr);
-  // Sends an encapsulated frame, fragmenting its outer IPv4 packet to the hop's MTU if needed.
-  void send_fragmented(io::Frame& f, const Hop& hop);
-  void hold(io::Frame& f);
-  // Spec G.1: a connection's traffic counts (IP datagram bytes) only while its real server is
-  // available.
+
+  // A new connection for the packet, or null when the frame was consumed instead (dropped,
+  // passed, or answered with ICMP port unreachable).
+  conn::Conn* schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
+                       const ServiceEntry& svc, uint32_t mark);
+  // Looks up the next hop toward `dst`. A neighbour still being resolved holds the frame
+  // (kConsumed); any other answer is the caller's, in `route`, to act on after counting.
+  Step route_or_hold(io::Frame& f, const InetAddr& dst, xmit::Hop* hop, RouteResult* route);
+  // Consumes the frame: passed for a local destination, dropped without a route or without an
+  // entry point (`xmit` null), else transformed by `xmit` and emitted.
+  void transmit(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, RouteResult route,
+                const xmit::Hop& hop, xmit::XmitFn xmit);
+  // Acts on a transmitter's result: queue, fragment and queue, answer with ICMP, or drop.
+  void emit(io::Frame& f, const pkt::ParsedPacket& p, const xmit::Hop& hop, xmit::Result r);
+  // Turns the frame into an ICMP error back to the packet's sender and queues it.
+  void answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,
+                   uint32_t info);
   void count_in(const conn::Conn& c, uint32_t bytes);
   void count_out(const conn::Conn& c, uint32_t bytes);
+  static uint32_t frag_slot(const pkt::ParsedPacket& p);
   void remember_fragment(const pkt::ParsedPacket& p, const conn::Conn& c, bool to_real);
-  void icmp_to_sender(io::Frame& f, const pkt::ParsedPacket& p, uint8_t type, uint8_t code,
-                      uint32_t info);
   conn::LocalAddrPool* pool_for(const ServiceEntry& svc);
   const ServiceEntry* service_of(const conn::Conn& c) const;
   void on_expire(const conn::Conn& c, conn::ExpireEvent ev);
   static void expire_hook(void* ctx, const conn::Conn& c, conn::ExpireEvent ev);
   void adopt(const Snapshot* snap);
 
-  void send(io::Frame& f, uint16_t port);
+  // Frame ownership ends in one of these: queued for its port's next tx_burst, kept until its
+  // neighbour resolves, counted and freed.
+  void queue_tx(io::Frame& f, uint16_t port);
+  // Queues an encapsulated frame, fragmenting its outer IPv4 packet to the hop's MTU if needed.
+  void queue_tx_fragmented(io::Frame& f, const xmit::Hop& hop);
+  void hold(io::Frame& f);
   void drop(io::Frame& f, Drop why);
-  void pass(io::Frame& f);
+  void free_passed(io::Frame& f);  // not ours: counted as passed, freed
+  // A drop reason counted for a frame that is answered rather than freed.
+  void count_drop(Drop why) { ++stats_.drops[static_cast<size_t>(why)]; }
   void flush();
   void retry_held(uint64_t now_ms);
 
@@ -179,8 +202,7 @@ class Pipeline {
   static constexpr uint32_t kFragSlots = 1024;
   // FULLNAT local-address pools of this worker, by service identity.
   std::unordered_map<uint64_t, std::unique_ptr<conn::LocalAddrPool>> pools_;
-  uint64_t isn_state_;
-  uint16_t ip_id_ = 0;
+  xmit::Context xmit_;  // what this worker's transmitters read and advance
 };
 
 }  // namespace uvs::dp

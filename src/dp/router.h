@@ -10,11 +10,7 @@
 
 namespace uvs::dp {
 
-struct Hop {
-  xmit::L2Next l2;
-  InetAddr src{};     // our address toward the destination (routing's preferred source)
-  uint32_t mtu = 1500;
-};
+using Hop = xmit::Hop;
 
 enum class RouteResult : uint8_t {
   kResolved,

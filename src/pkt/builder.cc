@@ -481,8 +481,9 @@ std::vector<Bytes> fragment_frame(const Bytes& frame, uint32_t data_per_frag, ui
     Bytes f(frame.begin(), frame.begin() + hdr_end);
     if (!v6) {
       put16(f, l3 + 2, static_cast<uint16_t>(hdr_end - l3 + n));
-      const uint16_t flags = load_be16(f.data() + l3 + 6) & kIpv4FlagDf;
-      put16(f, l3 + 6, static_cast<uint16_t>(flags | (more ? kIpv4FlagMf : 0) | offset / 8));
+      const uint16_t flags = ipv4_frag_off(f.data() + l3) & kIpv4FlagDf;
+      put16(f, l3 + kIpv4FragOffOffset,
+            static_cast<uint16_t>(flags | (more ? kIpv4FlagMf : 0) | offset / 8));
       set_ipv4_header_checksum(f.data() + l3);
     } else {
       f[nh_at] = kIpv6NextFragment;
@@ -599,7 +600,7 @@ class Decoder {
       add(l + ".tos", fmt::format("{:#04x}", d_[off + 1]));
       add(l + ".tot_len", fmt::format("{}", tot));
       add(l + ".id", fmt::format("{}", load_be16(d_ + off + 4)));
-      const uint16_t frag = load_be16(d_ + off + 6);
+      const uint16_t frag = ipv4_frag_off(d_ + off);
       add(l + ".flags", fmt::format("{}{}{}", frag & 0x8000 ? "RF " : "", frag & kIpv4FlagDf ? "DF" : "-",
                                     frag & kIpv4FlagMf ? " MF" : ""));
       add(l + ".frag_off", fmt::format("{}", (frag & kIpv4OffsetMask) * 8));

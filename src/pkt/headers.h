@@ -115,10 +115,17 @@ struct __attribute__((packed)) Ipv4Hdr {
 };
 inline constexpr uint32_t kIpv4TtlOffset = offsetof(Ipv4Hdr, ttl);
 inline constexpr uint32_t kIpv4CheckOffset = offsetof(Ipv4Hdr, check);
+inline constexpr uint32_t kIpv4FragOffOffset = offsetof(Ipv4Hdr, frag_off);
+
+// The flags-and-offset word of the IPv4 header at `ip`, host order.
+inline uint16_t ipv4_frag_off(const uint8_t* ip) { return load_be16(ip + kIpv4FragOffOffset); }
+// Don't Fragment set on the IPv4 header at `ip`.
+inline bool ipv4_df(const uint8_t* ip) { return ipv4_frag_off(ip) & kIpv4FlagDf; }
 
 // ---- IPv6 and its extension headers ----------------------------------------------------------
 
 inline constexpr uint32_t kIpv6HdrLen = 40;
+inline constexpr uint32_t kIpv6MinMtu = 1280;  // RFC 8200 section 5: every link carries this
 inline constexpr uint8_t kIpv6NextHopByHop = IPPROTO_HOPOPTS;    // 0
 inline constexpr uint8_t kIpv6NextRouting = IPPROTO_ROUTING;     // 43
 inline constexpr uint8_t kIpv6NextFragment = IPPROTO_FRAGMENT;   // 44

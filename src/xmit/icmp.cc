@@ -14,7 +14,7 @@ namespace uvs::xmit {
 namespace {
 
 constexpr uint32_t kIpv4ErrorMax = 576;   // RFC 1812 4.3.2.3
-constexpr uint32_t kIpv6ErrorMax = 1280;  // RFC 4443 2.4 (c)
+constexpr uint32_t kIpv6ErrorMax = pkt::kIpv6MinMtu;  // RFC 4443 2.4 (c)
 
 void write_addr(uint8_t* at, const InetAddr& a) {
   std::memcpy(at, a.bytes.data(), a.is_v6() ? 16 : 4);
@@ -110,7 +110,7 @@ void rewrite_icmp_error(uint8_t* frame, const pkt::ParsedPacket& p, const InetAd
     ih->check = 0;
     pkt::set_ipv4_header_checksum(inner);
   }
-  if (p.inner.has_l4 && has_ports(p.inner.proto)) {
+  if (p.inner.has_l4 && util::has_ports(p.inner.proto)) {
     uint8_t* l4 = frame + p.inner.l4_off;
     pkt::store_be16(l4, inner_sport);
     pkt::store_be16(l4 + 2, inner_dport);

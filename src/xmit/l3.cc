@@ -36,11 +36,34 @@ void rewrite_tuple(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& s
   }
   if (!p.has_l4) return;  // non-first fragment or unknown protocol: addresses only
   uint8_t* l4 = frame + p.l4_off;
-  if (has_ports(p.proto)) {
+  if (util::has_ports(p.proto)) {
     store_u16(l4, htons(sport));
     store_u16(l4 + 2, htons(dport));
   }
   pkt::update_l4_checksum_after_nat(frame, p, saddr, daddr, sport, dport);
+}
+
+void rewrite_tuple_full_csum(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& saddr,
+                             uint16_t sport, const InetAddr& daddr, uint16_t dport) {
+  rewrite_tuple(frame, p, saddr, sport, daddr, dport);
+  pkt::ParsedPacket after = p;
+  after.saddr = saddr;
+  after.daddr = daddr;
+  pkt::recompute_l4_checksum(frame, after);
+}
+
+Result prepare_forward(uint8_t* frame, const pkt::ParsedPacket& p, const Hop& hop,
+                       uint32_t overhead, bool may_fragment) {
+  if (p.ip_total_len() + overhead > hop.mtu) {
+    if (p.is_v6() || pkt::ipv4_df(frame + p.l3_off)) {
+      uint32_t mtu = hop.mtu > overhead ? hop.mtu - overhead : 0;
+      if (p.is_v6() && mtu < pkt::kIpv6MinMtu) mtu = pkt::kIpv6MinMtu;
+      return {Verdict::kTooBig, mtu};
+    }
+    if (!may_fragment) return {Verdict::kNeedsFragmenting};
+  }
+  if (!decrement_ttl(frame, p)) return {Verdict::kTtlExceeded};
+  return {Verdict::kSend};
 }
 
 bool decrement_ttl(uint8_t* frame, const pkt::ParsedPacket& p) {

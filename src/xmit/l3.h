@@ -9,6 +9,7 @@
 #include "io/packet_io.h"
 #include "model/address.h"
 #include "pkt/parse.h"
+#include "util/proto.h"
 
 namespace uvs::xmit {
 
@@ -21,6 +22,33 @@ struct L2Next {
   MacAddr dst{};      // the neighbour's
 };
 
+// Where a packet leaves for: what a route lookup answers (dp::Router, nl/).
+struct Hop {
+  L2Next l2;
+  InetAddr src{};     // our address toward the destination (routing's preferred source)
+  uint32_t mtu = 1500;
+};
+
+// What a transmitter did with a frame, for the caller to act on. Everything but kSend and
+// kSendFragmented leaves the frame as it was received, so the caller can still answer the
+// sender with an ICMP error quoting it.
+enum class Verdict : uint8_t {
+  kSend,            // transformed, Ethernet header set: queue it on the hop's port
+  kSendFragmented,  // as kSend, but its outer IPv4 packet may exceed the hop's MTU (tunnels)
+  kPass,            // not for forwarding (the kernel's ip_vs_null_xmit(): local delivery)
+  kNoRoom,          // no headroom or tailroom for the transform
+  kTooBig,          // larger than the path allows, DF set: ICMP fragmentation needed, `mtu`
+  kNeedsFragmenting,  // larger than the path allows, DF clear, and only tunnels fragment
+  kTtlExceeded,     // TTL / hop limit ran out: ICMP time exceeded
+};
+
+struct Result {
+  Verdict verdict = Verdict::kSend;
+  uint32_t mtu = 0;  // kTooBig: the MTU to report to the sender
+
+  bool sent() const { return verdict == Verdict::kSend || verdict == Verdict::kSendFragmented; }
+};
+
 // Rewrites source and destination address and port (host order) of the packet, fixing the IPv4
 // header checksum and the L4 checksum: incrementally when the received one is final, by full
 // recomputation when it was left partial by a local sender. A non-first fragment carries no L4
@@ -30,7 +58,7 @@ void rewrite_tuple(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& s
                    uint16_t sport, const InetAddr& daddr, uint16_t dport);
 
 // TTL / hop limit minus one, IPv4 checksum updated. False (and nothing changed) when the
-// packet must not be forwarded: TTL already 1 or 0 (spec E.0: ICMP time exceeded).
+// packet must not be forwarded: TTL already 1 or 0 (the kernel answers ICMP time exceeded).
 bool decrement_ttl(uint8_t* frame, const pkt::ParsedPacket& p);
 
 // Replaces whatever precedes the IP header (Ethernet and VLAN tags) by one untagged Ethernet
@@ -40,9 +68,23 @@ bool set_ethernet(io::Frame& f, const pkt::ParsedPacket& p, const L2Next& next);
 // Same for a frame whose IP header now starts at `l3_off` with family `af`.
 bool set_ethernet_at(io::Frame& f, uint32_t l3_off, uint16_t af, const L2Next& next);
 
-// Where the L4 ports are in a packet with ports (TCP, UDP, SCTP share the first 4 bytes).
-inline bool has_ports(uint8_t proto) {
-  return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+// Rewrites the tuple as rewrite_tuple() does, then recomputes the L4 checksum in full: for a
+// segment whose payload or options were edited first (FULLNAT's TCP surgery), where an
+// incremental update would carry the old error along.
+void rewrite_tuple_full_csum(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& saddr,
+                             uint16_t sport, const InetAddr& daddr, uint16_t dport);
+
+// The checks of every forwarded packet before it is transformed, as the kernel's
+// ensure_mtu_is_adequate() and the TTL decrement of its xmit functions: the datagram plus
+// `overhead` (what encapsulation adds) must fit the hop's MTU, unless IPv4 without DF and
+// `may_fragment` (a tunnel fragments its outer packet); then the TTL goes down by one. A result
+// other than kSend leaves the frame untouched.
+Result prepare_forward(uint8_t* frame, const pkt::ParsedPacket& p, const Hop& hop,
+                       uint32_t overhead, bool may_fragment);
+
+// The common last step: the Ethernet header toward the hop. kSend, or kNoRoom.
+inline Result to_hop(io::Frame& f, const pkt::ParsedPacket& p, const Hop& hop) {
+  return {set_ethernet(f, p, hop.l2) ? Verdict::kSend : Verdict::kNoRoom};
 }
 
 }  // namespace uvs::xmit

@@ -79,8 +79,7 @@ bool tunnel_encap(io::Frame& f, const pkt::ParsedPacket& p, const TunnelParams& 
   const uint8_t inner_tos =
       p.is_v6() ? static_cast<uint8_t>((pkt::load_be16(inner_hdr) >> 4) & 0xff) : inner_hdr[1];
   const uint8_t inner_ttl = inner_hdr[p.is_v6() ? pkt::kIpv6HopLimitOffset : pkt::kIpv4TtlOffset];
-  const bool inner_df =
-      !p.is_v6() && (pkt::load_be16(inner_hdr + 6) & pkt::kIpv4FlagDf) && t.pmtu_disc;
+  const bool inner_df = !p.is_v6() && pkt::ipv4_df(inner_hdr) && t.pmtu_disc;
   const uint32_t payload_len = extra + inner_len;  // what follows the outer IP header
   uint8_t* ip = f.data + pkt::kEthHdrLen;
   const uint8_t proto = outer_protocol(t, p.is_v6());

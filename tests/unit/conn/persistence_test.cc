@@ -304,7 +304,7 @@ TEST_F(PersistTest, DroppingTheLastConnectionDropsAnUnassuredTemplate) {
   const ServiceConfig svc = persistent(80);
   sched::Dest* a = dests_.add(v4(kRip), 80, Fwd::kRoute);
   Conn* c = connect(svc, tuple(v4(kClient), 1000, v4(kVip), 80), a);
-  tracker_.drop(*c, now_);
+  tracker_.expire_now_with_template(*c, now_);
   EXPECT_EQ(tracker_.table().size(), 0u);
   EXPECT_EQ(counts(a), (Counts{0, 0, 0}));
 
@@ -313,7 +313,7 @@ TEST_F(PersistTest, DroppingTheLastConnectionDropsAnUnassuredTemplate) {
   tracker_.on_packet(*c, Dir::kInput, tcp_flags(kTcpSyn));
   tracker_.on_packet(*c, Dir::kInput, tcp_flags(kTcpAck));
   EXPECT_EQ(last_tmpl_->state, kTemplateAssured);
-  tracker_.drop(*c, now_);
+  tracker_.expire_now_with_template(*c, now_);
   EXPECT_EQ(tracker_.table().size(), 1u);
   EXPECT_EQ(counts(a), (Counts{0, 0, 1}));
 

@@ -1,0 +1,84 @@
+// FULLNAT (ipvsadm -b), Alibaba LVS's ip_vs_fnat_xmit() and its reply side, as DPVS carries
+// them: both addresses change. Toward the real server the packet comes from one of the
+// service's local addresses (-P/-Q) and a local port; the real server answers that address, so
+// its reply returns here and leaves as VIP -> client.
+//
+// TCP gets more than a tuple rewrite (tcp_opts.h has the primitives):
+//  - the director picks its own initial sequence number toward the real server, unguessable
+//    from the client's; sequence numbers are shifted in, acknowledgements and SACK edges
+//    shifted back out;
+//  - the client's SYN loses its timestamp option (fullnat_timestamp_remove), since the real
+//    servers behind one local address would otherwise see clashing timestamps;
+//  - the TOA option tells the real server who the client is (fullnat_toa), on the SYN and on
+//    the handshake's last ACK until it got through;
+//  - the real server's SYN-ACK announces an MSS lowered by the TOA's size (fullnat_mss_adjust),
+//    so the client never sends a segment that no longer fits once TOA is added.
+// The L4 checksum is then recomputed once over the edited segment.
+#include "xmit/tcp_opts.h"
+#include "xmit/transmitter.h"
+
+namespace uvs::xmit {
+
+namespace {
+
+bool fixed_tcp_header(const pkt::ParsedPacket& p) {
+  return p.proto == IPPROTO_TCP && !p.is_fragment;
+}
+
+// Client -> real server TCP surgery, before the tuple changes.
+void tcp_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, uint32_t mtu) {
+  const Sysctls& s = *ctx.sysctls;
+  const bool syn = (p.tcp_flags & pkt::kTcpSyn) && !(p.tcp_flags & pkt::kTcpAck);
+  if (syn && !(c.xflags & conn::kXFnatSeqDelta)) {
+    c.fnat_seq_delta = static_cast<uint32_t>(ctx.isn.next()) - tcp_seq(f.data, p);
+    c.xflags |= conn::kXFnatSeqDelta;
+  }
+  if (syn) tcp_syn_fixups(f.data, p, s.fullnat_timestamp_remove != 0, 0);
+  if (c.xflags & conn::kXFnatSeqDelta) tcp_shift_seq(f.data, p, c.fnat_seq_delta);
+  const bool handshake_ack = !(p.tcp_flags & (pkt::kTcpSyn | pkt::kTcpRst | pkt::kTcpFin)) &&
+                             (p.tcp_flags & pkt::kTcpAck) && !(c.xflags & conn::kXFnatToaDone);
+  if (s.fullnat_toa && (syn || handshake_ack)) {
+    if (tcp_insert_toa(f, p, conn::to_inet(c.af, c.caddr), c.cport, mtu) && handshake_ack)
+      c.xflags |= conn::kXFnatToaDone;
+  }
+}
+
+// Real server -> client TCP surgery, before the tuple changes.
+void tcp_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
+  const Sysctls& s = *ctx.sysctls;
+  if (c.xflags & conn::kXFnatSeqDelta) tcp_unshift_ack(f.data, p, c.fnat_seq_delta);
+  if ((p.tcp_flags & pkt::kTcpSyn) && s.fullnat_mss_adjust && s.fullnat_toa)
+    tcp_syn_fixups(f.data, p, false, c.af == AF_INET6 ? kToaLenV6 + 4 : kToaLenV4);
+}
+
+}  // namespace
+
+Result fullnat_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                  const Hop& hop) {
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  const InetAddr laddr = conn::to_inet(c.daf, c.laddr);
+  const InetAddr daddr = conn::to_inet(c.daf, c.daddr);
+  if (fixed_tcp_header(p)) {
+    tcp_in(ctx, f, p, c, hop.mtu);
+    rewrite_tuple_full_csum(f.data, p, laddr, c.lport, daddr, c.dport);
+  } else {
+    rewrite_tuple(f.data, p, laddr, c.lport, daddr, c.dport);
+  }
+  return to_hop(f, p, hop);
+}
+
+Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                   const Hop& hop) {
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
+  const InetAddr caddr = conn::to_inet(c.af, c.caddr);
+  if (fixed_tcp_header(p)) {
+    tcp_out(ctx, f, p, c);
+    rewrite_tuple_full_csum(f.data, p, vaddr, c.vport, caddr, c.cport);
+  } else {
+    rewrite_tuple(f.data, p, vaddr, c.vport, caddr, c.cport);
+  }
+  return to_hop(f, p, hop);
+}
+
+}  // namespace uvs::xmit

@@ -1,0 +1,41 @@
+// NAT (ipvsadm -m, "Masq"): the kernel's ip_vs_nat_xmit() and the reply side of
+// handle_response(). Toward the real server the destination becomes the real server's address
+// and port; its reply leaves with the virtual address and port as source. ICMP errors about a
+// connection are translated both ways (ip_vs_icmp_xmit(), ip_vs_out_icmp()): the outer
+// addresses and the quoted packet's tuple.
+#include "xmit/icmp.h"
+#include "xmit/transmitter.h"
+
+namespace uvs::xmit {
+
+Result nat_in(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, const Hop& hop) {
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  rewrite_tuple(f.data, p, p.saddr, p.sport, conn::to_inet(c.daf, c.daddr), c.dport);
+  return to_hop(f, p, hop);
+}
+
+Result nat_out(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, const Hop& hop) {
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  rewrite_tuple(f.data, p, conn::to_inet(c.af, c.vaddr), c.vport, p.daddr, p.dport);
+  return to_hop(f, p, hop);
+}
+
+Result nat_icmp_in(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                   const Hop& hop) {
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  // Quoted: our reply (VIP -> client); it becomes the real server's (RIP -> client).
+  const InetAddr daddr = conn::to_inet(c.daf, c.daddr);
+  rewrite_icmp_error(f.data, p, p.saddr, daddr, daddr, c.dport, p.inner.daddr, p.inner.dport);
+  return to_hop(f, p, hop);
+}
+
+Result nat_icmp_out(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                    const Hop& hop) {
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  // Quoted: the request the real server got (client -> RIP); it becomes client -> VIP.
+  const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
+  rewrite_icmp_error(f.data, p, vaddr, p.daddr, p.inner.saddr, p.inner.sport, vaddr, c.vport);
+  return to_hop(f, p, hop);
+}
+
+}  // namespace uvs::xmit

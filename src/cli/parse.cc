@@ -202,6 +202,26 @@ constexpr std::array<TunnelSpec, 3> kTunnelSpecs = {{
     {"gre", {'x', '1', '1', 'x'}},
 }};
 
+// The listing switches of -L/-S: each sets one ListFormat field and its option bit.
+struct ListSwitch {
+  int code;
+  bool ListFormat::*field;
+  OptionBit bit;
+};
+constexpr std::array<ListSwitch, 11> kListSwitches = {{
+    {'c', &ListFormat::connections, kOptConnection},
+    {'n', &ListFormat::numeric, kOptNumeric},
+    {kCodeTimeout, &ListFormat::timeout, kOptTimeout},
+    {kCodeDaemon, &ListFormat::daemon, kOptDaemon},
+    {kCodeStats, &ListFormat::stats, kOptStats},
+    {kCodeRate, &ListFormat::rate, kOptRate},
+    {kCodeThresholds, &ListFormat::thresholds, kOptThresholds},
+    {kCodePersistentConn, &ListFormat::persistent_conn, kOptPersistentConn},
+    {kCodeTunInfo, &ListFormat::tun_info, kOptTunInfo},
+    {kCodeNoSort, &ListFormat::nosort, kOptNoSort},
+    {'X', &ListFormat::exact, kOptExact},
+}};
+
 // The option table handed to popt. Whether -b takes an argument depends on the command, so
 // there are two tables: mainline (-b = --sched-flags LIST) and the one used after -a/-e, where
 // -b/--fullnat is a forwarding switch (Alibaba LVS) and --sched-flags stays long-only.
@@ -305,12 +325,28 @@ class Parser {
   bool try_help();
   bool popt_failure(poptContext ctx, int rc);
 
+  // What one option family's take_*_option() did: nullopt if `code` is not one of the
+  // family's options, else the step's result (true to go on).
+  using Taken = std::optional<bool>;
+
   bool start_command(int code, const char* arg);
   bool take_option(int code, const char* arg, poptContext ctx);
+  Taken take_service_option(int code, const std::string& arg, bool has_arg);
+  Taken take_server_option(int code, const std::string& arg);
+  Taken take_list_option(int code);
+  Taken take_daemon_option(int code, const std::string& arg);
   bool set_option(OptionBit bit);
+  // Sets `bit`, then *out = arg if it is an integer in [min, max], else fails with `message`.
+  template <typename T>
   bool take_number(OptionBit bit, const std::string& arg, long min, long max, const char* message,
-                   long* out);
+                   T* out);
   bool take_service(int code, const std::string& arg);
+  bool take_fwmark(const std::string& arg);
+  bool take_persistent(const std::string& arg, bool has_arg);
+  bool take_netmask(const std::string& arg);
+  bool take_synproxy(const std::string& arg);
+  bool take_server(const std::string& arg);
+  bool take_tun_type(const std::string& arg);
   bool take_mcast_group(const std::string& arg);
   bool read_set_values(poptContext ctx);
   bool apply_sched_flags();
@@ -377,12 +413,13 @@ bool Parser::set_option(OptionBit bit) {
   return true;
 }
 
+template <typename T>
 bool Parser::take_number(OptionBit bit, const std::string& arg, long min, long max,
-                         const char* message, long* out) {
+                         const char* message, T* out) {
   if (!set_option(bit)) return false;
   auto n = parse_integer(arg, min, max);
   if (!n) return fail(message);
-  *out = *n;
+  *out = static_cast<T>(*n);
   return true;
 }
 
@@ -497,141 +534,117 @@ bool Parser::take_mcast_group(const std::string& arg) {
   return true;
 }
 
+bool Parser::take_fwmark(const std::string& arg) {
+  if (!set_option(kOptService)) return false;
+  // Fwmark services carry TCP (ignored by the kernel) and are IPv4 until -6.
+  cmd_.svc.key.af = AF_INET;
+  cmd_.svc.key.protocol = kProtoTcp;
+  protocol_ = kProtoTcp;
+  auto mark = parse_fwmark(arg);
+  if (!mark) return fail("invalid fwmark value `" + arg + "' specified");
+  cmd_.svc.key.fwmark = *mark;
+  return true;
+}
+
+bool Parser::take_persistent(const std::string& arg, bool has_arg) {
+  if (!set_option(kOptPersistent)) return false;
+  cmd_.svc.flags |= kSvcPersistent;
+  if (!has_arg) {
+    cmd_.svc.timeout = kDefaultPersistTimeout;
+    return true;
+  }
+  auto t = parse_integer(arg, 1, kMaxTimeout);
+  if (!t) return fail("invalid timeout value `" + arg + "' specified");
+  cmd_.svc.timeout = static_cast<uint32_t>(*t);
+  return true;
+}
+
+bool Parser::take_netmask(const std::string& arg) {
+  if (!set_option(kOptNetmask)) return false;
+  // The family known at this point decides: -M before an IPv6 -t is read as IPv4 (and
+  // then overwritten by the IPv6 address's /128).
+  if (cmd_.svc.key.af != AF_INET6) {
+    auto mask = parse_ipv4_netmask(arg);
+    if (!mask) return fail("illegal virtual server persistent mask specified");
+    cmd_.svc.netmask = *mask;
+  } else {
+    auto prefix = parse_ipv6_prefix(arg);
+    if (!prefix) return fail("illegal ipv6 netmask specified");
+    cmd_.svc.netmask = *prefix;
+  }
+  return true;
+}
+
+bool Parser::take_synproxy(const std::string& arg) {
+  if (!set_option(kOptSynproxy)) return false;
+  if (arg == "enable") {
+    cmd_.svc.flags |= kSvcSynproxy;
+  } else if (arg == "disable") {
+    cmd_.svc.flags &= ~kSvcSynproxy;
+  } else {
+    return fail("synproxy switch must be enable or disable");
+  }
+  return true;
+}
+
+bool Parser::take_server(const std::string& arg) {
+  if (!set_option(kOptServer)) return false;
+  auto hp = parse_host_port(arg, protocol_);
+  if (!hp) return fail("illegal real server address[:port] specified");
+  cmd_.dest.key.addr = hp->addr;
+  // Without a port the service port known so far is used (0 if -t comes later).
+  cmd_.dest.key.port = hp->port ? *hp->port : cmd_.svc.key.port;
+  return true;
+}
+
+bool Parser::take_tun_type(const std::string& arg) {
+  if (!set_option(kOptTunType)) return false;
+  if (arg == "ipip") {
+    cmd_.dest.tun_type = TunType::kIpip;
+  } else if (arg == "gue") {
+    cmd_.dest.tun_type = TunType::kGue;
+  } else if (arg == "gre") {
+    cmd_.dest.tun_type = TunType::kGre;
+  } else {
+    return fail("illegal tunnel type specified");
+  }
+  return true;
+}
+
 bool Parser::take_option(int code, const char* raw_arg, poptContext ctx) {
   const std::string arg = raw_arg ? raw_arg : "";
-  long n = 0;
+  if (Taken taken = take_service_option(code, arg, raw_arg != nullptr)) return *taken;
+  if (Taken taken = take_server_option(code, arg)) return *taken;
+  if (Taken taken = take_list_option(code)) return *taken;
+  if (Taken taken = take_daemon_option(code, arg)) return *taken;
+  // A command letter after the command: known to popt, not an option here.
+  const char* bad = poptBadOption(ctx, POPT_BADOPTION_NOALIAS);
+  return fail(std::string("invalid option `") + (bad ? bad : "") + "'");
+}
+
+// The virtual service and its definition (-A/-E).
+Parser::Taken Parser::take_service_option(int code, const std::string& arg, bool has_arg) {
   switch (code) {
     case 't':
     case 'u':
     case kCodeSctpService:
       return take_service(code, arg);
-    case 'f': {
-      if (!set_option(kOptService)) return false;
-      // Fwmark services carry TCP (ignored by the kernel) and are IPv4 until -6.
-      cmd_.svc.key.af = AF_INET;
-      cmd_.svc.key.protocol = kProtoTcp;
-      protocol_ = kProtoTcp;
-      auto mark = parse_fwmark(arg);
-      if (!mark) return fail("invalid fwmark value `" + arg + "' specified");
-      cmd_.svc.key.fwmark = *mark;
-      return true;
-    }
-    case 's':
-      if (!set_option(kOptScheduler)) return false;
-      cmd_.svc.sched_name = arg.substr(0, kSchedNameMax);
-      return true;
-    case 'p':
-      if (!set_option(kOptPersistent)) return false;
-      cmd_.svc.flags |= kSvcPersistent;
-      if (raw_arg == nullptr) {
-        cmd_.svc.timeout = kDefaultPersistTimeout;
-      } else {
-        auto t = parse_integer(arg, 1, kMaxTimeout);
-        if (!t) return fail("invalid timeout value `" + arg + "' specified");
-        cmd_.svc.timeout = static_cast<uint32_t>(*t);
-      }
-      return true;
-    case 'M':
-      if (!set_option(kOptNetmask)) return false;
-      // The family known at this point decides: -M before an IPv6 -t is read as IPv4 (and
-      // then overwritten by the IPv6 address's /128).
-      if (cmd_.svc.key.af != AF_INET6) {
-        auto mask = parse_ipv4_netmask(arg);
-        if (!mask) return fail("illegal virtual server persistent mask specified");
-        cmd_.svc.netmask = *mask;
-      } else {
-        auto prefix = parse_ipv6_prefix(arg);
-        if (!prefix) return fail("illegal ipv6 netmask specified");
-        cmd_.svc.netmask = *prefix;
-      }
-      return true;
-    case 'r': {
-      if (!set_option(kOptServer)) return false;
-      auto hp = parse_host_port(arg, protocol_);
-      if (!hp) return fail("illegal real server address[:port] specified");
-      cmd_.dest.key.addr = hp->addr;
-      // Without a port the service port known so far is used (0 if -t comes later).
-      cmd_.dest.key.port = hp->port ? *hp->port : cmd_.svc.key.port;
-      return true;
-    }
-    case 'm':
-    case 'i':
-    case 'g':
-    case kCodeFullNat:
-      if (!set_option(kOptForward)) return false;
-      cmd_.dest.fwd = code == 'm'   ? Fwd::kMasq
-                      : code == 'i' ? Fwd::kTunnel
-                      : code == 'g' ? Fwd::kRoute
-                                    : Fwd::kFullNat;
-      return true;
-    case 'w':
-      if (!take_number(kOptWeight, arg, 0, INT_MAX, "illegal weight specified", &n)) {
-        return false;
-      }
-      cmd_.dest.weight = static_cast<int32_t>(n);
-      return true;
-    case 'x':
-      if (!take_number(kOptUThreshold, arg, 0, INT_MAX, "illegal u_threshold specified", &n)) {
-        return false;
-      }
-      cmd_.dest.u_threshold = static_cast<uint32_t>(n);
-      return true;
-    case 'y':
-      if (!take_number(kOptLThreshold, arg, 0, INT_MAX, "illegal l_threshold specified", &n)) {
-        return false;
-      }
-      cmd_.dest.l_threshold = static_cast<uint32_t>(n);
-      return true;
-    case 'c':
-      cmd_.list.connections = true;
-      return set_option(kOptConnection);
-    case 'n':
-      cmd_.list.numeric = true;
-      return set_option(kOptNumeric);
-    case kCodeMcastInterface:
-      if (!set_option(kOptMcastIfn)) return false;
-      cmd_.daemon.mcast_ifn = arg.substr(0, kIfNameMax);
-      return true;
-    case kCodeSyncId:
-      if (!take_number(kOptSyncId, arg, 0, 255, "illegal syncid specified", &n)) return false;
-      cmd_.daemon.syncid = static_cast<int>(n);
-      return true;
-    case kCodeTimeout:
-      cmd_.list.timeout = true;
-      return set_option(kOptTimeout);
-    case kCodeDaemon:
-      cmd_.list.daemon = true;
-      return set_option(kOptDaemon);
-    case kCodeStats:
-      cmd_.list.stats = true;
-      return set_option(kOptStats);
-    case kCodeRate:
-      cmd_.list.rate = true;
-      return set_option(kOptRate);
-    case kCodeThresholds:
-      cmd_.list.thresholds = true;
-      return set_option(kOptThresholds);
-    case kCodePersistentConn:
-      cmd_.list.persistent_conn = true;
-      return set_option(kOptPersistentConn);
-    case kCodeTunInfo:
-      cmd_.list.tun_info = true;
-      return set_option(kOptTunInfo);
-    case kCodeNoSort:
-      cmd_.list.nosort = true;
-      return set_option(kOptNoSort);
-    case kCodeSort:
-      // Sorting is the default; --sort is accepted for compatibility and not recorded.
-      return true;
-    case 'X':
-      cmd_.list.exact = true;
-      return set_option(kOptExact);
+    case 'f':
+      return take_fwmark(arg);
     case '6':
       // -6 is not an option bit: it only turns an already given fwmark service into IPv6.
       if (!cmd_.svc.key.is_fwmark()) return fail("-6 used before -f\n");
       cmd_.svc.key.af = AF_INET6;
       cmd_.svc.netmask = 128;
       return true;
+    case 's':
+      if (!set_option(kOptScheduler)) return false;
+      cmd_.svc.sched_name = arg.substr(0, kSchedNameMax);
+      return true;
+    case 'p':
+      return take_persistent(arg, has_arg);
+    case 'M':
+      return take_netmask(arg);
     case 'o':
       if (!set_option(kOptOnePacket)) return false;
       cmd_.svc.flags |= kSvcOnePacket;
@@ -644,46 +657,42 @@ bool Parser::take_option(int code, const char* raw_arg, poptContext ctx) {
       if (!set_option(kOptSchedFlags)) return false;
       sched_flags_arg_ = arg.substr(0, kSchedFlagsArgMax);
       return true;
-    case kCodeMcastGroup:
-      return take_mcast_group(arg);
-    case kCodeMcastPort:
-      if (!take_number(kOptMcastPort, arg, 1, 65535, "illegal mcast-port specified", &n)) {
-        return false;
-      }
-      cmd_.daemon.mcast_port = static_cast<uint16_t>(n);
+    case 'j':
+      return take_synproxy(arg);
+    default:
+      return std::nullopt;
+  }
+}
+
+// Real-server options (-a/-e/-d), and -z, the FULLNAT local address of -P/-Q.
+Parser::Taken Parser::take_server_option(int code, const std::string& arg) {
+  switch (code) {
+    case 'r':
+      return take_server(arg);
+    case 'm':
+    case 'i':
+    case 'g':
+    case kCodeFullNat:
+      if (!set_option(kOptForward)) return false;
+      cmd_.dest.fwd = code == 'm'   ? Fwd::kMasq
+                      : code == 'i' ? Fwd::kTunnel
+                      : code == 'g' ? Fwd::kRoute
+                                    : Fwd::kFullNat;
       return true;
-    case kCodeMcastTtl:
-      if (!take_number(kOptMcastTtl, arg, 1, 255, "illegal mcast-ttl specified", &n)) {
-        return false;
-      }
-      cmd_.daemon.mcast_ttl = static_cast<uint8_t>(n);
-      return true;
-    case kCodeSyncMaxlen:
-      // The largest UDP payload of one IPv4 datagram: 65535 - IP header - UDP header.
-      if (!take_number(kOptSyncMaxlen, arg, 1, 65535 - 20 - 8, "illegal sync-maxlen specified",
-                       &n)) {
-        return false;
-      }
-      cmd_.daemon.sync_maxlen = static_cast<uint16_t>(n);
-      return true;
+    case 'w':
+      return take_number(kOptWeight, arg, 0, INT_MAX, "illegal weight specified",
+                         &cmd_.dest.weight);
+    case 'x':
+      return take_number(kOptUThreshold, arg, 0, INT_MAX, "illegal u_threshold specified",
+                         &cmd_.dest.u_threshold);
+    case 'y':
+      return take_number(kOptLThreshold, arg, 0, INT_MAX, "illegal l_threshold specified",
+                         &cmd_.dest.l_threshold);
     case kCodeTunType:
-      if (!set_option(kOptTunType)) return false;
-      if (arg == "ipip") {
-        cmd_.dest.tun_type = TunType::kIpip;
-      } else if (arg == "gue") {
-        cmd_.dest.tun_type = TunType::kGue;
-      } else if (arg == "gre") {
-        cmd_.dest.tun_type = TunType::kGre;
-      } else {
-        return fail("illegal tunnel type specified");
-      }
-      return true;
+      return take_tun_type(arg);
     case kCodeTunPort:
-      if (!take_number(kOptTunPort, arg, 1, 65535, "illegal tunnel port specified", &n)) {
-        return false;
-      }
-      cmd_.dest.tun_port = static_cast<uint16_t>(n);
-      return true;
+      return take_number(kOptTunPort, arg, 1, 65535, "illegal tunnel port specified",
+                         &cmd_.dest.tun_port);
     case kCodeTunNoCsum:
       cmd_.dest.tun_flags = TunCsum::kNoCsum;
       return set_option(kOptTunNoCsum);
@@ -701,21 +710,46 @@ bool Parser::take_option(int code, const char* raw_arg, poptContext ctx) {
       cmd_.laddr = hp->addr;
       return true;
     }
-    case 'j':
-      if (!set_option(kOptSynproxy)) return false;
-      if (arg == "enable") {
-        cmd_.svc.flags |= kSvcSynproxy;
-      } else if (arg == "disable") {
-        cmd_.svc.flags &= ~kSvcSynproxy;
-      } else {
-        return fail("synproxy switch must be enable or disable");
-      }
+    default:
+      return std::nullopt;
+  }
+}
+
+Parser::Taken Parser::take_list_option(int code) {
+  // Sorting is the default; --sort is accepted for compatibility and not recorded.
+  if (code == kCodeSort) return true;
+  for (const ListSwitch& list_switch : kListSwitches) {
+    if (list_switch.code != code) continue;
+    cmd_.list.*list_switch.field = true;
+    return set_option(list_switch.bit);
+  }
+  return std::nullopt;
+}
+
+// The sync daemon's settings (--start-daemon/--stop-daemon).
+Parser::Taken Parser::take_daemon_option(int code, const std::string& arg) {
+  switch (code) {
+    case kCodeMcastInterface:
+      if (!set_option(kOptMcastIfn)) return false;
+      cmd_.daemon.mcast_ifn = arg.substr(0, kIfNameMax);
       return true;
-    default: {
-      // A command letter after the command: known to popt, not an option here.
-      const char* bad = poptBadOption(ctx, POPT_BADOPTION_NOALIAS);
-      return fail(std::string("invalid option `") + (bad ? bad : "") + "'");
-    }
+    case kCodeSyncId:
+      return take_number(kOptSyncId, arg, 0, 255, "illegal syncid specified",
+                         &cmd_.daemon.syncid);
+    case kCodeMcastGroup:
+      return take_mcast_group(arg);
+    case kCodeMcastPort:
+      return take_number(kOptMcastPort, arg, 1, 65535, "illegal mcast-port specified",
+                         &cmd_.daemon.mcast_port);
+    case kCodeMcastTtl:
+      return take_number(kOptMcastTtl, arg, 1, 255, "illegal mcast-ttl specified",
+                         &cmd_.daemon.mcast_ttl);
+    case kCodeSyncMaxlen:
+      // The largest UDP payload of one IPv4 datagram: 65535 - IP header - UDP header.
+      return take_number(kOptSyncMaxlen, arg, 1, 65535 - 20 - 8, "illegal sync-maxlen specified",
+                         &cmd_.daemon.sync_maxlen);
+    default:
+      return std::nullopt;
   }
 }
 

@@ -93,6 +93,16 @@ bool AfXdpIo::build(const AfXdpConfig& config, bool zero_copy, std::string* erro
   frame_count_ = config.frame_count ? config.frame_count : 2 * ring_size_ * socket_count_;
   umem_bytes_ = static_cast<size_t>(frame_count_) * kFrameSize;
 
+  if (!assign_ports(config, error)) return false;
+  if (!create_umem(error)) return false;
+  if (!create_sockets(config, zero_copy, error)) return false;
+  prime_fill_rings();
+  return register_sockets(error);
+}
+
+// One Socket per configured queue, and one port per distinct interface (its first socket
+// transmits for it).
+bool AfXdpIo::assign_ports(const AfXdpConfig& config, std::string* error) {
   ports_.clear();
   port_names_.clear();
   port_tx_socket_.clear();
@@ -119,7 +129,10 @@ bool AfXdpIo::build(const AfXdpConfig& config, bool zero_copy, std::string* erro
       socket.port = static_cast<uint16_t>(known - port_names_.begin());
     }
   }
+  return true;
+}
 
+bool AfXdpIo::create_umem(std::string* error) {
   void* area = mmap(nullptr, umem_bytes_, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (area == MAP_FAILED) {
@@ -143,7 +156,11 @@ bool AfXdpIo::build(const AfXdpConfig& config, bool zero_copy, std::string* erro
     if (error) *error = "creating UMEM: " + errno_text(err);
     return false;
   }
+  return true;
+}
 
+// Binds every Socket to its queue, then asks the kernel whether the binding is zero-copy.
+bool AfXdpIo::create_sockets(const AfXdpConfig& config, bool zero_copy, std::string* error) {
   xsk_socket_config socket_config{};
   socket_config.rx_size = ring_size_;
   socket_config.tx_size = ring_size_;
@@ -181,20 +198,27 @@ bool AfXdpIo::build(const AfXdpConfig& config, bool zero_copy, std::string* erro
   socklen_t options_len = sizeof(options);
   zero_copy_ = getsockopt(sockets_[0].fd, SOL_XDP, XDP_OPTIONS, &options, &options_len) == 0 &&
                (options.flags & XDP_OPTIONS_ZEROCOPY);
+  return true;
+}
 
+// Every frame starts free; each socket's fill ring takes what it has room for, in socket order.
+void AfXdpIo::prime_fill_rings() {
   free_frames_.clear();
   free_frames_.reserve(frame_count_);
   for (uint32_t i = frame_count_; i > 0; --i)
     free_frames_.push_back(static_cast<uint64_t>(i - 1) * kFrameSize);
   for (uint32_t i = 0; i < socket_count_; ++i) refill(sockets_[i]);
+}
 
-  if (steering_) {
-    for (uint32_t i = 0; i < socket_count_; ++i) {
-      Socket& socket = sockets_[i];
-      if (!steering_->mode(socket.ifindex)) continue;  // not steered here: transmit only
-      if (!steering_->set_xsk(socket.ifindex, socket.queue, socket.fd, error)) return false;
-      socket.registered = true;
-    }
+// Puts each socket in the steering's XSKMAP, so the steering program redirects its queue's
+// packets to it. Sockets on interfaces the steering is not attached to only transmit.
+bool AfXdpIo::register_sockets(std::string* error) {
+  if (!steering_) return true;
+  for (uint32_t i = 0; i < socket_count_; ++i) {
+    Socket& socket = sockets_[i];
+    if (!steering_->mode(socket.ifindex)) continue;  // not steered here: transmit only
+    if (!steering_->set_xsk(socket.ifindex, socket.queue, socket.fd, error)) return false;
+    socket.registered = true;
   }
   return true;
 }

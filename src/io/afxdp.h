@@ -131,6 +131,12 @@ class AfXdpIo final : public PacketIo {
 
   AfXdpIo() = default;
   bool build(const AfXdpConfig& config, bool zero_copy, std::string* error);
+  // build()'s steps, in order.
+  bool assign_ports(const AfXdpConfig& config, std::string* error);
+  bool create_umem(std::string* error);
+  bool create_sockets(const AfXdpConfig& config, bool zero_copy, std::string* error);
+  void prime_fill_rings();
+  bool register_sockets(std::string* error);
   void teardown();
   void refill(Socket& socket);
   void reap_completions(Socket& socket);

@@ -198,8 +198,9 @@ void DataPlane::sync_steering(const ctl::Config& config,
     }
     for (const auto& l : s.laddrs) set.fullnat_local_addrs.push_back(l.addr);
   }
-  // A deleted NAT real server's open connections still send replies (spec D.7): keep taking
-  // them while it sits in the trash.
+  // A deleted NAT real server's open connections still send replies. The kernel keeps a deleted
+  // dest in its trash (IP_VS_DEST_TRASH_PERIOD) while connections use it; keep taking its
+  // replies for as long as it sits there.
   for (const auto& t : trash) add_nat_reply(t.service, t.dest.cfg);
   std::string error;
   if (!steering_->sync(set, &error)) fmt::print(stderr, "uvsd: steering: {}\n", error);

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,15 +81,29 @@ bool apply_config(uvs::ctl::Control& control, const std::string& path) {
   return true;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string socket_flag, config;
+// The command line, once read.
+struct DaemonArgs {
+  std::string socket_flag;  // --socket; empty: $UVS_SOCKET or the default
+  std::string config;       // --config; empty: start with an empty table
   uint32_t conn_max = 1u << 20;
   std::vector<std::string> interfaces;
-  unsigned workers = 0;
+  unsigned workers = 0;  // 0 until settle_workers(): as many as the queues and cores allow
   bool xdp_generic = false;
   std::vector<uvs::FwmarkRule> fwmark_rules;
+};
+
+// *out = text as a decimal number in [1, max]; false if it is anything else.
+bool parse_count(const char* text, unsigned long max, unsigned long* out) {
+  char* end;
+  unsigned long v = std::strtoul(text, &end, 10);
+  if (*end || v < 1 || v > max) return false;
+  *out = v;
+  return true;
+}
+
+// Reads argv into *args. Returns the exit status when uvsd should stop here (--help, a bad
+// command line), nullopt to go on.
+std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
   static const option kLong[] = {{"socket", required_argument, nullptr, 's'},
                                  {"config", required_argument, nullptr, 'c'},
                                  {"conn-max", required_argument, nullptr, 'm'},
@@ -98,38 +115,33 @@ int main(int argc, char** argv) {
                                  {nullptr, 0, nullptr, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
+    unsigned long count = 0;
     switch (c) {
       case 's':
-        socket_flag = optarg;
+        args->socket_flag = optarg;
         break;
       case 'c':
-        config = optarg;
+        args->config = optarg;
         break;
-      case 'm': {
-        char* end;
-        unsigned long v = std::strtoul(optarg, &end, 10);
-        if (*end || v < 1 || v > (1u << 30)) {
+      case 'm':
+        if (!parse_count(optarg, 1u << 30, &count)) {
           fmt::print(stderr, "uvsd: --conn-max wants 1..{}\n", 1u << 30);
           return 2;
         }
-        conn_max = static_cast<uint32_t>(v);
+        args->conn_max = static_cast<uint32_t>(count);
         break;
-      }
       case 'i':
-        interfaces.push_back(optarg);
+        args->interfaces.push_back(optarg);
         break;
-      case 'w': {
-        char* end;
-        unsigned long v = std::strtoul(optarg, &end, 10);
-        if (*end || v < 1 || v > 64) {
+      case 'w':
+        if (!parse_count(optarg, 64, &count)) {
           fmt::print(stderr, "uvsd: --workers wants 1..64\n");
           return 2;
         }
-        workers = static_cast<unsigned>(v);
+        args->workers = static_cast<unsigned>(count);
         break;
-      }
       case 'g':
-        xdp_generic = true;
+        args->xdp_generic = true;
         break;
       case 'f': {
         uvs::FwmarkRule rule;
@@ -137,7 +149,7 @@ int main(int argc, char** argv) {
           fmt::print(stderr, "uvsd: --fwmark-rule wants MARK:tcp|udp|sctp|any:ADDR/LEN[:PORT[-PORT]]\n");
           return 2;
         }
-        fwmark_rules.push_back(rule);
+        args->fwmark_rules.push_back(rule);
         break;
       }
       case 'h':
@@ -152,25 +164,71 @@ int main(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
+  return std::nullopt;
+}
 
-  // One worker per queue (every interface must offer each worker a queue), up to the cores.
+// Fills in args->workers when not given: one worker per queue (every interface must offer each
+// worker a queue), up to the cores. False, with a message, if more were asked for.
+bool settle_workers(DaemonArgs* args) {
   unsigned max_workers = std::max(1u, std::thread::hardware_concurrency());
-  for (const auto& ifname : interfaces)
+  for (const auto& ifname : args->interfaces)
     max_workers = std::min(max_workers, uvs::daemon::interface_queues(ifname));
-  if (workers == 0) workers = max_workers;
-  if (!interfaces.empty() && workers > max_workers) {
-    fmt::print(stderr, "uvsd: --workers {}: the interfaces have only {} queue(s) each\n", workers,
-               max_workers);
-    return 2;
+  if (args->workers == 0) args->workers = max_workers;
+  if (!args->interfaces.empty() && args->workers > max_workers) {
+    fmt::print(stderr, "uvsd: --workers {}: the interfaces have only {} queue(s) each\n",
+               args->workers, max_workers);
+    return false;
   }
-  uvs::ctl::ControlOptions copts;
-  copts.conn_tab_size = conn_max;
-  copts.workers = workers;
-  copts.fwmark_rules = fwmark_rules;
-  uvs::ctl::Control control(copts);
-  if (!config.empty() && !apply_config(control, config)) return 1;
+  return true;
+}
 
-  std::string path = uvs::api::resolve_socket_path(socket_flag);
+uvs::ctl::ControlOptions control_options(const DaemonArgs& args) {
+  uvs::ctl::ControlOptions copts;
+  copts.conn_tab_size = args.conn_max;
+  copts.workers = args.workers;
+  copts.fwmark_rules = args.fwmark_rules;
+  return copts;
+}
+
+// SIGTERM and SIGINT end server.serve(); a client that hangs up must not kill uvsd.
+void stop_on_signals(uvs::api::Server* server) {
+  g_server = server;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+// The XDP steering and the workers on args.interfaces. Null, with a message, on failure.
+std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(const DaemonArgs& args,
+                                                         uvs::ctl::Control& control) {
+  uvs::daemon::DataPlaneOptions dopts;
+  dopts.interfaces = args.interfaces;
+  dopts.workers = args.workers;
+  dopts.conn_max = args.conn_max;
+  dopts.force_generic = args.xdp_generic;
+  std::string error;
+  auto dataplane = uvs::daemon::DataPlane::start(dopts, control, &error);
+  if (!dataplane) {
+    fmt::print(stderr, "uvsd: data plane: {}\n", error);
+    return nullptr;
+  }
+  fmt::print(stderr, "uvsd: {} worker(s) on {} interface(s)\n", args.workers,
+             args.interfaces.size());
+  return dataplane;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  DaemonArgs args;
+  if (std::optional<int> exit_status = parse_args(argc, argv, &args)) return *exit_status;
+  if (!settle_workers(&args)) return 2;
+
+  uvs::ctl::Control control(control_options(args));
+  if (!args.config.empty() && !apply_config(control, args.config)) return 1;
+  const std::string path = uvs::api::resolve_socket_path(args.socket_flag);
   uvs::api::Server server(path, [&control](const uvs::Command& cmd) {
     return uvs::api::handle_request(control, cmd);
   });
@@ -179,26 +237,12 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "uvsd: {}\n", error);
     return 1;
   }
-  g_server = &server;
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  stop_on_signals(&server);
 
   std::unique_ptr<uvs::daemon::DataPlane> dataplane;
-  if (!interfaces.empty()) {
-    uvs::daemon::DataPlaneOptions dopts;
-    dopts.interfaces = interfaces;
-    dopts.workers = workers;
-    dopts.conn_max = conn_max;
-    dopts.force_generic = xdp_generic;
-    dataplane = uvs::daemon::DataPlane::start(dopts, control, &error);
-    if (!dataplane) {
-      fmt::print(stderr, "uvsd: data plane: {}\n", error);
-      return 1;
-    }
-    fmt::print(stderr, "uvsd: {} worker(s) on {} interface(s)\n", workers, interfaces.size());
+  if (!args.interfaces.empty()) {
+    dataplane = start_data_plane(args, control);
+    if (!dataplane) return 1;
   }
   control.start_estimator();
   fmt::print(stderr, "uvsd: listening on {}\n", path);

@@ -26,8 +26,8 @@ class Dest;
 
 namespace uvs::conn {
 
-// Connection flags: the kernel's IP_VS_CONN_F_* values (spec Appendix K), so a sync record can
-// carry them unchanged (spec F.2).
+// Connection flags: the kernel's IP_VS_CONN_F_* values (include/uapi/linux/ip_vs.h), so a sync
+// record can carry them unchanged, as ip_vs_sync_conn() puts cp->flags on the wire.
 inline constexpr uint16_t kConnFwdMask = 0x0007;   // forwarding method, values of uvs::Fwd
 inline constexpr uint16_t kConnSync = 0x0020;      // created by the sync backup
 inline constexpr uint16_t kConnHashed = 0x0040;    // in the table's index
@@ -43,7 +43,7 @@ inline constexpr uint16_t kConnOnePacket = 0x2000;  // -o: forwarded once, never
 inline constexpr uint8_t kXInUse = 0x01;        // the pool slot holds a live entry
 inline constexpr uint8_t kXOpsTemplate = 0x02;  // template of a one-packet (-o) service: the
                                                 // drop_entry defence treats it like a UDP conn
-// Bits owned by the FULLNAT transform (spec E.5), kept here so they survive between packets.
+// Bits owned by the FULLNAT transform (Alibaba LVS), kept here so they survive between packets.
 inline constexpr uint8_t kXFnatSeqDelta = 0x10;   // fnat_seq_delta is valid (set on client SYN)
 inline constexpr uint8_t kXFnatTsStrip = 0x20;    // timestamps removed on this connection
 inline constexpr uint8_t kXFnatToaDone = 0x40;    // TOA delivered on the handshake's last ACK
@@ -82,7 +82,7 @@ struct alignas(64) Conn {
   uint8_t af;           // AF_INET / AF_INET6 of caddr and vaddr
   uint8_t protocol;     // IPPROTO_*; 0 (IPPROTO_IP) for fwmark templates
   uint8_t state;        // per-protocol state (state.h); templates: kTemplate*
-  uint8_t old_state;    // state the last sync record carried (spec F.3)
+  uint8_t old_state;    // state the last sync record carried (ip_vs_sync_conn_needed())
   uint32_t timeout_ms;  // of the current state; what a refresh re-arms
 
   // --- Cache line 2: timer, dest, FULLNAT, persistence ------------------------------------

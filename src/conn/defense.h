@@ -1,4 +1,4 @@
-// The kernel's defence strategies against connection floods (spec D.8: drop_entry,
+// The kernel's defence strategies against connection floods (ip_vs_ctl.c's drop_entry,
 // drop_packet, secure_tcp), per worker, adapted to a table of fixed size: "available memory"
 // is the worker's free entries and "amemthresh" the free entries below which its table counts
 // as full (by default when it is more than 90% full).

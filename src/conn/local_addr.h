@@ -1,4 +1,4 @@
-// FULLNAT local addresses and ports (spec E.5), per worker.
+// FULLNAT local addresses and ports (as the Alibaba LVS FULLNAT patch has them), per worker.
 //
 // Each worker owns a slice of the local port range (lport_min..lport_max split evenly by the
 // worker count, the last worker taking the remainder), so the destination port of a reply

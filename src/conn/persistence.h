@@ -1,6 +1,6 @@
-// Persistence keys and ports (spec D.6): which template a packet to a persistent service
-// belongs to, and the ports its template and connection get. Pure functions; the Tracker
-// finds, checks and creates the templates themselves.
+// Persistence keys and ports, as ip_vs_sched_persist() derives them: which template a packet
+// to a persistent service belongs to, and the ports its template and connection get. Pure
+// functions; the Tracker finds, checks and creates the templates themselves.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +37,7 @@ inline uint16_t conn_dport(uint16_t dest_port, uint16_t pkt_dport) {
   return dest_port != 0 ? dest_port : pkt_dport;
 }
 
-// ONE_PACKET for `-o` services, UDP only (spec D.3); TCP and SCTP ignore the service flag.
+// ONE_PACKET for `-o` services, UDP only (as ip_vs_schedule()); TCP and SCTP ignore the flag.
 inline uint16_t one_packet_flag(const ServiceConfig& svc, uint8_t protocol) {
   return (svc.flags & kSvcOnePacket) && protocol == kProtoUdp ? kConnOnePacket : 0;
 }

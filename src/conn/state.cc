@@ -10,7 +10,8 @@ namespace tcp_table {
 enum : uint8_t { NO, ES, SS, SR, FW, TW, CL, CW, LA, LI, SA };
 static_assert(int{SA} == int{tcp::kSynAck});
 
-// [secure_tcp][direction][event][current state] -> next state, spec D.4.
+// [secure_tcp][direction][event][current state] -> next state: the kernel's tcp_states[] and
+// tcp_states_dos[] (ip_vs_proto_tcp.c).
 // clang-format off
 constexpr uint8_t kNext[2][3][tcp::kEventCount][tcp::kStateCount] = {
     {  // normal
@@ -61,7 +62,8 @@ namespace sctp_table {
 enum : uint8_t { NO, I1, IN, CS, CR, CW, CO, CE, ES, SS, SR, SA, RJ, CL };
 static_assert(int{CL} == int{sctp::kClosed});
 
-// [direction][event][current state] -> next state, spec Appendix S.
+// [direction][event][current state] -> next state: the kernel's sctp_states[]
+// (ip_vs_proto_sctp.c).
 // clang-format off
 constexpr uint8_t kNext[3][sctp::kEventCount][sctp::kStateCount] = {
     {  // INPUT

@@ -1,6 +1,7 @@
-// The protocol state machines of spec D.4 and Appendix S: TCP (with the secure_tcp table),
-// UDP and SCTP, their per-state timeouts with the `--set` values applied, the dest's
-// active/inactive accounting on each change, and the state names `-c` prints (spec B.7).
+// The protocol state machines of the kernel's ip_vs_proto_{tcp,udp,sctp}.c: TCP (with the
+// secure_tcp table), UDP and SCTP, their per-state timeouts with the `--set` values applied,
+// the dest's active/inactive accounting on each change, and the state names `ipvsadm -Lc`
+// prints.
 //
 // Pure functions over one entry; no allocation, no locks. The Tracker (tracker.h) wraps
 // transition() with the controlling template and the worker's secure_tcp switch.
@@ -103,7 +104,7 @@ struct L4Info {
 // --- Tables --------------------------------------------------------------------------------
 // RST > SYN > FIN > ACK; -1 when none of them is set.
 int tcp_event(uint8_t tcp_flags);
-// The table entry (spec D.4); event -1 gives CLOSE. `state` must be below tcp::kStateCount.
+// The tcp_states[] entry; event -1 gives CLOSE. `state` must be below tcp::kStateCount.
 uint8_t tcp_next_state(bool secure_tcp, Dir dir, int event, uint8_t state);
 // ESTABLISHED, SYN_SENT, SYN_RECV and SYNACK count in activeconns (kernel >= 5.x).
 bool tcp_state_active(uint8_t state);
@@ -113,9 +114,9 @@ int sctp_event(uint8_t chunk, bool has_chunk2, uint8_t chunk2);
 uint8_t sctp_next_state(Dir dir, int event, uint8_t state);
 
 // --- Timeouts ------------------------------------------------------------------------------
-// Per-state timeouts in milliseconds: the kernel defaults (spec D.4) with the three values
-// `--set` controls applied (tcp = ESTABLISHED, tcpfin = FIN_WAIT, udp = UDP). The control plane
-// resolves "0 = unchanged" before passing Timeouts here.
+// Per-state timeouts in milliseconds: the kernel defaults (tcp_timeouts[] and the like) with
+// the three values `--set` controls applied (tcp = ESTABLISHED, tcpfin = FIN_WAIT, udp = UDP).
+// The control plane resolves "0 = unchanged" before passing Timeouts here.
 class TimeoutTable {
  public:
   TimeoutTable() : TimeoutTable(Timeouts{}) {}
@@ -138,23 +139,24 @@ class TimeoutTable {
 inline constexpr uint32_t kInitialTimeoutMs = 3000;
 
 // --- Transitions ---------------------------------------------------------------------------
-// One packet's effect on `c` (spec D.4): INPUT becomes INPUT-ONLY while `c` is NOOUTPUT, and
-// the first OUTPUT packet clears NOOUTPUT; on a state change the dest moves the connection
-// between activeconns and inactconns, and reaching ESTABLISHED (TCP, SCTP) -- or any OUTPUT
-// packet (UDP) -- marks `control` ASSURED if it is a template; then the timeout becomes the new
-// state's. Returns true if the state changed. Protocols other than TCP/UDP/SCTP are left as
-// they are. Not for templates.
+// One packet's effect on `c`, as ip_vs_set_state() and set_tcp_state(): INPUT becomes
+// INPUT-ONLY while `c` is NOOUTPUT, and the first OUTPUT packet clears NOOUTPUT; on a state
+// change the dest moves the connection between activeconns and inactconns, and reaching
+// ESTABLISHED (TCP, SCTP) -- or any OUTPUT packet (UDP) -- marks `control` ASSURED if it is a
+// template; then the timeout becomes the new state's. Returns true if the state changed.
+// Protocols other than TCP/UDP/SCTP are left as they are. Not for templates.
 bool transition(Conn& c, Conn* control, Dir dir, const L4Info& l4, const TimeoutTable& timeouts,
                 bool secure_tcp);
 
-// --- D.2 predicates ------------------------------------------------------------------------
+// --- ip_vs_in() predicates -----------------------------------------------------------------
 // "New connection" packets for the reuse checks: TCP with SYN, SCTP with INIT first.
 bool is_new_conn_packet(uint8_t protocol, const L4Info& l4);
-// Whether a packet with no connection may create one (D.2 step 7): TCP SYN without RST (any
-// non-RST with sloppy_tcp), any UDP, SCTP INIT first (any non-ABORT with sloppy_sctp).
+// Whether a packet with no connection may create one (the protocols' conn_schedule hooks,
+// e.g. tcp_conn_schedule()): TCP SYN without RST (any non-RST with sloppy_tcp), any UDP, SCTP
+// INIT first (any non-ABORT with sloppy_sctp).
 bool may_create_conn(uint8_t protocol, const L4Info& l4, bool sloppy_tcp, bool sloppy_sctp);
 
-// --- Names (spec B.7) ----------------------------------------------------------------------
+// --- Names (as /proc/net/ip_vs_conn shows them) --------------------------------------------
 const char* tcp_state_name(uint8_t state);
 const char* sctp_state_name(uint8_t state);
 // What `-c` prints for `c`: template NONE/ASSURED, the protocol's state name, "NONE" for an

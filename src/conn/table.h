@@ -1,4 +1,4 @@
-// The per-worker connection table (design.md "Connection table"; spec D.1): a pool of entries
+// The per-worker connection table (the kernel's ip_vs_conn.c hash table): a pool of entries
 // and an open-addressing index over it, both sized when the worker starts and never grown.
 //
 // Index: buckets of one cache line, each holding 7 (signature, pool index) slots and an
@@ -79,7 +79,7 @@ struct Tuple {
   }
 };
 
-// What a persistence template is found by (spec D.1 "Template lookup", D.6).
+// What a persistence template is found by (what ip_vs_ct_in_get() matches).
 struct TemplateKey {
   AddrBytes snet{};   // client address masked to the service's granularity
   AddrBytes vaddr{};  // virtual address, or the fwmark (network order, first 4 bytes)
@@ -102,7 +102,7 @@ class Table {
   uint32_t index_buckets() const { return n_buckets_; }
   uint32_t index_entries() const { return index_used_; }
   // Entries with NO_CPORT set and linked: while there are none, input lookups skip the
-  // second, cport-0 probe (spec D.1).
+  // second, cport-0 probe (as ip_vs_conn_in_get()).
   uint32_t no_cport_count() const { return no_cport_; }
   // Memory held for entries and index.
   size_t memory_bytes() const { return pool_region_.size() + index_region_.size(); }
@@ -158,9 +158,9 @@ class Table {
   // The bucket `c` is indexed in (its client key), ahead of unlinking it.
   void prefetch_links(const Conn& c) const { prefetch(hash(c.af, c.protocol, c.caddr, c.cport)); }
 
-  // Input direction (spec D.1): protocol, af, caddr == saddr, cport == sport, vaddr == daddr,
-  // vport == dport; if that misses and NO_CPORT entries exist, again with client port 0
-  // matching only NO_CPORT entries. Templates never match.
+  // Input direction, as ip_vs_conn_in_get(): protocol, af, caddr == saddr, cport == sport,
+  // vaddr == daddr, vport == dport; if that misses and NO_CPORT entries exist, again with
+  // client port 0 matching only NO_CPORT entries. Templates never match.
   Conn* lookup_in(const Tuple& t) const { return lookup_in_with_hash(hash_in(t), t); }
   Conn* lookup_in_with_hash(uint64_t h, const Tuple& t) const {
     Conn* c = find(h, [&](const Conn& e) { return match_in(e, t, t.sport); });

@@ -1,9 +1,9 @@
-// The per-worker connection tracker: what the pipeline calls for spec D.2-D.8. It owns the
-// worker's Table, TimerWheel and Defense, and implements on top of them the kernel's
-// ip_vs_conn.c semantics: creating and binding connections, persistence templates (check,
-// invalidation, control counts, the 60 s re-check of a template that still controls
-// connections), state transitions with the secure_tcp switch, expiry, conn_reuse_mode and
-// expire_nodest_conn, the drop_entry / drop_packet defences, and listings.
+// The per-worker connection tracker: what the pipeline calls for the connection steps of the
+// kernel's ip_vs_in(). It owns the worker's Table, TimerWheel and Defense, and implements on
+// top of them the kernel's ip_vs_conn.c semantics: creating and binding connections,
+// persistence templates (check, invalidation, control counts, the 60 s re-check of a template
+// that still controls connections), state transitions with the secure_tcp switch, expiry,
+// conn_reuse_mode and expire_nodest_conn, the drop_entry / drop_packet defences, and listings.
 //
 // Single-threaded (one per worker). No allocation, exception, lock or system call in any call
 // the pipeline makes per packet or per tick.
@@ -21,11 +21,11 @@
 //   L4Info l4{p.tcp_flags, p.sctp_chunk_type, p.sctp_chunk2_type, p.has_sctp_chunk2};
 //   // From a client:
 //   Conn* c = tracker.table().lookup_in_with_hash(h, t);
-//   if (c) switch (tracker.check_existing(*c, l4, p.is_fragment, now)) {  // D.2 steps 5-6
+//   if (c) switch (tracker.check_existing(*c, l4, p.is_fragment, now)) {  // ip_vs_in() checks
 //     case Existing::kDrop: drop; case Existing::kReschedule: c = nullptr; break; default: ;
 //   }
 //   if (c && (c->flags & kConnNoCport)) tracker.fill_cport(*c, t.sport);
-//   if (!c) {                                               // D.2 step 7, D.3
+//   if (!c) {                                               // conn_schedule, ip_vs_schedule()
 //     if (!may_create_conn(t.protocol, l4, sloppy_tcp, sloppy_sctp)) pass to the kernel;
 //     if (tracker.drop_new_conn()) drop;                    // drop_packet defence
 //     ConnParams cp = ConnParams::from_packet(t, mark);
@@ -69,7 +69,8 @@
 
 namespace uvs::conn {
 
-// The /proc/sys/net/ipv4/vs values the connection code reads (spec D.5), per worker copy.
+// The /proc/sys/net/ipv4/vs values the connection code reads (see the kernel's
+// Documentation/networking/ipvs-sysctl.rst), per worker copy.
 struct ConnSysctls {
   int conn_reuse_mode = 1;  // bit 0: reschedule reused ports; bit 1: also FIN_WAIT of NOOUTPUT
   bool expire_nodest_conn = false;
@@ -134,7 +135,7 @@ struct PersistChoice {
   bool table_full = false;
 };
 
-// D.2 steps 5-6 for a packet that found a connection.
+// ip_vs_in()'s verdict on a packet that found a connection (kernel >= 5.16).
 enum class Existing : uint8_t {
   kForward,     // use the connection
   kReschedule,  // the old one is gone (or left to its controlled connections): schedule anew
@@ -195,14 +196,14 @@ class Tracker {
     hook_ctx_ = ctx;
   }
 
-  // --- Creation (spec D.3) -----------------------------------------------------------------
+  // --- Creation (ip_vs_schedule(), ip_vs_conn_new()) ---------------------------------------
   // A connection to `dest` for a scheduled packet: flags from the dest (forwarding method,
   // NOOUTPUT unless NAT/FULLNAT) and p.flags, INACTIVE, state NONE, timeout 3 s, counted in the
   // dest (bind_conn). Linked and armed unless ONE_PACKET. With `tmpl`, the connection is
   // controlled by it and the template's timer restarts. Null if the table is full.
   Conn* create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Conn* tmpl, uint64_t now_ms);
 
-  // --- Persistence (spec D.6) --------------------------------------------------------------
+  // --- Persistence (ip_vs_sched_persist()) -------------------------------------------------
   // The template for `key` if one exists and passes check_template().
   Conn* find_template(const TemplateKey& key);
   // ip_vs_check_template(): the template's dest must be available, and not quiesced when
@@ -240,8 +241,8 @@ class Tracker {
   }
 
   // --- Per packet --------------------------------------------------------------------------
-  // State transition (spec D.4) with the worker's secure_tcp table; input packets also count
-  // in in_pkts. Returns true if the state changed.
+  // State transition (ip_vs_set_state()) with the worker's secure_tcp table; input packets
+  // also count in in_pkts. Returns true if the state changed.
   bool on_packet(Conn& c, Dir dir, const L4Info& l4) {
     if (dir == Dir::kInput) ++c.in_pkts;
     return transition(c, control_of(c), dir, l4, timeouts_, defense_.secure_tcp_active());
@@ -262,7 +263,7 @@ class Tracker {
     c.expires_ms = expires;
     if (earlier) wheel_.refile(c);
   }
-  // D.2 steps 5-6 (kernel >= 5.16) for a packet from a client that found `c`.
+  // ip_vs_in()'s checks (kernel >= 5.16) on a packet from a client that found `c`.
   Existing check_existing(Conn& c, const L4Info& l4, bool is_fragment, uint64_t now_ms);
   // is_new_conn_expected(): `c` is finished, so a new SYN/INIT on its tuple may be scheduled
   // afresh -- TCP TIME_WAIT or CLOSE, FIN_WAIT of a NOOUTPUT (DR/TUN) connection when
@@ -293,7 +294,7 @@ class Tracker {
   // Teardown: every entry, at once (not for the data path).
   void flush(uint64_t now_ms);
 
-  // --- Defence (spec D.8) ------------------------------------------------------------------
+  // --- Defence (ip_vs_todrop(), ip_vs_random_dropentry()) ----------------------------------
   // drop_packet: true for the new connections to refuse (call before scheduling).
   bool drop_new_conn() {
     if (!defense_.drop_packet()) return false;

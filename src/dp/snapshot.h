@@ -1,5 +1,5 @@
 // What a worker sees of the configuration: an immutable snapshot published by the control
-// plane after every change (dp/epoch.h). Service lookup follows the kernel's order (spec D.1).
+// plane after every change (dp/epoch.h). Service lookup follows ip_vs_service_find()'s order.
 #pragma once
 
 #include <cstdint>

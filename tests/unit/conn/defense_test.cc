@@ -1,6 +1,7 @@
-// Defence strategies (spec D.8) on a fixed table: "low memory" is a table fuller than
-// full_percent. drop_packet rates, drop_entry's choices and its 1/32-per-second scan,
-// secure_tcp switching tables, and the automatic modes flipping between 1 and 2.
+// Defence strategies (as update_defense_level() runs them) on a fixed table: "low memory" is
+// a table fuller than full_percent. drop_packet rates, drop_entry's choices and its
+// 1/32-per-second scan, secure_tcp switching tables, and the automatic modes flipping between
+// 1 and 2.
 #include "conn/defense.h"
 
 #include "conn_test_util.h"

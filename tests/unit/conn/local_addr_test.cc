@@ -1,4 +1,4 @@
-// FULLNAT local addresses (spec E.5): each worker's slice of lport_min..lport_max, the reply
+// FULLNAT local addresses (Alibaba LVS): each worker's slice of lport_min..lport_max, the reply
 // port naming its worker, round robin over the pool, free-tuple checks and conflict counts.
 #include "conn/local_addr.h"
 

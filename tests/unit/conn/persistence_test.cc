@@ -1,6 +1,7 @@
-// Persistence (spec D.6): template keys (netmask/prefix, port 21, port 0, fwmark), templates
-// pinning clients, n_control and the 60 s re-check, timer restarts, check_template with
-// expire_quiescent_template, invalidation, and the drop chain of unassured templates.
+// Persistence (ip_vs_sched_persist()): template keys (netmask/prefix, port 21, port 0,
+// fwmark), templates pinning clients, n_control and the 60 s re-check, timer restarts,
+// check_template with expire_quiescent_template, invalidation, and the drop chain of
+// unassured templates.
 #include "conn/persistence.h"
 
 #include "conn_test_util.h"

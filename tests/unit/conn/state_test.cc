@@ -1,7 +1,8 @@
-// State machines: every row of the TCP tables of spec D.4 (normal and secure_tcp, INPUT,
-// OUTPUT and INPUT-ONLY, 4 events, 11 states) and of the SCTP tables of Appendix S, checked
-// against the spec text itself; event selection, NOOUTPUT, timeouts, active/inactive
-// accounting through the dest, template ASSURED, names.
+// State machines: every row of the kernel's TCP tables (tcp_states[] and, for secure_tcp,
+// tcp_states_dos[]: INPUT, OUTPUT and INPUT-ONLY, 4 events, 11 states) and of its
+// sctp_states[], checked against hand transcriptions kept apart from state.cc; event
+// selection, NOOUTPUT, timeouts, active/inactive accounting through the dest, template
+// ASSURED, names.
 #include "conn/state.h"
 
 #include <map>
@@ -14,7 +15,8 @@
 namespace uvs::conn::test {
 namespace {
 
-// Spec D.4, verbatim.
+// The kernel's tcp_states[] and, next, tcp_states_dos[] (ip_vs_proto_tcp.c), transcribed by
+// hand as an independent copy to test against.
 constexpr const char* kTcpSpec = R"(Current state:  NO  ES  SS  SR  FW  TW  CL  CW  LA  LI  SA
 INPUT  syn      SR  ES  ES  SR  SR  SR  SR  SR  SR  SR  SR
 INPUT  fin      CL  CW  SS  TW  TW  TW  CL  CW  LA  LI  TW
@@ -42,7 +44,7 @@ IN-ONLY fin     CL  FW  SS  TW  FW  TW  CL  CW  LA  LI  TW
 IN-ONLY ack     ES  ES  SS  ES  FW  TW  CL  CW  CL  LI  ES
 IN-ONLY rst     CL  CL  CL  SR  CL  CL  CL  CL  LA  LI  CL
 )";
-// Spec Appendix S, verbatim.
+// The kernel's sctp_states[] (ip_vs_proto_sctp.c), transcribed by hand likewise.
 constexpr const char* kSctpSpec =
     R"(from:     NO  I1  IN  CS  CR  CW  CO  CE  ES  SS  SR  SA  RJ  CL
 INPUT
@@ -238,7 +240,8 @@ TEST(TcpState, FirstReplyClearsNoOutput) {
 }
 
 TEST(TcpState, DirectRoutingFlowAndCounters) {
-  // Spec D.4: SYN -> SYN_RECV (60 s) -> ACK -> ESTABLISHED (900 s) -> FIN -> FIN_WAIT (120 s).
+  // With the kernel's default timeouts: SYN -> SYN_RECV (60 s) -> ACK -> ESTABLISHED (900 s)
+  // -> FIN -> FIN_WAIT (120 s).
   Dests dests;
   sched::Dest* d = dests.add(v4(kRip), 80, Fwd::kRoute);
   TimeoutTable timeouts;

@@ -1,4 +1,4 @@
-// Table: pool and index, the lookups of spec D.1 (input, NAT and FULLNAT output, NO_CPORT,
+// Table: pool and index, the kernel's lookups (input, NAT and FULLNAT output, NO_CPORT,
 // templates) in IPv4 and IPv6, a full table, and the index under heavy collision.
 #include "conn/table.h"
 

@@ -1,6 +1,6 @@
-// Tracker: creation and binding (D.3), refresh and expiry on the wheel, ONE_PACKET, the
-// conn_reuse_mode and expire_nodest_conn decisions (D.2 steps 5-6, kernel >= 5.16), NO_CPORT,
-// the expire hook, full tables, listings.
+// Tracker: creation and binding (ip_vs_conn_new()), refresh and expiry on the wheel,
+// ONE_PACKET, the conn_reuse_mode and expire_nodest_conn decisions (ip_vs_in(), kernel >=
+// 5.16), NO_CPORT, the expire hook, full tables, listings.
 #include "conn/tracker.h"
 
 #include <atomic>
@@ -170,7 +170,7 @@ TEST_F(TrackerTest, FullNatConnectionIsFoundByItsReply) {
   EXPECT_EQ(tracker_.table().index_entries(), 0u);
 }
 
-// --- D.2 step 5: conn_reuse_mode -------------------------------------------------------------
+// --- ip_vs_in(): conn_reuse_mode -------------------------------------------------------------
 
 class ReuseTest : public TrackerTest {
  protected:
@@ -268,7 +268,7 @@ TEST_F(ReuseTest, UdpIsNeverReused) {
   EXPECT_EQ(tracker_.check_existing(*c, L4Info{}, false, now_), Existing::kForward);
 }
 
-// --- D.2 steps 5-6: expire_nodest_conn ----------------------------------------------------------
+// --- ip_vs_in(): expire_nodest_conn ----------------------------------------------------------
 
 TEST_F(ReuseTest, QuiescedDestReschedulesNewSynOnlyWithExpireNodestConn) {
   sched::Dest* d = dests_.add(v4(kRip), 80, Fwd::kMasq);

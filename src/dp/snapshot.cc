@@ -4,30 +4,22 @@
 #include <bit>
 #include <cstring>
 
+#include "util/hash.h"
+
 namespace uvs::dp {
 
-namespace {
-
-uint64_t mix(uint64_t h) {
-  // splitmix64's finaliser: cheap and good enough for a table rebuilt on every change.
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  return h ^ (h >> 31);
-}
-
-}  // namespace
+// Hashes: splitmix64's finaliser, cheap and good enough for a table rebuilt on every change.
+using util::mix64;
 
 uint64_t Snapshot::hash_addr(uint16_t af, uint8_t protocol, const InetAddr& addr, uint16_t port) {
   uint64_t a, b;
   std::memcpy(&a, addr.bytes.data(), 8);
   std::memcpy(&b, addr.bytes.data() + 8, 8);
-  return mix(a ^ mix(b ^ (uint64_t{af} << 40 | uint64_t{protocol} << 16 | port)));
+  return mix64(a ^ mix64(b ^ (uint64_t{af} << 40 | uint64_t{protocol} << 16 | port)));
 }
 
 uint64_t Snapshot::hash_mark(uint16_t af, uint32_t fwmark) {
-  return mix(uint64_t{fwmark} | uint64_t{af} << 32 | uint64_t{1} << 63);
+  return mix64(uint64_t{fwmark} | uint64_t{af} << 32 | uint64_t{1} << 63);
 }
 
 Snapshot::Snapshot(std::vector<ServiceEntry> services, Timeouts timeouts, Sysctls sysctls,

@@ -270,8 +270,8 @@ void update_l4_checksum_after_nat(uint8_t* frame, const ParsedPacket& p,
   // A first fragment carries the checksum of the whole datagram; the same delta applies.
   uint64_t delta = csum_addr_delta(p.saddr, new_saddr) + csum_addr_delta(p.daddr, new_daddr);
   if (ports) {
-    delta += static_cast<uint16_t>(~htons(p.sport)) + uint32_t{htons(new_sport)};
-    delta += static_cast<uint16_t>(~htons(p.dport)) + uint32_t{htons(new_dport)};
+    delta += uvs_csum_delta16(htons(p.sport), htons(new_sport));
+    delta += uvs_csum_delta16(htons(p.dport), htons(new_dport));
   }
   uint16_t updated = csum_apply_delta(check, delta);
   if (proto == IPPROTO_UDP) updated = udp_checksum_nonzero(updated);

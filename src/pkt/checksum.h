@@ -18,6 +18,7 @@
 
 #include "model/address.h"
 #include "pkt/headers.h"
+#include "pkt/nat_rewrite.h"
 
 namespace uvs::pkt {
 
@@ -89,32 +90,25 @@ inline uint32_t pseudo_sum(const InetAddr& saddr, const InetAddr& daddr, uint8_t
 
 // ---- RFC 1624 incremental updates: HC' = ~(~HC + ~m + m') -------------------------------------
 // CHECK is the field as stored; the result is the new field. Exact: the result equals what a full
-// recomputation gives (never the other zero), because the data is never all zero.
-
+// recomputation gives (never the other zero), because the data is never all zero. The arithmetic
+// is nat_rewrite.h's, which the XDP programs compile too.
 inline uint16_t csum_replace16(uint16_t check, uint16_t old_be, uint16_t new_be) {
-  uint32_t s = uint32_t{static_cast<uint16_t>(~check)} + static_cast<uint16_t>(~old_be) + new_be;
-  return csum_finish(s);
+  return uvs_csum_apply(check, uvs_csum_delta16(old_be, new_be));
 }
 inline uint16_t csum_replace32(uint16_t check, uint32_t old_be, uint32_t new_be) {
-  uint64_t s = uint64_t{static_cast<uint16_t>(~check)} + uint32_t{~old_be} + new_be;
-  return csum_finish(csum_fold64(s));
+  return uvs_csum_apply(check, uvs_csum_delta32(old_be, new_be));
 }
 inline uint16_t csum_replace128(uint16_t check, const uint8_t* old16, const uint8_t* new16) {
-  uint64_t s = static_cast<uint16_t>(~check);
-  for (int i = 0; i < 16; i += 4) s += uint64_t{~load_u32(old16 + i)} + load_u32(new16 + i);
-  return csum_finish(csum_fold64(s));
+  return uvs_csum_apply(check, uvs_csum_delta_words(old16, new16, 4));
 }
 // The difference (new - old) of an address, as a sum to add to ~check. Same family assumed.
 inline uint64_t csum_addr_delta(const InetAddr& old_addr, const InetAddr& new_addr) {
-  const int words = old_addr.is_v6() ? 4 : 1;
-  uint64_t s = 0;
-  for (int i = 0; i < words; ++i)
-    s += uint64_t{~load_u32(old_addr.bytes.data() + 4 * i)} + load_u32(new_addr.bytes.data() + 4 * i);
-  return s;
+  return uvs_csum_delta_words(old_addr.bytes.data(), new_addr.bytes.data(),
+                              old_addr.is_v6() ? 4 : 1);
 }
 // Applies a delta built from csum_addr_delta() and friends.
 inline uint16_t csum_apply_delta(uint16_t check, uint64_t delta) {
-  return csum_finish(csum_fold64(delta + static_cast<uint16_t>(~check)));
+  return uvs_csum_apply(check, delta);
 }
 inline uint16_t csum_replace_addr(uint16_t check, const InetAddr& old_addr,
                                   const InetAddr& new_addr) {
@@ -124,9 +118,8 @@ inline uint16_t csum_replace_addr(uint16_t check, const InetAddr& old_addr,
 inline uint16_t csum_replace_addr_port(uint16_t check, const InetAddr& old_addr,
                                        const InetAddr& new_addr, uint16_t old_port_be,
                                        uint16_t new_port_be) {
-  uint64_t d = csum_addr_delta(old_addr, new_addr) + static_cast<uint16_t>(~old_port_be) +
-               new_port_be;
-  return csum_apply_delta(check, d);
+  return csum_apply_delta(
+      check, csum_addr_delta(old_addr, new_addr) + uvs_csum_delta16(old_port_be, new_port_be));
 }
 // UDP sends a computed 0 as 0xffff: 0 on the wire means "no checksum" (RFC 768).
 inline uint16_t udp_checksum_nonzero(uint16_t check) { return check ? check : 0xffff; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pkt/checksum.h"
+#include "util/hash.h"
 
 namespace uvs::pkt {
 
@@ -61,7 +62,7 @@ Reassembler::Reassembler(const ReasmConfig& config)
 }
 
 uint32_t Reassembler::bucket_of(const ParsedPacket& p) const {
-  uint64_t h = uint64_t{p.frag_id} * 0x9e3779b97f4a7c15ull;
+  uint64_t h = uint64_t{p.frag_id} * util::kGolden64;
   h ^= uint64_t{p.af} << 8 | (p.is_v6() ? 0 : p.proto);
   const int words = p.is_v6() ? 4 : 1;
   for (int i = 0; i < words; ++i) {

@@ -19,6 +19,7 @@
 #include "sched/hash.h"
 #include "sched/lookup_tables.h"
 #include "sched/schedulers.h"
+#include "util/proto.h"
 
 namespace uvs::sched {
 
@@ -66,7 +67,7 @@ class MaglevHashing final : public Scheduler {
     const auto& table = view.table<MhTable>();
     const uint32_t m = table.size;
     const uint32_t flags = view.flags();
-    const uint32_t port = (flags & kMhPort) && protocol_has_ports(key.protocol) ? key.sport : 0;
+    const uint32_t port = (flags & kMhPort) && util::has_ports(key.protocol) ? key.sport : 0;
 
     const uint32_t first = mh_hash(key.saddr, port, kMhKey1, 0) % m;
     Dest* d = table.slots[first];

@@ -1,6 +1,17 @@
 #include "sched/scheduler.h"
 
+#include "util/hash.h"
+
 namespace uvs::sched {
+
+namespace {
+
+// Fibonacci hashing of a dest serial; serials are dense, so any odd multiplier spreads them.
+uint32_t serial_slot(uint64_t serial, uint32_t mask) {
+  return static_cast<uint32_t>((serial * util::kGolden64) >> 40) & mask;
+}
+
+}  // namespace
 
 BuildResult Scheduler::build(const BuildContext&) const { return {}; }
 
@@ -10,8 +21,7 @@ std::unique_ptr<WorkerState> Scheduler::new_worker_state(const SchedOptions&, un
 
 int SchedView::index_of_serial(uint64_t serial) const {
   if (serial == 0) return -1;
-  // Fibonacci hashing of the serial; serials are dense, so any odd multiplier spreads them.
-  uint32_t slot = static_cast<uint32_t>((serial * 0x9E3779B97F4A7C15ULL) >> 40) & serial_mask_;
+  uint32_t slot = serial_slot(serial, serial_mask_);
   for (;;) {
     const SerialSlot& s = serial_index_[slot];
     if (s.serial == serial) return s.index;
@@ -27,7 +37,7 @@ void SchedView::index_serials() {
   serial_mask_ = static_cast<uint32_t>(size - 1);
   for (size_t i = 0; i < dests_.size(); ++i) {
     const uint64_t serial = dests_[i]->serial();
-    uint32_t slot = static_cast<uint32_t>((serial * 0x9E3779B97F4A7C15ULL) >> 40) & serial_mask_;
+    uint32_t slot = serial_slot(serial, serial_mask_);
     while (serial_index_[slot].serial != 0) slot = (slot + 1) & serial_mask_;
     serial_index_[slot] = SerialSlot{serial, static_cast<int32_t>(i)};
   }

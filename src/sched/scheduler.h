@@ -38,11 +38,6 @@ struct PacketKey {
   uint8_t protocol = 0;  // IPPROTO_*: ports count only for TCP, UDP and SCTP
 };
 
-// sh-port / mh-port hash the source port only for protocols that have one.
-inline bool protocol_has_ports(uint8_t protocol) {
-  return protocol == IPPROTO_TCP || protocol == IPPROTO_UDP || protocol == IPPROTO_SCTP;
-}
-
 // The Maglev table sizes the kernel can be built with (CONFIG_IP_VS_MH_TAB_INDEX 8..17).
 inline constexpr std::array<uint32_t, 10> kMhTableSizes = {251,  509,   1021,  2039,  4093,
                                                            8191, 16381, 32749, 65521, 131071};

@@ -7,6 +7,7 @@
 #include "sched/hash.h"
 #include "sched/lookup_tables.h"
 #include "sched/schedulers.h"
+#include "util/proto.h"
 
 namespace uvs::sched {
 
@@ -36,7 +37,7 @@ class SourceHashing final : public Scheduler {
                  Nanos) const override {
     const auto& buckets = view.table<ShTable>().buckets;
     const uint32_t flags = view.flags();
-    const uint32_t port = (flags & kShPort) && protocol_has_ports(key.protocol) ? key.sport : 0;
+    const uint32_t port = (flags & kShPort) && util::has_ports(key.protocol) ? key.sport : 0;
     const uint32_t hash = hash_32(port + addr_fold(key.saddr), kShBits);
     const auto bucket = [hash](uint32_t offset) { return (offset + hash) & (kShBuckets - 1); };
 

@@ -2,7 +2,7 @@
 // weight, the one with the lower overhead / weight wins (the first draw on ties). Each worker draws
 // from its own generator, seeded from SchedOptions::rng_seed and the worker index.
 #include "sched/least_conn.h"
-#include "sched/rng.h"
+#include "util/hash.h"
 #include "sched/schedulers.h"
 
 namespace uvs::sched {
@@ -11,7 +11,7 @@ namespace {
 
 struct TwosRng final : WorkerState {
   explicit TwosRng(uint64_t seed) : rng(seed) {}
-  SplitMix64 rng;
+  util::SplitMix64 rng;
 };
 
 class PowerOfTwoChoices final : public Scheduler {
@@ -22,7 +22,7 @@ class PowerOfTwoChoices final : public Scheduler {
                                                 unsigned worker) const override {
     // Distinct, unrelated streams per worker: seed the generator with a mixed value rather than
     // with seed + worker (neighbouring SplitMix64 states give shifted copies of one stream).
-    SplitMix64 mixer(options.rng_seed + worker);
+    util::SplitMix64 mixer(options.rng_seed + worker);
     return std::make_unique<TwosRng>(mixer.next());
   }
 

@@ -1,5 +1,6 @@
 // ICMP the director originates (time exceeded, fragmentation needed / packet too big, port
-// unreachable) and the translation of ICMP errors about tracked connections (spec E.1).
+// unreachable) and the translation of ICMP errors about tracked connections (the kernel's
+// ip_vs_in_icmp() / ip_vs_out_icmp() and ip_vs_nat_icmp()).
 #pragma once
 
 #include <cstdint>

@@ -4,41 +4,32 @@
 
 #include "pkt/checksum.h"
 #include "pkt/headers.h"
+#include "pkt/nat_rewrite.h"
 
 namespace uvs::xmit {
 
 using pkt::load_u16;
 using pkt::store_u16;
 
-namespace {
-
-void write_addr(uint8_t* at, const InetAddr& a) {
-  std::memcpy(at, a.bytes.data(), a.is_v6() ? 16 : 4);
-}
-
-}  // namespace
-
 void rewrite_tuple(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& saddr,
                    uint16_t sport, const InetAddr& daddr, uint16_t dport) {
-  uint8_t* ip = frame + p.l3_off;
-  if (p.is_v6()) {
-    auto* h = reinterpret_cast<pkt::Ipv6Hdr*>(ip);
-    write_addr(reinterpret_cast<uint8_t*>(&h->saddr), saddr);
-    write_addr(reinterpret_cast<uint8_t*>(&h->daddr), daddr);
-  } else {
-    auto* h = reinterpret_cast<pkt::Ipv4Hdr*>(ip);
-    uint16_t check = h->check;
-    check = pkt::csum_replace_addr(check, p.saddr, saddr);
-    check = pkt::csum_replace_addr(check, p.daddr, daddr);
-    write_addr(reinterpret_cast<uint8_t*>(&h->saddr), saddr);
-    write_addr(reinterpret_cast<uint8_t*>(&h->daddr), daddr);
-    h->check = check;
-  }
+  uvs_nat_tuple to;
+  std::memcpy(to.saddr, saddr.bytes.data(), 16);
+  std::memcpy(to.daddr, daddr.bytes.data(), 16);
+  to.sport = htons(sport);
+  to.dport = htons(dport);
+  const uint64_t l3_delta = uvs_nat_l3(frame + p.l3_off, p.is_v6(), &to);
   if (!p.has_l4) return;  // non-first fragment or unknown protocol: addresses only
-  uint8_t* l4 = frame + p.l4_off;
+  if ((p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) &&
+      p.l4_csum != pkt::CsumStatus::kPartial) {
+    // The common case, in the code the XDP fast path runs too.
+    uvs_nat_l4(frame + p.l4_off, p.proto, p.is_v6(), l3_delta, &to);
+    return;
+  }
+  // SCTP (CRC32c), ICMPv6 and partial sums: pkt's general update.
   if (util::has_ports(p.proto)) {
-    store_u16(l4, htons(sport));
-    store_u16(l4 + 2, htons(dport));
+    store_u16(frame + p.l4_off, to.sport);
+    store_u16(frame + p.l4_off + 2, to.dport);
   }
   pkt::update_l4_checksum_after_nat(frame, p, saddr, daddr, sport, dport);
 }

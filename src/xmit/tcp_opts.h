@@ -1,4 +1,5 @@
-// The TCP surgery FULLNAT does (spec E.5): sequence-number shifting between the client's and the
+// The primitives of FULLNAT's TCP surgery (Alibaba LVS's ip_vs_fnat_xmit(), as DPVS carries it;
+// fullnat.cc decides when each applies): sequence-number shifting between the client's and the
 // director's initial sequence numbers, SACK blocks with them, the TOA option that tells the real
 // server who the client is, timestamp removal and MSS clamping on the SYN. Checksums are not
 // touched here: the caller recomputes the segment's checksum once after all edits.

@@ -5,6 +5,7 @@
 
 #include "pkt/checksum.h"
 #include "pkt/headers.h"
+#include "util/hash.h"
 
 namespace uvs::xmit {
 
@@ -45,7 +46,7 @@ uint8_t outer_tos(uint8_t inner_tos) {
 // A UDP source port from the inner flow, in the ephemeral range, so that ECMP and RSS on the
 // way to the real server spread tunnels the way they spread the flows inside.
 uint16_t flow_source_port(const pkt::ParsedPacket& p) {
-  uint32_t h = p.saddr.fold() * 0x9E3779B1u ^ p.daddr.fold() ^
+  uint32_t h = p.saddr.fold() * util::kGolden32 ^ p.daddr.fold() ^
                (uint32_t{p.sport} << 16 | p.dport) ^ p.proto;
   h ^= h >> 15;
   h *= 0x85EBCA6Bu;

@@ -1,5 +1,6 @@
-// TUN forwarding (spec E.3): the client's packet, untouched but for its TTL, inside an outer
-// IPv4/IPv6 header toward the real server, as IPIP, GUE (UDP) or GRE.
+// TUN encapsulation (the kernel's ip_vs_tunnel_xmit() with its GUE and GRE variants): the
+// client's packet, untouched but for its TTL, inside an outer IPv4/IPv6 header toward the real
+// server, as IPIP, GUE (UDP) or GRE. The transmitter that uses it is tun.cc.
 #pragma once
 
 #include <cstdint>

@@ -164,8 +164,9 @@ TEST_F(ChangesTest, RestartWithSavedConfigKeepsFullNatLocalAddresses) {
   EXPECT_NE(laddrs.out.find("192.168.58.100"), std::string::npos) << laddrs.out;
   auto answers = curl_each(http_url("192.168.58.200"), 9);
   // wrr 1:2 over both servers. Rebuilt one -a at a time, the kernel's wrr makes one short
-  // pass before its cycle (spec C.2 edit rules), and the restart's own probes used some picks:
-  // the exact split of these 9 depends on that phase.
+  // pass before its cycle (ip_vs_wrr_dest_changed() keeps cw at the level the first add set),
+  // and the restart's own probes used some picks: the exact split of these 9 depends on that
+  // phase.
   auto counts = tally(answers);
   EXPECT_EQ(counts["s1"] + counts["s2"], 9) << join(answers);
   EXPECT_GE(counts["s1"], 2) << join(answers);

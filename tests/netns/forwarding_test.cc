@@ -14,30 +14,10 @@
 namespace uvs::testing::netns {
 namespace {
 
-enum class Mode { kNat, kDr, kTunIpip, kTunGue, kTunGre, kFullNat };
-
 struct ModeCase {
   Mode mode;
   bool v6;
 };
-
-std::string mode_name(Mode m) {
-  switch (m) {
-    case Mode::kNat:
-      return "Nat";
-    case Mode::kDr:
-      return "Dr";
-    case Mode::kTunIpip:
-      return "TunIpip";
-    case Mode::kTunGue:
-      return "TunGue";
-    case Mode::kTunGre:
-      return "TunGre";
-    case Mode::kFullNat:
-      return "FullNat";
-  }
-  return "?";
-}
 
 std::string case_name(const ::testing::TestParamInfo<ModeCase>& info) {
   return mode_name(info.param.mode) + (info.param.v6 ? "V6" : "V4");

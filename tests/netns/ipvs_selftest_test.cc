@@ -53,20 +53,6 @@ ip -n $s link set veth21 up
 ip -n $s link set veth20 up
 )SH";
 
-enum class Mode { kDr, kNat, kTun };
-
-std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
-  switch (info.param) {
-    case Mode::kDr:
-      return "DirectRouting";
-    case Mode::kNat:
-      return "Nat";
-    case Mode::kTun:
-      return "Tunnel";
-  }
-  return "?";
-}
-
 class IpvsSelftestTest : public LabTest, public ::testing::WithParamInterface<Mode> {
  protected:
   void sh(const std::string& ns, const std::string& script) {
@@ -96,7 +82,7 @@ class IpvsSelftestTest : public LabTest, public ::testing::WithParamInterface<Mo
         ASSERT_NO_FATAL_FAILURE(
             sh(s, "ip link del veth20; ip route add default via 172.16.0.1 dev veth21"));
         break;
-      case Mode::kTun: {
+      case Mode::kTunIpip: {
         ASSERT_NO_FATAL_FAILURE(sh(d,
                                    "sysctl -qw net.ipv4.ip_forward=0 "
                                    "net.ipv4.conf.all.send_redirects=0 "
@@ -117,6 +103,10 @@ class IpvsSelftestTest : public LabTest, public ::testing::WithParamInterface<Mo
             << decap.log();
         break;
       }
+      case Mode::kTunGue:
+      case Mode::kTunGre:
+      case Mode::kFullNat:
+        FAIL() << mode_name(mode) << " is not one of the selftest's modes";
     }
   }
 
@@ -164,7 +154,10 @@ TEST_P(IpvsSelftestTest, RandomBytesToTheVipArriveIntactAtTheRealServer) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, IpvsSelftestTest,
-                         ::testing::Values(Mode::kDr, Mode::kNat, Mode::kTun), mode_name);
+                         ::testing::Values(Mode::kDr, Mode::kNat, Mode::kTunIpip),
+                         [](const ::testing::TestParamInfo<Mode>& info) {
+                           return mode_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace uvs::testing::netns

@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/common/netns_cleanup.h"
 #include "tests/integration/harness.h"
 
 namespace uvs::testing::netns {
@@ -518,7 +519,7 @@ class Lab {
         std::smatch m;
         if (!std::regex_search(line, m, name)) continue;
         pid_t pid = static_cast<pid_t>(std::stol(m[2]));
-        if (pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) stale.insert(m[1]);
+        if (pid != getpid() && process_gone(pid)) stale.insert(m[1]);
       }
       for (const auto& p : stale) run({"/bin/sh", "-c", down_command(p)}, "", 60s);
     });
@@ -712,6 +713,29 @@ inline WrkResult parse_wrk(const std::string& out) {
     if (std::sscanf(line.c_str(), " Non-2xx or 3xx responses: %ld", &n) == 1) r.non_2xx = n;
   }
   return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forwarding methods: NAT (-m), direct routing (-g), tunnelling (-i) with each tunnel type, and
+// FULLNAT (-b); mode_name gives them their names in test names.
+enum class Mode { kNat, kDr, kTunIpip, kTunGue, kTunGre, kFullNat };
+
+inline std::string mode_name(Mode m) {
+  switch (m) {
+    case Mode::kNat:
+      return "Nat";
+    case Mode::kDr:
+      return "Dr";
+    case Mode::kTunIpip:
+      return "TunIpip";
+    case Mode::kTunGue:
+      return "TunGue";
+    case Mode::kTunGre:
+      return "TunGre";
+    case Mode::kFullNat:
+      return "FullNat";
+  }
+  return "?";
 }
 
 // ---------------------------------------------------------------------------------------------

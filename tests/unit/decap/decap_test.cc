@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include "tests/common/netns_cleanup.h"
 #include "tests/common/shell.h"
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -112,6 +113,10 @@ bool is_v6(const char* address) { return std::strchr(address, ':') != nullptr; }
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+using ::uvs::testing::delete_namespaces_of_dead_runs;
+using ::uvs::testing::delete_netns;
+using ::uvs::testing::delete_netns_from_signal_handler;
+using ::uvs::testing::find_ip_binary;
 using ::uvs::testing::shell;
 using ::uvs::testing::shell_output;
 
@@ -160,16 +165,9 @@ void on_fatal_signal(int sig) {
   // uvs-decap first: a process inside a namespace keeps it alive after `ip netns del`.
   for (auto& slot : g_children)
     if (pid_t pid = slot.load(); pid > 0) kill(pid, SIGKILL);
-  if (g_emergency && !g_emergency->ip_path.empty()) {
-    for (const std::string& name : g_emergency->namespaces) {
-      pid_t child = fork();
-      if (child == 0) {
-        const char* argv[] = {"ip", "netns", "del", name.c_str(), nullptr};
-        execv(g_emergency->ip_path.c_str(), const_cast<char* const*>(argv));
-        _exit(127);
-      }
-      if (child > 0) waitpid(child, nullptr, 0);
-    }
+  if (g_emergency) {
+    for (const std::string& name : g_emergency->namespaces)
+      delete_netns_from_signal_handler(g_emergency->ip_path, name);
     for (const std::string& file : g_emergency->files) unlink(file.c_str());
   }
   signal(sig, SIG_DFL);
@@ -179,12 +177,7 @@ void on_fatal_signal(int sig) {
 void install_emergency_cleanup() {
   if (g_emergency) return;
   auto* cleanup = new EmergencyCleanup();
-  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
-    if (access(path, X_OK) == 0) {
-      cleanup->ip_path = path;
-      break;
-    }
-  }
+  cleanup->ip_path = find_ip_binary();
   for (const std::string& ns : {director_ns(), server_ns()}) {
     cleanup->namespaces.push_back(ns);
     cleanup->files.push_back(realserver_state(ns));
@@ -194,27 +187,16 @@ void install_emergency_cleanup() {
     signal(sig, on_fatal_signal);
 }
 
-// Namespaces (and realserver state) left by runs killed before they could clean up: their
-// names carry a pid that no longer exists.
+// Namespaces (and realserver state) left by runs killed before they could clean up, and this
+// process's own should an earlier test's teardown not have finished.
 void delete_stale_namespaces() {
-  std::istringstream list(shell_output("ip netns list"));
-  std::string line;
-  const std::string prefix = kNetnsPrefix;
-  while (std::getline(list, line)) {
-    std::string name = line.substr(0, line.find(' '));
-    if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 2) continue;
-    std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - 1);
-    char role = name.back();
-    if ((role != 'd' && role != 'r') ||
-        digits.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    pid_t pid = static_cast<pid_t>(std::stol(digits));
-    if (pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)) {
-      shell("ip netns pids " + name + " | xargs -r kill -9");
-      shell("ip netns del " + name);
-      unlink(realserver_state(name).c_str());
-    }
+  std::vector<std::string> names = delete_namespaces_of_dead_runs(kNetnsPrefix, "dr");
+  for (const std::string& ns : {director_ns(), server_ns()}) {
+    if (access(("/var/run/netns/" + ns).c_str(), F_OK) != 0) continue;
+    delete_netns(ns);
+    names.push_back(ns);
   }
+  for (const std::string& ns : names) unlink(realserver_state(ns).c_str());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include "tests/common/netns_cleanup.h"
 #include "tests/common/shell.h"
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -23,7 +24,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,10 +49,14 @@ using Clock = std::chrono::steady_clock;
 // ---------------------------------------------------------------------------------------------
 // Shell and namespaces
 
+using ::uvs::testing::delete_namespaces_of_dead_runs;
+using ::uvs::testing::delete_netns_from_signal_handler;
+using ::uvs::testing::find_ip_binary;
 using ::uvs::testing::shell;
 using ::uvs::testing::shell_output;
 
-std::string prefix() { return "uvsx" + std::to_string(getpid()); }
+constexpr char kNetnsPrefix[] = "uvsx";
+std::string prefix() { return kNetnsPrefix + std::to_string(getpid()); }
 std::string client_ns() { return prefix() + "c"; }
 std::string director_ns() { return prefix() + "d"; }
 std::string server_ns() { return prefix() + "s"; }
@@ -60,32 +64,6 @@ std::string server_ns() { return prefix() + "s"; }
 void delete_namespaces() {
   for (const std::string& ns : {client_ns(), director_ns(), server_ns()})
     shell("ip netns del " + ns);
-}
-
-// Whether a process is gone (a zombie counts as gone: it cannot clean up any more).
-bool process_gone(const std::string& pid) {
-  FILE* stat_file = std::fopen(("/proc/" + pid + "/stat").c_str(), "r");
-  if (!stat_file) return true;
-  char line[512] = {};
-  size_t n = std::fread(line, 1, sizeof(line) - 1, stat_file);
-  std::fclose(stat_file);
-  const char* close_paren = std::strrchr(line, ')');
-  return n == 0 || (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
-}
-
-// Namespaces left by a run that was killed before it could clean up (its pid is gone).
-void delete_stale_namespaces() {
-  std::string list = shell_output("ip netns list");
-  size_t pos = 0;
-  while ((pos = list.find("uvsx", pos)) != std::string::npos) {
-    size_t end = pos + 4;
-    while (end < list.size() && isdigit(static_cast<unsigned char>(list[end]))) ++end;
-    if (end > pos + 4 && end < list.size() && (list[end] == 'c' || list[end] == 'd' || list[end] == 's')) {
-      std::string pid = list.substr(pos + 4, end - pos - 4);
-      if (process_gone(pid)) shell("ip netns del " + list.substr(pos, end + 1 - pos));
-    }
-    pos = end;
-  }
 }
 
 // Prepared before any signal can arrive: the handler only forks and execs (async-signal-safe).
@@ -97,29 +75,17 @@ SignalCleanup* g_signal_cleanup = nullptr;
 
 void on_fatal_signal(int sig) {
   // Best effort: a dying test must not leave namespaces (and their veths) behind. A run killed
-  // without a chance to get here is swept by the next run (delete_stale_namespaces).
-  if (g_signal_cleanup) {
-    for (const std::string& name : g_signal_cleanup->names) {
-      pid_t child = fork();
-      if (child == 0) {
-        const char* argv[] = {"ip", "netns", "del", name.c_str(), nullptr};
-        execv(g_signal_cleanup->ip_path.c_str(), const_cast<char* const*>(argv));
-        _exit(127);
-      }
-      if (child > 0) waitpid(child, nullptr, 0);
-    }
-  }
+  // without a chance to get here is swept by the next run (delete_namespaces_of_dead_runs).
+  if (g_signal_cleanup)
+    for (const std::string& name : g_signal_cleanup->names)
+      delete_netns_from_signal_handler(g_signal_cleanup->ip_path, name);
   signal(sig, SIG_DFL);
   raise(sig);
 }
 
 void install_signal_cleanup() {
   auto* cleanup = new SignalCleanup();
-  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"})
-    if (access(path, X_OK) == 0) {
-      cleanup->ip_path = path;
-      break;
-    }
+  cleanup->ip_path = find_ip_binary();
   cleanup->names = {client_ns(), director_ns(), server_ns()};
   g_signal_cleanup = cleanup;
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS}) signal(sig, on_fatal_signal);
@@ -309,7 +275,7 @@ struct Lab {
 Lab* g_lab = nullptr;
 
 bool setup_lab(Lab& lab) {
-  delete_stale_namespaces();
+  delete_namespaces_of_dead_runs(kNetnsPrefix, "cds");
   delete_namespaces();
   const std::string c = client_ns(), d = director_ns(), s = server_ns();
   auto mac = [](const Mac& m) {

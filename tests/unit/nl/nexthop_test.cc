@@ -5,17 +5,14 @@
 // tested on their own, without namespaces.
 #include "nl/nexthop.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/neighbour.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +27,7 @@
 
 #include "nl/cache.h"
 #include "nl/netlink.h"
+#include "tests/common/netns_cleanup.h"
 
 namespace uvs::nl {
 namespace {
@@ -187,26 +185,6 @@ bool run(const std::string& command) {
 
 constexpr const char* kPrefix = "uvsnl";
 
-// Namespaces left by an earlier run of this test that died before cleaning up (killed by a
-// timeout): their name carries the pid of a process that no longer exists.
-void remove_namespaces_of_dead_runs() {
-  DIR* dir = opendir("/var/run/netns");
-  if (dir == nullptr) return;
-  std::vector<std::string> stale;
-  while (dirent* entry = readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name.rfind(kPrefix, 0) != 0) continue;
-    std::string digits = name.substr(std::strlen(kPrefix));
-    size_t len = 0;
-    while (len < digits.size() && isdigit(static_cast<unsigned char>(digits[len]))) ++len;
-    if (len == 0) continue;
-    pid_t pid = static_cast<pid_t>(std::stol(digits.substr(0, len)));
-    if (pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(name);
-  }
-  closedir(dir);
-  for (const auto& name : stale) run_output("ip netns del " + name);
-}
-
 // Owns the namespaces it creates and deletes them (with their veth links) when it goes out of
 // scope, whether the test passed or failed.
 class NetnsSet {
@@ -325,7 +303,8 @@ class NextHopLab : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to create network namespaces";
-    remove_namespaces_of_dead_runs();
+    // Namespaces of an earlier run that died before cleaning up (killed by a timeout).
+    ::uvs::testing::delete_namespaces_of_dead_runs(kPrefix, "dpg");
     director_ = namespaces_.add("d");
     peer_ = namespaces_.add("p");
     gateway_ = namespaces_.add("g");

@@ -1,31 +1,41 @@
-// wrr: spec C.2 -- the gcd/max-weight cycle and what add/delete/edit do to it.
+// wrr as the kernel's ip_vs_wrr.c: the gcd/max-weight cycle of ip_vs_wrr_schedule() and what
+// add/delete/edit do to it (ip_vs_wrr_dest_changed()).
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <string_view>
 
 #include "sched_test_util.h"
 
 namespace uvs::sched::test {
 namespace {
 
-// List order A, B, C (C added first), then wrr bound to the service (init_service with all
-// dests present), so the cycle starts at cw = mw as in spec C.2's example.
-void add_cba(TestService& s, int32_t a, int32_t b, int32_t c) {
+// The scheduler a service has while its dests go in, before it is switched to wrr. Its own
+// picks are never looked at: it only keeps wrr's add hooks out of the way.
+constexpr std::string_view kBeforeWrr = "rr";
+
+// Binds wrr to a service that already has its dests, as `uvsadm -E -s wrr` would:
+// ip_vs_wrr_init_svc() sees them all, puts the cursor at the head and starts the cycle at
+// cw = mw, with no ip_vs_wrr_dest_changed() run before.
+int switch_to_wrr(TestService& s) { return s.svc().set_scheduler(*find_scheduler("wrr")); }
+
+// List order A, B, C (C added first: an add goes to the head of the list), then wrr.
+void add_cba_then_wrr(TestService& s, int32_t a, int32_t b, int32_t c) {
   s.add("C", c);
   s.add("B", b);
   s.add("A", a);
-  ASSERT_EQ(s.svc().set_scheduler(*find_scheduler("wrr")), 0);
+  ASSERT_EQ(switch_to_wrr(s), 0);
 }
 
 TEST(WeightedRoundRobin, Weights432GiveTheKernelCycle) {
-  TestService s("rr");
-  add_cba(s, 4, 3, 2);
+  TestService s(kBeforeWrr);
+  add_cba_then_wrr(s, 4, 3, 2);
   EXPECT_EQ(s.sequence(18), "A A B A B C A B C A A B A B C A B C");
 }
 
-// Adding the dests one by one to a wrr service: each add_dest adjusts cw. The first add (C,
-// weight 2) sets di 2, mw 1, cw 1; later adds keep cw 1, so the first pass is the cw = 1 one
-// and the 9-pick cycle follows.
+// Adding the dests one by one to a wrr service: each add's ip_vs_wrr_dest_changed() adjusts
+// cw. The first add (C, weight 2) sets di 2, mw 1, cw 1; later adds keep cw 1, so the first
+// pass is the cw = 1 one and the 9-pick cycle follows.
 TEST(WeightedRoundRobin, AddingOneByOneStartsAtTheLevelTheHooksLeft) {
   TestService s("wrr");
   s.add("C", 2);
@@ -35,23 +45,23 @@ TEST(WeightedRoundRobin, AddingOneByOneStartsAtTheLevelTheHooksLeft) {
 }
 
 TEST(WeightedRoundRobin, GcdAboveOne) {
-  TestService s("rr");
-  add_cba(s, 6, 4, 2);  // di 2, mw 5: levels 5, 3, 1
+  TestService s(kBeforeWrr);
+  add_cba_then_wrr(s, 6, 4, 2);  // di 2, mw 5: levels 5, 3, 1
   EXPECT_EQ(s.sequence(12), "A A B A B C A A B A B C");
 }
 
 TEST(WeightedRoundRobin, EqualWeightsAreRoundRobinInListOrder) {
-  TestService s("rr");
-  add_cba(s, 2, 2, 2);
+  TestService s(kBeforeWrr);
+  add_cba_then_wrr(s, 2, 2, 2);
   EXPECT_EQ(s.sequence(6), "A B C A B C");
 }
 
 TEST(WeightedRoundRobin, QuiescedAndOverloadedAreSkipped) {
-  TestService s("rr");
+  TestService s(kBeforeWrr);
   s.add("C", 1, /*u_threshold=*/1);
   s.add("B", 0);
   s.add("A", 2);
-  ASSERT_EQ(s.svc().set_scheduler(*find_scheduler("wrr")), 0);
+  ASSERT_EQ(switch_to_wrr(s), 0);
   EXPECT_EQ(s.sequence(6), "A A C A A C");
   s.dest("C").bind_conn(ConnKind::kActive);
   EXPECT_EQ(s.sequence(3), "A A A");
@@ -71,44 +81,45 @@ TEST(WeightedRoundRobin, AllOverloadedOrNoWeight) {
   EXPECT_EQ(s.pick_name(), "A");
 }
 
-// C.2: on any hook the cursor goes back to the head and cw keeps its level.
+// As ip_vs_wrr_dest_changed(): on any hook the cursor goes back to the head and cw keeps its
+// level.
 TEST(WeightedRoundRobin, EditRestartsFromTheHeadKeepingTheLevel) {
-  TestService s("rr");
-  add_cba(s, 4, 3, 2);
+  TestService s(kBeforeWrr);
+  add_cba_then_wrr(s, 4, 3, 2);
   EXPECT_EQ(s.sequence(4), "A A B A");  // cw is 2, cursor on A
   s.set_weight("B", 3);                 // no real change, still a hook
   EXPECT_EQ(s.sequence(9), "A B C A B C A A B");
 }
 
 TEST(WeightedRoundRobin, EditAboveMaxClampsTheLevel) {
-  TestService s("rr");
-  add_cba(s, 4, 3, 2);
+  TestService s(kBeforeWrr);
+  add_cba_then_wrr(s, 4, 3, 2);
   EXPECT_EQ(s.sequence(1), "A");  // cw 4
   s.set_weight("A", 2);           // mw 3 < cw: cw = 3
   EXPECT_EQ(s.sequence(8), "B A B C A B C B");
 }
 
 TEST(WeightedRoundRobin, EditWithGcdRoundsTheLevel) {
-  TestService s("rr");
+  TestService s(kBeforeWrr);
   s.add("B", 3);
   s.add("A", 6);  // di 3, mw 4: levels 4, 1
-  ASSERT_EQ(s.svc().set_scheduler(*find_scheduler("wrr")), 0);
+  ASSERT_EQ(switch_to_wrr(s), 0);
   EXPECT_EQ(s.sequence(2), "A A");  // cw 1
   s.set_weight("B", 3);             // cw = (1/3)*3 + 1 = 1, from the head
   EXPECT_EQ(s.sequence(5), "A B A A B");
 }
 
 TEST(WeightedRoundRobin, EditChangingTheGcd) {
-  TestService s("rr");
-  add_cba(s, 6, 4, 2);
+  TestService s(kBeforeWrr);
+  add_cba_then_wrr(s, 6, 4, 2);
   EXPECT_EQ(s.sequence(3), "A A B");  // cw 3
   s.set_weight("C", 4);               // di 2, mw 5: cw = (3/2)*2 + 1 = 3
   EXPECT_EQ(s.sequence(10), "A B C A B C A A B C");
 }
 
 TEST(WeightedRoundRobin, DeleteAndAddAreHooksToo) {
-  TestService s("rr");
-  add_cba(s, 4, 3, 2);
+  TestService s(kBeforeWrr);
+  add_cba_then_wrr(s, 4, 3, 2);
   EXPECT_EQ(s.sequence(3), "A A B");  // cw 3, cursor B
   s.del("C");                         // A B: mw 4, cw 3 kept, from the head
   EXPECT_EQ(s.sequence(5), "A B A B A");
@@ -117,8 +128,8 @@ TEST(WeightedRoundRobin, DeleteAndAddAreHooksToo) {
 }
 
 TEST(WeightedRoundRobin, WorkersCycleIndependently) {
-  TestService s("rr", 0, 2);
-  add_cba(s, 4, 3, 2);
+  TestService s(kBeforeWrr, 0, 2);
+  add_cba_then_wrr(s, 4, 3, 2);
   EXPECT_EQ(s.sequence(3, 0), "A A B");
   EXPECT_EQ(s.sequence(9, 1), "A A B A B C A B C");
   EXPECT_EQ(s.sequence(6, 0), "A B C A B C");
@@ -137,6 +148,7 @@ class KernelWrr {
   }
   void edited() { changed(); }
 
+  // ip_vs_wrr_schedule().
   Dest* pick() {
     if (mw_ == 0) return nullptr;
     Dest* const last = cl_;
@@ -172,6 +184,7 @@ class KernelWrr {
     if (d == nullptr) return -1;
     return static_cast<int>(std::find(list_.begin(), list_.end(), d) - list_.begin());
   }
+  // ip_vs_wrr_dest_changed(), with ip_vs_wrr_gcd_weight() and ip_vs_wrr_max_weight().
   void changed() {
     cl_ = nullptr;
     int64_t g = 0, max = 0;

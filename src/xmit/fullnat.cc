@@ -21,10 +21,6 @@ namespace uvs::xmit {
 
 namespace {
 
-bool fixed_tcp_header(const pkt::ParsedPacket& p) {
-  return p.proto == IPPROTO_TCP && !p.is_fragment;
-}
-
 // Client -> real server TCP surgery, before the tuple changes.
 void tcp_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, uint32_t mtu) {
   const Sysctls& s = *ctx.sysctls;
@@ -51,34 +47,34 @@ void tcp_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
     tcp_syn_fixups(f.data, p, false, c.af == AF_INET6 ? kToaLenV6 + 4 : kToaLenV4);
 }
 
-}  // namespace
-
-Result fullnat_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
-                  const Hop& hop) {
+// Both directions: the checks, the direction's TCP surgery on a segment with its TCP header
+// (not a fragment), then the new tuple.
+template <typename TcpSurgery>
+Result translate(io::Frame& f, pkt::ParsedPacket& p, const Hop& hop, const InetAddr& saddr,
+                 uint16_t sport, const InetAddr& daddr, uint16_t dport, TcpSurgery&& surgery) {
   if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
-  const InetAddr laddr = conn::to_inet(c.daf, c.laddr);
-  const InetAddr daddr = conn::to_inet(c.daf, c.daddr);
-  if (fixed_tcp_header(p)) {
-    tcp_in(ctx, f, p, c, hop.mtu);
-    rewrite_tuple_full_csum(f.data, p, laddr, c.lport, daddr, c.dport);
+  if (p.proto == IPPROTO_TCP && !p.is_fragment) {
+    surgery();
+    rewrite_tuple_full_csum(f.data, p, saddr, sport, daddr, dport);
   } else {
-    rewrite_tuple(f.data, p, laddr, c.lport, daddr, c.dport);
+    rewrite_tuple(f.data, p, saddr, sport, daddr, dport);
   }
   return to_hop(f, p, hop);
 }
 
+}  // namespace
+
+Result fullnat_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                  const Hop& hop) {
+  return translate(f, p, hop, conn::to_inet(c.daf, c.laddr), c.lport,
+                   conn::to_inet(c.daf, c.daddr), c.dport,
+                   [&] { tcp_in(ctx, f, p, c, hop.mtu); });
+}
+
 Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
                    const Hop& hop) {
-  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
-  const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
-  const InetAddr caddr = conn::to_inet(c.af, c.caddr);
-  if (fixed_tcp_header(p)) {
-    tcp_out(ctx, f, p, c);
-    rewrite_tuple_full_csum(f.data, p, vaddr, c.vport, caddr, c.cport);
-  } else {
-    rewrite_tuple(f.data, p, vaddr, c.vport, caddr, c.cport);
-  }
-  return to_hop(f, p, hop);
+  return translate(f, p, hop, conn::to_inet(c.af, c.vaddr), c.vport,
+                   conn::to_inet(c.af, c.caddr), c.cport, [&] { tcp_out(ctx, f, p, c); });
 }
 
 }  // namespace uvs::xmit

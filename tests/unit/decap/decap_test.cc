@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include "tests/common/bpf_test_run.h"
 #include "tests/common/netns_cleanup.h"
 #include "tests/common/shell.h"
 #include <linux/if_packet.h>
@@ -1058,19 +1059,7 @@ class DecapProgramTest : public ::testing::Test {
   }
 
   // The program's verdict and the frame as it leaves.
-  std::pair<uint32_t, Bytes> run(const Bytes& in) {
-    Bytes out(in.size() + 256);
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.data_in = in.data();
-    opts.data_size_in = static_cast<uint32_t>(in.size());
-    opts.data_out = out.data();
-    opts.data_size_out = static_cast<uint32_t>(out.size());
-    opts.repeat = 1;
-    EXPECT_EQ(bpf_prog_test_run_opts(prog_fd_, &opts), 0) << std::strerror(errno);
-    out.resize(opts.data_size_out);
-    return {opts.retval, out};
-  }
+  std::pair<uint32_t, Bytes> run(const Bytes& in) { return test::xdp_test_run(prog_fd_, in); }
 
   uint64_t counter(uint32_t index) const {
     std::vector<uint64_t> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));

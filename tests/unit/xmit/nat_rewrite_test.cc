@@ -6,6 +6,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "pkt/builder.h"
 #include "pkt/nat_rewrite.h"
 #include "pkt/parse.h"
+#include "tests/common/bpf_test_run.h"
 #include "xmit/l3.h"
 
 namespace uvs::xmit {
@@ -116,18 +118,8 @@ TEST_P(NatRewrite, TheXdpBuildGivesTheSameBytes) {
   const uvs_nat_tuple to = nat_tuple(after());
   ASSERT_EQ(bpf_map_update_elem(map, &key, &to, BPF_ANY), 0);
 
-  const Bytes in = frame(GetParam(), before());
-  Bytes out(in.size() + 64);
-  bpf_test_run_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.data_in = in.data();
-  opts.data_size_in = static_cast<uint32_t>(in.size());
-  opts.data_out = out.data();
-  opts.data_size_out = static_cast<uint32_t>(out.size());
-  opts.repeat = 1;
-  ASSERT_EQ(bpf_prog_test_run_opts(prog, &opts), 0) << std::strerror(errno);
-  out.resize(opts.data_size_out);
-  EXPECT_EQ(opts.retval, static_cast<uint32_t>(XDP_TX));
+  const auto [verdict, out] = test::xdp_test_run(prog, frame(GetParam(), before()));
+  EXPECT_EQ(verdict, static_cast<uint32_t>(XDP_TX));
   EXPECT_EQ(pkt::describe_diff(frame(GetParam(), after()), out), "");
   bpf_object__close(object);
 }

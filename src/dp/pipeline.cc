@@ -333,66 +333,22 @@ void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
 
 conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
                                const ServiceEntry& svc, uint32_t mark) {
-  const Sysctls& sys = snap_->sysctls();
-  if (!conn::may_create_conn(p.proto, l4_of(p), sys.sloppy_tcp, sys.sloppy_sctp)) {
-    drop(f, Drop::kNoConnection);
-    return nullptr;
-  }
-  if (tracker_.drop_new_conn()) {
-    drop(f, Drop::kDefence);
-    return nullptr;
-  }
-  // As ip_vs_schedule(): active FTP data (from port 20) is never scheduled; the kernel leaves
-  // it to its local stack, which here means passing it.
-  if (p.sport == kFtpDataPort) {
-    free_passed(f);
-    return nullptr;
-  }
-  auto no_destination = [&] {
-    count_drop(Drop::kNoDestination);
-    answer_icmp(f, p, xmit::icmp_port_unreachable(p.is_v6()), 0);
-    return nullptr;
-  };
-  const sched::PacketKey key{p.saddr, p.daddr, p.sport, p.proto};
-  auto pick = [&]() -> sched::Dest* {
-    return svc.sched ? svc.sched->schedule(options_.worker, key,
-                                           sched::Nanos(int64_t(now_ms_) * 1000000))
-                     : nullptr;
-  };
+  if (admit_new_conn(f, p) == Step::kConsumed) return nullptr;
+  Choice choice;
+  if (choose_dest(f, p, t, svc, mark, &choice) == Step::kConsumed) return nullptr;
+  sched::Dest* dest = choice.dest;
   conn::ConnParams cp = conn::ConnParams::from_packet(t, mark);
   cp.flags = conn::one_packet_flag(svc.cfg, p.proto);
-  sched::Dest* dest;
-  uint16_t dport;
-  conn::Conn* tmpl = nullptr;
-  if (svc.cfg.persistent()) {
-    conn::PersistChoice pc = tracker_.persist_schedule(svc.cfg, t, mark, now_ms_, pick);
-    if (!pc.dest) {
-      if (pc.table_full) {
-        drop(f, Drop::kTableFull);
-        return nullptr;
-      }
-      return no_destination();
-    }
-    dest = pc.dest;
-    dport = pc.dport;
-    tmpl = pc.tmpl;
-  } else {
-    // A non-persistent service answers only its own port (port 0 needs persistence).
-    if (!svc.cfg.key.is_fwmark() && p.dport != svc.cfg.key.port) return no_destination();
-    dest = pick();
-    if (!dest) return no_destination();
-    dport = conn::conn_dport(dest->key().port, p.dport);
-  }
   conn::LocalAddrPool* pool = nullptr;
   if (dest->forwarding().fwd == Fwd::kFullNat) {
     pool = pool_for(svc);
-    if (!pool || !pool->allocate(tracker_.table(), p.proto, dest->key().addr, dport, &cp.laddr,
-                                 &cp.lport)) {
+    if (!pool || !pool->allocate(tracker_.table(), p.proto, dest->key().addr, choice.dport,
+                                 &cp.laddr, &cp.lport)) {
       drop(f, Drop::kNoLocalPort);
       return nullptr;
     }
   }
-  conn::Conn* c = tracker_.create(cp, dest, dport, tmpl, now_ms_);
+  conn::Conn* c = tracker_.create(cp, dest, choice.dport, choice.tmpl, now_ms_);
   if (!c) {
     if (pool) pool->release(dest->key().addr.family, cp.laddr);
     drop(f, Drop::kTableFull);
@@ -402,6 +358,57 @@ conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::T
   rs.counters().worker(options_.worker).add_conn();
   rs.service_counters().worker(options_.worker).add_conn();
   return c;
+}
+
+Pipeline::Step Pipeline::admit_new_conn(io::Frame& f, const pkt::ParsedPacket& p) {
+  const Sysctls& sys = snap_->sysctls();
+  if (!conn::may_create_conn(p.proto, l4_of(p), sys.sloppy_tcp, sys.sloppy_sctp)) {
+    drop(f, Drop::kNoConnection);
+    return Step::kConsumed;
+  }
+  if (tracker_.drop_new_conn()) {
+    drop(f, Drop::kDefence);
+    return Step::kConsumed;
+  }
+  // As ip_vs_schedule(): active FTP data (from port 20) is never scheduled; the kernel leaves
+  // it to its local stack, which here means passing it.
+  if (p.sport == kFtpDataPort) {
+    free_passed(f);
+    return Step::kConsumed;
+  }
+  return Step::kContinue;
+}
+
+Pipeline::Step Pipeline::choose_dest(io::Frame& f, const pkt::ParsedPacket& p,
+                                     const conn::Tuple& t, const ServiceEntry& svc,
+                                     uint32_t mark, Choice* choice) {
+  auto no_destination = [&] {
+    count_drop(Drop::kNoDestination);
+    answer_icmp(f, p, xmit::icmp_port_unreachable(p.is_v6()), 0);
+    return Step::kConsumed;
+  };
+  const sched::PacketKey key{p.saddr, p.daddr, p.sport, p.proto};
+  auto pick = [&]() -> sched::Dest* {
+    return svc.sched ? svc.sched->schedule(options_.worker, key,
+                                           sched::Nanos(int64_t(now_ms_) * 1000000))
+                     : nullptr;
+  };
+  if (svc.cfg.persistent()) {
+    conn::PersistChoice pc = tracker_.persist_schedule(svc.cfg, t, mark, now_ms_, pick);
+    if (!pc.dest) {
+      if (!pc.table_full) return no_destination();
+      drop(f, Drop::kTableFull);
+      return Step::kConsumed;
+    }
+    *choice = Choice{pc.dest, pc.dport, pc.tmpl};
+    return Step::kContinue;
+  }
+  // A non-persistent service answers only its own port (port 0 needs persistence).
+  if (!svc.cfg.key.is_fwmark() && p.dport != svc.cfg.key.port) return no_destination();
+  sched::Dest* dest = pick();
+  if (!dest) return no_destination();
+  *choice = Choice{dest, conn::conn_dport(dest->key().port, p.dport), nullptr};
+  return Step::kContinue;
 }
 
 // As ip_vs_in(): route (or wait for the neighbour), move the state machine, count, and hand the

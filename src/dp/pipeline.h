@@ -144,10 +144,21 @@ class Pipeline {
   // The real server -> client direction (NAT and FULLNAT replies).
   void forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
 
-  // A new connection for the packet, or null when the frame was consumed instead (dropped,
-  // passed, or answered with ICMP port unreachable).
+  // As ip_vs_schedule(): a new connection for the packet, or null when the frame was consumed
+  // instead (dropped, passed, or answered with ICMP port unreachable).
   conn::Conn* schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
                        const ServiceEntry& svc, uint32_t mark);
+  // May this packet open a connection at all (its flags, the drop_packet defence, FTP data)?
+  Step admit_new_conn(io::Frame& f, const pkt::ParsedPacket& p);
+  // The real server for a new connection: through the client's persistence template, or the
+  // service's scheduler.
+  struct Choice {
+    sched::Dest* dest = nullptr;
+    uint16_t dport = 0;          // for Tracker::create()
+    conn::Conn* tmpl = nullptr;  // the controlling persistence template, if any
+  };
+  Step choose_dest(io::Frame& f, const pkt::ParsedPacket& p, const conn::Tuple& t,
+                   const ServiceEntry& svc, uint32_t mark, Choice* choice);
   // Looks up the next hop toward `dst`. A neighbour still being resolved holds the frame
   // (kConsumed); any other answer is the caller's, in `route`, to act on after counting.
   Step route_or_hold(io::Frame& f, const InetAddr& dst, xmit::Hop* hop, RouteResult* route);

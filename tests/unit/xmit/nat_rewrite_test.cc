@@ -34,6 +34,8 @@ struct Case {
   bool ip_options;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 struct Tuple {
   const char* saddr;
   const char* daddr;

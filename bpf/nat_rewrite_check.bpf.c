@@ -48,9 +48,12 @@ int uvs_nat_check(struct xdp_md *ctx) {
     l4_off = ETH_HLEN + ((struct iphdr *)ip)->ihl * 4;
   }
   if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return XDP_DROP;
-  __u8 *l4 = header_at(data, data_end, l4_off, proto == IPPROTO_TCP ? 20 : 8);
+  const int udp = proto == IPPROTO_UDP;
+  __u8 *l4 = header_at(data, data_end, l4_off, udp ? 8 : 20);
   if (!l4) return XDP_DROP;
-  uvs_nat_l4(l4, proto, v6, uvs_nat_l3(ip, v6, to), to);
+  __u8 *check = udp ? l4 + UVS_UDP_CHECK_OFF : l4 + UVS_TCP_CHECK_OFF;
+  if ((void *)(check + 2) > data_end) return XDP_DROP;
+  uvs_nat_l4(l4, check, udp, v6, uvs_nat_l3(ip, v6, to), to);
   return XDP_TX;
 }
 

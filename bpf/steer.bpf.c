@@ -11,6 +11,8 @@
  *   - every fragment to a virtual-service address or from a NAT real server (uvs_frag_addrs),
  *     because only the first fragment carries ports and uvs reassembles;
  *   - ICMP errors whose embedded packet belongs to one of the above.
+ * Before any of that, the fast path (fast_path.h): a packet of a connection user space has
+ * offloaded into uvs_flows is rewritten and sent from here (XDP_TX / redirect).
  * The socket is found through uvs_if_slots (ifindex -> XSKMAP base) plus the rx queue index.
  * The control plane (io/xdp_steering.cc) keeps every map in sync with the configuration. */
 #include <linux/bpf.h>
@@ -28,6 +30,7 @@
 /* Header offsets beyond this are not parsed (and it bounds offsets for the verifier). */
 #define MAX_HDR_OFFSET 1024
 #include "xdp_parse.h"
+#include "fast_path.h"
 
 /* ICMPv4 error types (linux/icmp.h drags in libc headers, which a BPF build cannot use). */
 #define ICMP_DEST_UNREACH 3
@@ -321,6 +324,12 @@ int uvs_steer(struct xdp_md *ctx) {
   struct uvs_steer_config *config = bpf_map_lookup_elem(&uvs_config, &zero);
   __u32 rules = config ? config->fwmark_rules : 0;
   __u32 flags = config ? config->flags : 0;
+
+  int forwarded = fast_path(ctx);
+  if (forwarded != FAST_PATH_MISS) {
+    count(UVS_STEER_CNT_FLOW_FORWARDED);
+    return forwarded;
+  }
 
   __u32 verdict = classify(data, data_end, rules);
   if (verdict < UVS_STEER_CNT_VIP) {

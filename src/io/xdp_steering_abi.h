@@ -96,6 +96,7 @@ enum uvs_steer_counter {
   UVS_STEER_CNT_FRAGMENT,        /* fragment to a virtual-service address / from a real server */
   UVS_STEER_CNT_ICMP_ERROR,      /* ICMP error about a uvs flow */
   UVS_STEER_CNT_NO_SOCKET,       /* steered, but no socket in the slot */
+  UVS_STEER_CNT_FLOW_FORWARDED,  /* an offloaded flow's packet, forwarded by XDP itself */
   UVS_STEER_CNT_MAX
 };
 

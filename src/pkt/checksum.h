@@ -147,14 +147,7 @@ inline void set_ipv4_header_checksum(uint8_t* hdr) {
   const uint32_t sum = ipv4_header_sum(hdr, uint32_t{hdr[0] & 0x0fu} * 4);
   store_u16(hdr + kIpv4CheckOffset, csum_finish(csum_sub(sum, load_u16(hdr + kIpv4CheckOffset))));
 }
-// Decrements the TTL and updates the header checksum incrementally (TTL must be > 0).
-inline void ipv4_decrement_ttl(uint8_t* hdr) {
-  // TTL and protocol form the 16-bit word at offset 8.
-  const uint16_t old_word = load_u16(hdr + kIpv4TtlOffset);
-  hdr[kIpv4TtlOffset] = static_cast<uint8_t>(hdr[kIpv4TtlOffset] - 1);
-  Ipv4Hdr* ip = reinterpret_cast<Ipv4Hdr*>(hdr);
-  ip->check = csum_replace16(ip->check, old_word, load_u16(hdr + kIpv4TtlOffset));
-}
+// The TTL decrement with its incremental checksum update is nat_rewrite.h's uvs_decrement_ttl().
 
 // ---- L4 ----------------------------------------------------------------------------------------
 

@@ -11,24 +11,28 @@
 #ifndef UVS_PKT_NAT_REWRITE_H_
 #define UVS_PKT_NAT_REWRITE_H_
 
-#include <linux/in.h>
 #include <linux/types.h>
 
-static inline __u32 uvs_load32(const void *p) {
+/* Inlined everywhere: a BPF call passes at most five arguments in registers, and the verifier
+ * follows packet bounds best within one function. */
+#define UVS_INLINE static inline __attribute__((always_inline))
+
+
+UVS_INLINE __u32 uvs_load32(const void *p) {
   __u32 v;
   __builtin_memcpy(&v, p, 4);
   return v;
 }
-static inline __u16 uvs_load16(const void *p) {
+UVS_INLINE __u16 uvs_load16(const void *p) {
   __u16 v;
   __builtin_memcpy(&v, p, 2);
   return v;
 }
-static inline void uvs_store32(void *p, __u32 v) { __builtin_memcpy(p, &v, 4); }
-static inline void uvs_store16(void *p, __u16 v) { __builtin_memcpy(p, &v, 2); }
+UVS_INLINE void uvs_store32(void *p, __u32 v) { __builtin_memcpy(p, &v, 4); }
+UVS_INLINE void uvs_store16(void *p, __u16 v) { __builtin_memcpy(p, &v, 2); }
 
 /* A 64-bit accumulator folded to 16 bits (end-around carries), not complemented. */
-static inline __u16 uvs_csum_fold64(__u64 sum) {
+UVS_INLINE __u16 uvs_csum_fold64(__u64 sum) {
   sum = (sum & 0xffffffffULL) + (sum >> 32);
   sum = (sum & 0xffffffffULL) + (sum >> 32);
   __u32 s = (__u32)sum;
@@ -38,17 +42,17 @@ static inline __u16 uvs_csum_fold64(__u64 sum) {
 }
 
 /* The delta of one 32-bit or 16-bit word changing from `from` to `to`. */
-static inline __u64 uvs_csum_delta32(__u32 from, __u32 to) { return (__u64)(__u32)~from + to; }
-static inline __u64 uvs_csum_delta16(__u16 from, __u16 to) { return (__u64)(__u16)~from + to; }
+UVS_INLINE __u64 uvs_csum_delta32(__u32 from, __u32 to) { return (__u64)(__u32)~from + to; }
+UVS_INLINE __u64 uvs_csum_delta16(__u16 from, __u16 to) { return (__u64)(__u16)~from + to; }
 
 /* The checksum field `check` after the changes summed in `delta`. Exact: it equals what a full
  * recomputation stores (never the other zero), since a header is never all zero. */
-static inline __u16 uvs_csum_apply(__u16 check, __u64 delta) {
+UVS_INLINE __u16 uvs_csum_apply(__u16 check, __u64 delta) {
   return (__u16)~uvs_csum_fold64(delta + (__u16)~check);
 }
 
 /* The delta of `words` 32-bit words at `from` becoming those at `to` (1 for IPv4, 4 for IPv6). */
-static inline __u64 uvs_csum_delta_words(const void *from, const void *to, int words) {
+UVS_INLINE __u64 uvs_csum_delta_words(const void *from, const void *to, int words) {
   __u64 d = 0;
   for (int i = 0; i < 4 && i < words; i++)
     d += uvs_csum_delta32(uvs_load32((const __u8 *)from + 4 * i),
@@ -72,7 +76,7 @@ struct uvs_nat_tuple {
 /* Writes `to`'s addresses into the IP header at `ip` (IPv6 when `v6`), updating the IPv4
  * header checksum. Returns the delta the change makes to a transport pseudo header, for
  * uvs_nat_l4(). */
-static inline __u64 uvs_nat_l3(__u8 *ip, int v6, const struct uvs_nat_tuple *to) {
+UVS_INLINE __u64 uvs_nat_l3(__u8 *ip, int v6, const struct uvs_nat_tuple *to) {
   const int words = v6 ? 4 : 1;
   __u8 *saddr = ip + (v6 ? UVS_IPV6_SADDR_OFF : UVS_IPV4_SADDR_OFF);
   __u8 *daddr = saddr + 4 * words;
@@ -88,27 +92,47 @@ static inline __u64 uvs_nat_l3(__u8 *ip, int v6, const struct uvs_nat_tuple *to)
   return delta;
 }
 
+#define UVS_IPV4_TTL_OFF 8
+#define UVS_IPV6_HOP_LIMIT_OFF 7
+
+/* TTL (IPv6: hop limit) minus one, the IPv4 header checksum updated. 0, with nothing changed,
+ * when it is already 1 or 0 and the packet must not be forwarded (ICMP time exceeded). */
+UVS_INLINE int uvs_decrement_ttl(__u8 *ip, int v6) {
+  __u8 *ttl = ip + (v6 ? UVS_IPV6_HOP_LIMIT_OFF : UVS_IPV4_TTL_OFF);
+  if (*ttl <= 1) return 0;
+  if (v6) {
+    *ttl -= 1;
+    return 1;
+  }
+  /* TTL and protocol form the 16-bit word at offset 8. */
+  const __u16 before = uvs_load16(ttl);
+  *ttl -= 1;
+  uvs_store16(ip + UVS_IPV4_CHECK_OFF,
+              uvs_csum_apply(uvs_load16(ip + UVS_IPV4_CHECK_OFF),
+                             uvs_csum_delta16(before, uvs_load16(ttl))));
+  return 1;
+}
+
 #define UVS_TCP_CHECK_OFF 16
 #define UVS_UDP_CHECK_OFF 6
 
-/* Writes `to`'s ports into the TCP or UDP header at `l4` and updates its checksum by `l3_delta`
- * (from uvs_nat_l3()) and the ports' own change. The checksum must be final (not a local
- * sender's partial sum). An IPv4 UDP checksum of 0 means none and stays 0; a UDP checksum that
- * comes out 0 is sent as 0xffff (RFC 768). A first fragment's checksum covers the whole datagram;
- * the same delta applies. */
-static inline void uvs_nat_l4(__u8 *l4, __u8 proto, int v6, __u64 l3_delta,
+/* Writes `to`'s ports into the TCP or UDP header at `l4` and updates its checksum, the field at
+ * `check` (l4 + UVS_TCP_CHECK_OFF or UVS_UDP_CHECK_OFF: the caller's pointer, bounds-checked),
+ * by `l3_delta` (from uvs_nat_l3()) and the ports' own change. The checksum must be final (not
+ * a local sender's partial sum). An IPv4 UDP checksum of 0 means none and stays 0; a UDP
+ * checksum that comes out 0 is sent as 0xffff (RFC 768). A first fragment's checksum covers the
+ * whole datagram; the same delta applies. */
+UVS_INLINE void uvs_nat_l4(__u8 *l4, __u8 *check, int udp, int v6, __u64 l3_delta,
                               const struct uvs_nat_tuple *to) {
-  const int udp = proto == IPPROTO_UDP;
-  __u8 *field = l4 + (udp ? UVS_UDP_CHECK_OFF : UVS_TCP_CHECK_OFF);
   const __u64 delta = l3_delta + uvs_csum_delta16(uvs_load16(l4), to->sport) +
                       uvs_csum_delta16(uvs_load16(l4 + 2), to->dport);
   uvs_store16(l4, to->sport);
   uvs_store16(l4 + 2, to->dport);
-  const __u16 check = uvs_load16(field);
-  if (udp && check == 0 && !v6) return;
-  __u16 updated = uvs_csum_apply(check, delta);
+  const __u16 old = uvs_load16(check);
+  if (udp && old == 0 && !v6) return;
+  __u16 updated = uvs_csum_apply(old, delta);
   if (udp && updated == 0) updated = 0xffff;
-  uvs_store16(field, updated);
+  uvs_store16(check, updated);
 }
 
 #endif /* UVS_PKT_NAT_REWRITE_H_ */

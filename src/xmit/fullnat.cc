@@ -77,4 +77,24 @@ Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn&
                    conn::to_inet(c.af, c.caddr), c.cport, [&] { tcp_out(ctx, f, p, c); });
 }
 
+// UDP (and any flow without the TCP surgery): a plain two-sided rewrite. TCP needs its sequence
+// shift in XDP first.
+bool fullnat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
+  if (c.protocol == IPPROTO_TCP) return false;
+  *key = flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
+  flow->to = nat_tuple(conn::to_inet(c.daf, c.laddr), c.lport, conn::to_inet(c.daf, c.daddr),
+                       c.dport);
+  flow->flags = UVS_FLOW_F_NAT;
+  return true;
+}
+
+bool fullnat_offload_out(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
+  if (c.protocol == IPPROTO_TCP) return false;
+  *key = flow_key(c.daf, c.protocol, c.daddr, c.dport, c.laddr, c.lport);
+  flow->to = nat_tuple(conn::to_inet(c.af, c.vaddr), c.vport, conn::to_inet(c.af, c.caddr),
+                       c.cport);
+  flow->flags = UVS_FLOW_F_NAT;
+  return true;
+}
+
 }  // namespace uvs::xmit

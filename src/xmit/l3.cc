@@ -11,19 +11,28 @@ namespace uvs::xmit {
 using pkt::load_u16;
 using pkt::store_u16;
 
-void rewrite_tuple(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& saddr,
-                   uint16_t sport, const InetAddr& daddr, uint16_t dport) {
+uvs_nat_tuple nat_tuple(const InetAddr& saddr, uint16_t sport, const InetAddr& daddr,
+                        uint16_t dport) {
   uvs_nat_tuple to;
   std::memcpy(to.saddr, saddr.bytes.data(), 16);
   std::memcpy(to.daddr, daddr.bytes.data(), 16);
   to.sport = htons(sport);
   to.dport = htons(dport);
+  return to;
+}
+
+void rewrite_tuple(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& saddr,
+                   uint16_t sport, const InetAddr& daddr, uint16_t dport) {
+  const uvs_nat_tuple to = nat_tuple(saddr, sport, daddr, dport);
   const uint64_t l3_delta = uvs_nat_l3(frame + p.l3_off, p.is_v6(), &to);
   if (!p.has_l4) return;  // non-first fragment or unknown protocol: addresses only
   if ((p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) &&
       p.l4_csum != pkt::CsumStatus::kPartial) {
     // The common case, in the code the XDP fast path runs too.
-    uvs_nat_l4(frame + p.l4_off, p.proto, p.is_v6(), l3_delta, &to);
+    const bool udp = p.proto == IPPROTO_UDP;
+    uint8_t* l4 = frame + p.l4_off;
+    uvs_nat_l4(l4, l4 + (udp ? UVS_UDP_CHECK_OFF : UVS_TCP_CHECK_OFF), udp, p.is_v6(), l3_delta,
+               &to);
     return;
   }
   // SCTP (CRC32c), ICMPv6 and partial sums: pkt's general update.
@@ -58,14 +67,7 @@ Result prepare_forward(uint8_t* frame, const pkt::ParsedPacket& p, const Hop& ho
 }
 
 bool decrement_ttl(uint8_t* frame, const pkt::ParsedPacket& p) {
-  uint8_t* ttl = frame + p.ttl_off();
-  if (*ttl <= 1) return false;
-  if (p.is_v6()) {
-    --*ttl;
-  } else {
-    pkt::ipv4_decrement_ttl(frame + p.l3_off);
-  }
-  return true;
+  return uvs_decrement_ttl(frame + p.l3_off, p.is_v6()) != 0;
 }
 
 bool set_ethernet_at(io::Frame& f, uint32_t l3_off, uint16_t af, const L2Next& next) {

@@ -8,6 +8,7 @@
 
 #include "io/packet_io.h"
 #include "model/address.h"
+#include "pkt/nat_rewrite.h"
 #include "pkt/parse.h"
 #include "util/proto.h"
 
@@ -48,6 +49,10 @@ struct Result {
 
   bool sent() const { return verdict == Verdict::kSend || verdict == Verdict::kSendFragmented; }
 };
+
+// The shared rewrite's tuple (pkt/nat_rewrite.h) for these addresses and ports (host order).
+uvs_nat_tuple nat_tuple(const InetAddr& saddr, uint16_t sport, const InetAddr& daddr,
+                        uint16_t dport);
 
 // Rewrites source and destination address and port (host order) of the packet, fixing the IPv4
 // header checksum and the L4 checksum: incrementally when the received one is final, by full

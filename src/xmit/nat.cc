@@ -38,4 +38,22 @@ Result nat_icmp_out(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
   return to_hop(f, p, hop);
 }
 
+// Both directions offload: the client's packets get the real server as destination, the
+// replies the virtual service as source.
+bool nat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
+  *key = flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
+  flow->to = nat_tuple(conn::to_inet(c.af, c.caddr), c.cport, conn::to_inet(c.daf, c.daddr),
+                       c.dport);
+  flow->flags = UVS_FLOW_F_NAT;
+  return true;
+}
+
+bool nat_offload_out(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
+  *key = flow_key(c.af, c.protocol, c.daddr, c.dport, c.caddr, c.cport);
+  flow->to = nat_tuple(conn::to_inet(c.af, c.vaddr), c.vport, conn::to_inet(c.af, c.caddr),
+                       c.cport);
+  flow->flags = UVS_FLOW_F_NAT;
+  return true;
+}
+
 }  // namespace uvs::xmit

@@ -27,6 +27,7 @@
 
 #include "conn/conn.h"
 #include "io/packet_io.h"
+#include "io/xdp_flow_abi.h"
 #include "model/sysctl.h"
 #include "pkt/parse.h"
 #include "util/hash.h"
@@ -46,6 +47,11 @@ struct Context {
 using XmitFn = Result (*)(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
                           const Hop& hop);
 
+// The fast path's copy of one direction of `c` (io/xdp_flow_abi.h): the key its packets arrive
+// with and the rewrite the transmitter would give them; the caller adds the next hop. False
+// when XDP cannot repeat it (yet): FULLNAT's TCP surgery.
+using OffloadFn = bool (*)(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+
 struct Transmitter {
   const char* name;
   // False for methods that deliver locally: no route is looked up for them.
@@ -61,7 +67,15 @@ struct Transmitter {
   // An ICMP error from the real server about the connection, relayed to the client
   // (ip_vs_out_icmp()); null where the method does not relay it.
   XmitFn icmp_out;
+  // The fast path's entries for `in` and `out`; null where XDP does not repeat the method
+  // (TUN's encapsulation, local delivery) or no reply passes.
+  OffloadFn offload_in;
+  OffloadFn offload_out;
 };
+
+// A fast-path key: the packet as it arrives, for the addresses and ports (host order) of `c`.
+uvs_flow_key flow_key(uint8_t af, uint8_t protocol, const conn::AddrBytes& saddr, uint16_t sport,
+                      const conn::AddrBytes& daddr, uint16_t dport);
 
 // The transmitter bound to connection `c`.
 const Transmitter& transmitter_of(const conn::Conn& c);
@@ -83,5 +97,10 @@ Result fullnat_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& 
                   const Hop& hop);
 Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
                    const Hop& hop);
+bool nat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool nat_offload_out(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool dr_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool fullnat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool fullnat_offload_out(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
 
 }  // namespace uvs::xmit

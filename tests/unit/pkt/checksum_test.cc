@@ -123,14 +123,16 @@ TEST(Incremental, ReplacingAFieldEqualsRecomputing) {
 TEST(Incremental, DecrementTtl) {
   std::mt19937 rng(3);
   for (int i = 0; i < 1000; ++i) {
+    const auto ttl = static_cast<uint8_t>(1 + rng() % 255);
     Bytes ip = FrameBuilder()
                    .no_eth()
                    .ip(InetAddr::v4(rng()), InetAddr::v4(rng()))
-                   .ttl(static_cast<uint8_t>(1 + rng() % 255))
+                   .ttl(ttl)
                    .ip_id(static_cast<uint16_t>(rng()))
                    .udp(1, 2)
                    .build();
-    ipv4_decrement_ttl(ip.data());
+    EXPECT_EQ(uvs_decrement_ttl(ip.data(), 0), ttl > 1 ? 1 : 0);
+    EXPECT_EQ(ip[8], ttl > 1 ? ttl - 1 : ttl);
     EXPECT_TRUE(ipv4_header_checksum_ok(ip.data(), 20));
     Bytes again = ip;
     set_ipv4_header_checksum(again.data());

@@ -1,0 +1,48 @@
+/* The fast path's contract between user space and the XDP steering program (bpf/steer.bpf.c,
+ * bpf/fast_path.h): an offloaded connection direction is one entry of uvs_flows, keyed by the
+ * packet as it arrives and holding what user space decided for it, so XDP repeats the decision
+ * (rewrite, next hop) without a trip to user space. User space creates and deletes entries;
+ * XDP only adds to the counters and stamps last_seen_ns. Plain C for clang -target bpf and g++;
+ * explicit padding, so a value-initialised key has no stray bytes. */
+#ifndef UVS_IO_XDP_FLOW_ABI_H_
+#define UVS_IO_XDP_FLOW_ABI_H_
+
+#include <linux/types.h>
+
+#include "pkt/nat_rewrite.h"
+
+#define UVS_STEER_MAP_FLOWS "uvs_flows"
+/* Entries by default; the loader sizes the map to the connection table before loading. */
+#define UVS_FLOW_DEFAULT_MAX 65536
+
+/* A packet as it arrives (family AF_INET/AF_INET6 values, IPv4 in addr[0], ports network
+ * order). */
+struct uvs_flow_key {
+  __u8 family;
+  __u8 protocol;
+  __u16 pad;
+  __be16 sport;
+  __be16 dport;
+  __be32 saddr[4];
+  __be32 daddr[4];
+};
+
+/* Flags of an offloaded direction. */
+#define UVS_FLOW_F_NAT (1u << 0) /* rewrite addresses and ports to `to` (NAT, FULLNAT) */
+
+struct uvs_flow {
+  /* Written by user space. */
+  struct uvs_nat_tuple to; /* with UVS_FLOW_F_NAT: the tuple the packet leaves with */
+  __u8 dmac[6];            /* next hop */
+  __u8 smac[6];            /* ours on the egress interface */
+  __u32 ifindex;           /* egress; XDP_TX when it is the interface the packet came in on */
+  __u16 mtu;               /* the egress path's: a larger packet goes to user space */
+  __u8 flags;              /* UVS_FLOW_F_* */
+  __u8 pad;
+  /* Written by XDP. */
+  __u64 packets;
+  __u64 bytes; /* IP datagram bytes, as the statistics count them */
+  __u64 last_seen_ns; /* bpf_ktime_get_ns() of the latest packet */
+};
+
+#endif /* UVS_IO_XDP_FLOW_ABI_H_ */

@@ -26,6 +26,14 @@ struct {
   __type(value, struct uvs_flow);
 } uvs_flows SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, UVS_FLOW_DEFAULT_MAX);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, struct uvs_flow_stats);
+} uvs_flow_stats SEC(".maps");
+
 /* The fast path's verdict when the packet is user space's. */
 #define FAST_PATH_MISS -1
 
@@ -107,9 +115,13 @@ static __always_inline int fast_path(struct xdp_md *ctx) {
     uvs_nat_l4(l4, check, !tcp, v6, uvs_nat_l3(ip, v6, &flow->to), &flow->to);
   __builtin_memcpy(eth->h_dest, flow->dmac, ETH_ALEN);
   __builtin_memcpy(eth->h_source, flow->smac, ETH_ALEN);
-  __sync_fetch_and_add(&flow->packets, 1);
-  __sync_fetch_and_add(&flow->bytes, datagram_len);
-  flow->last_seen_ns = bpf_ktime_get_ns();
+  __u32 slot = flow->stats;
+  struct uvs_flow_stats *stats = bpf_map_lookup_elem(&uvs_flow_stats, &slot);
+  if (stats) {
+    __sync_fetch_and_add(&stats->packets, 1);
+    __sync_fetch_and_add(&stats->bytes, datagram_len);
+    stats->last_seen_ns = bpf_ktime_get_ns();
+  }
   if (flow->ifindex == ctx->ingress_ifindex) return XDP_TX;
   return bpf_redirect(flow->ifindex, 0);
 }

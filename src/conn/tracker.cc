@@ -253,6 +253,17 @@ bool Tracker::expire_unarmed(Conn& c, uint64_t now_ms, bool with_template) {
   return false;
 }
 
+bool Tracker::expire_due(Conn& c, uint64_t now_ms) {
+  if (activity_hook_ != nullptr) {
+    const uint64_t last = activity_hook_(activity_ctx_, c);
+    if (last != 0 && last + c.timeout_ms > now_ms) {
+      c.expires_ms = last + c.timeout_ms;
+      return true;
+    }
+  }
+  return expire_unarmed(c, now_ms, /*with_template=*/false);
+}
+
 void Tracker::flush(uint64_t now_ms) {
   // Controllers go after what they control; a template still controlling something is
   // skipped on one pass and taken on a later one.
@@ -339,7 +350,7 @@ TickResult Tracker::tick(uint64_t now_ms, uint32_t budget) {
   TickResult r;
   if (now_ms >= next_defense_ms_) update_defense(now_ms);
   r.wheel = wheel_.advance(now_ms, budget,
-                           [&](Conn& c) { return expire_unarmed(c, now_ms, false); });
+                           [&](Conn& c) { return expire_due(c, now_ms); });
   const uint32_t used = r.wheel.steps;
   if (used < budget) r.scanned = run_scans(now_ms, budget - used, &r.dropped);
   return r;

@@ -147,6 +147,7 @@ enum class ExpireEvent : uint8_t {
   kKept,   // it still controls connections: re-armed for 60 s (a sync master re-sends it)
 };
 using ExpireHook = void (*)(void* ctx, const Conn& conn, ExpireEvent event);
+using ActivityHook = uint64_t (*)(void* ctx, const Conn& conn);
 
 struct TickResult {
   WheelRun wheel;
@@ -194,6 +195,13 @@ class Tracker {
   void set_expire_hook(ExpireHook hook, void* ctx) {
     hook_ = hook;
     hook_ctx_ = ctx;
+  }
+  // Asked when a connection's timer runs out: the latest time (ms, this tracker's clock) it
+  // saw traffic that bypassed the tracker (the XDP fast path), or 0. Traffic within the
+  // connection's timeout re-arms it from that time instead of expiring it.
+  void set_activity_hook(ActivityHook hook, void* ctx) {
+    activity_hook_ = hook;
+    activity_ctx_ = ctx;
   }
 
   // --- Creation (ip_vs_schedule(), ip_vs_conn_new()) ---------------------------------------
@@ -322,6 +330,9 @@ class Tracker {
   void expire_unarmed_or_rearm(Conn& c, uint64_t now_ms, bool with_template) {
     if (expire_unarmed(c, now_ms, with_template)) wheel_.arm(c);
   }
+  // The wheel's verdict on a due entry: re-armed if it was active elsewhere (activity hook),
+  // else expire_unarmed().
+  bool expire_due(Conn& c, uint64_t now_ms);
   // `c` is on the wheel: off it first.
   void expire_armed(Conn& c, uint64_t now_ms, bool with_template) {
     wheel_.disarm(c);
@@ -339,6 +350,8 @@ class Tracker {
   TrackerStats stats_;
   ExpireHook hook_ = nullptr;
   void* hook_ctx_ = nullptr;
+  ActivityHook activity_hook_ = nullptr;
+  void* activity_ctx_ = nullptr;
   uint64_t next_defense_ms_;
   util::SplitMix64 rng_;  // drop_entry scans start at a random slot
   uint32_t drop_scan_pos_ = 0;

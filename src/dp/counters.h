@@ -22,12 +22,12 @@ struct alignas(64) WorkerCounters {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   void add_conn() { bump(conns, 1); }
-  void add_in(uint64_t bytes) {
-    bump(inpkts, 1);
+  void add_in(uint64_t bytes, uint64_t packets = 1) {
+    bump(inpkts, packets);
     bump(inbytes, bytes);
   }
-  void add_out(uint64_t bytes) {
-    bump(outpkts, 1);
+  void add_out(uint64_t bytes, uint64_t packets = 1) {
+    bump(outpkts, packets);
     bump(outbytes, bytes);
   }
 };

@@ -5,13 +5,13 @@
 // of the receiving worker.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "io/packet_io.h"
+#include "util/spsc_ring.h"
 
 namespace uvs::dp {
 
@@ -28,27 +28,21 @@ class HandoffRing {
 
   // Producer: copies the frame in. False when the ring is full or the frame too large.
   bool push(const io::Frame& f) {
-    const uint32_t head = head_.load(std::memory_order_relaxed);
-    if (head - tail_.load(std::memory_order_acquire) == kSlots || f.len > kMaxFrame) return false;
-    Slot& s = slots_[head & (kSlots - 1)];
-    s.len = f.len;
-    s.port = f.port;
-    std::memcpy(s.data, f.data, f.len);
-    head_.store(head + 1, std::memory_order_release);
+    if (f.len > kMaxFrame) return false;
+    Slot* s = ring_.claim();
+    if (!s) return false;
+    s->len = f.len;
+    s->port = f.port;
+    std::memcpy(s->data, f.data, f.len);
+    ring_.publish();
     return true;
   }
   // Consumer: the oldest slot, or null; release() it after copying out.
-  const Slot* peek() const {
-    const uint32_t tail = tail_.load(std::memory_order_relaxed);
-    if (tail == head_.load(std::memory_order_acquire)) return nullptr;
-    return &slots_[tail & (kSlots - 1)];
-  }
-  void release() { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  const Slot* peek() const { return ring_.peek(); }
+  void release() { ring_.release(); }
 
  private:
-  alignas(64) std::atomic<uint32_t> head_{0};
-  alignas(64) std::atomic<uint32_t> tail_{0};
-  std::unique_ptr<Slot[]> slots_ = std::make_unique<Slot[]>(kSlots);
+  util::SpscRing<Slot, kSlots> ring_;
 };
 
 // One ring per (from, to) pair of workers.

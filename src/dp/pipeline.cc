@@ -81,10 +81,12 @@ Pipeline::Pipeline(const PipelineOptions& options, EpochPublisher<Snapshot>& sna
       now_ms_(now_ms),
       tx_(io.ports().size()),
       frags_(kFragSlots),
-      xmit_(options.tracker.rng_seed ? options.tracker.rng_seed : 0x2545F4914F6CDD1DULL ^ now_ms) {
+      xmit_(options.tracker.rng_seed ? options.tracker.rng_seed : 0x2545F4914F6CDD1DULL ^ now_ms),
+      offload_(options.offload, tracker_.table().capacity()) {
   free_.reserve(kBurst * 2);
   held_.reserve(kMaxHeld);
   tracker_.set_expire_hook(&Pipeline::expire_hook, this);
+  if (offload_.enabled()) tracker_.set_activity_hook(&Pipeline::activity_hook, this);
 }
 
 Pipeline::~Pipeline() {
@@ -97,7 +99,9 @@ void Pipeline::expire_hook(void* ctx, const conn::Conn& c, conn::ExpireEvent ev)
 }
 
 void Pipeline::on_expire(const conn::Conn& c, conn::ExpireEvent ev) {
-  if (ev != conn::ExpireEvent::kFreed || c.is_template() || c.fwd() != Fwd::kFullNat) return;
+  if (ev != conn::ExpireEvent::kFreed || c.is_template()) return;
+  remove_offload(c);
+  if (c.fwd() != Fwd::kFullNat) return;
   if (const ServiceEntry* svc = service_of(c))
     if (auto* pool = pool_for(*svc)) pool->release(c);
 }
@@ -141,6 +145,12 @@ void Pipeline::adopt(const Snapshot* snap) {
     }
   }
   pools_ = std::move(next);
+  // A deleted real server gets no more packets from XDP; user space decides for them again
+  // (expire_nodest_conn, or the drop the kernel does).
+  offload_.each([&](uint32_t index) {
+    const conn::Conn& c = tracker_.table().at(index);
+    if (c.dest && !c.dest->available()) remove_offload(c);
+  });
 }
 
 // --- Burst ----------------------------------------------------------------------------------
@@ -267,6 +277,10 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
   if (!held_.empty()) {
     retry_held(now_ms);
     flush();
+  }
+  if (offload_.enabled() && now_ms >= next_fold_ms_) {
+    next_fold_ms_ = now_ms + kFoldMs;
+    fold_offloaded();
   }
   tracker_.tick(now_ms, 256);
   if (listing_.requested()) tracker_.serve_listing(listing_, now_ms, 4096);
@@ -426,6 +440,7 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   }
   // A non-first fragment has no L4 header: it moves no state machine.
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kInput, l4_of(p));
+  update_offload(c);
   count_in(c, p.ip_total_len());
   transmit(f, p, c, route, hop, x.in);
   tracker_.release(c, now_ms_);
@@ -441,6 +456,7 @@ void Pipeline::forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
     return;
   }
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kOutput, l4_of(p));
+  update_offload(c);
   count_out(c, p.ip_total_len());
   transmit(f, p, c, route, hop, xmit::transmitter_of(c).out);
   tracker_.release(c, now_ms_);
@@ -516,18 +532,80 @@ void Pipeline::hold(io::Frame& f) {
 
 // As the kernel's ip_vs_in_stats() / ip_vs_out_stats(): a connection's traffic counts (IP
 // datagram bytes) only while its real server is available.
-void Pipeline::count_in(const conn::Conn& c, uint32_t bytes) {
+void Pipeline::count_in(const conn::Conn& c, uint64_t bytes, uint64_t packets) {
   if (!c.dest || !c.dest->available()) return;
   auto& rs = RealServer::of(*c.dest);
-  rs.counters().worker(options_.worker).add_in(bytes);
-  rs.service_counters().worker(options_.worker).add_in(bytes);
+  rs.counters().worker(options_.worker).add_in(bytes, packets);
+  rs.service_counters().worker(options_.worker).add_in(bytes, packets);
 }
 
-void Pipeline::count_out(const conn::Conn& c, uint32_t bytes) {
+void Pipeline::count_out(const conn::Conn& c, uint64_t bytes, uint64_t packets) {
   if (!c.dest || !c.dest->available()) return;
   auto& rs = RealServer::of(*c.dest);
-  rs.counters().worker(options_.worker).add_out(bytes);
-  rs.service_counters().worker(options_.worker).add_out(bytes);
+  rs.counters().worker(options_.worker).add_out(bytes, packets);
+  rs.service_counters().worker(options_.worker).add_out(bytes, packets);
+}
+
+// --- The fast path (dp/offload.h) -----------------------------------------------------------
+
+void Pipeline::update_offload(conn::Conn& c) {
+  if (!offload_.enabled()) return;
+  const uint32_t index = tracker_.table().index_of(c);
+  const bool settled = offloadable(c);
+  if (settled == offload_.offloaded(index)) return;
+  if (!settled) {
+    remove_offload(c);
+    return;
+  }
+  const xmit::Transmitter& x = xmit::transmitter_of(c);
+  uvs_flow_key in_key, out_key;
+  uvs_flow in{}, out{};
+  const bool has_in = x.offload_in && x.offload_in(c, &in_key, &in) &&
+                      offload_next_hop(conn::to_inet(c.daf, c.daddr), &in);
+  const bool has_out = x.offload_out && x.offload_out(c, &out_key, &out) &&
+                       offload_next_hop(conn::to_inet(c.af, c.caddr), &out);
+  offload_.install(index, has_in ? &in_key : nullptr, has_in ? &in : nullptr,
+                   has_out ? &out_key : nullptr, has_out ? &out : nullptr);
+}
+
+void Pipeline::remove_offload(const conn::Conn& c) {
+  if (!offload_.enabled()) return;
+  const uint32_t index = tracker_.table().index_of(c);
+  // What XDP forwarded up to now still counts.
+  offload_.fold(index, [&](uint32_t conn, uint32_t dir, uint64_t packets, uint64_t bytes) {
+    count_offloaded(conn, dir, packets, bytes);
+  });
+  offload_.remove(index);
+}
+
+bool Pipeline::offload_next_hop(const InetAddr& dst, uvs_flow* flow) {
+  xmit::Hop hop;
+  if (router_.route(dst, &hop) != RouteResult::kResolved || hop.l2.port >= io_.ports().size())
+    return false;
+  flow->ifindex = static_cast<uint32_t>(io_.ports()[hop.l2.port].ifindex);
+  std::memcpy(flow->dmac, hop.l2.dst.data(), 6);
+  std::memcpy(flow->smac, hop.l2.src.data(), 6);
+  flow->mtu = static_cast<uint16_t>(std::min<uint32_t>(hop.mtu, UINT16_MAX));
+  return flow->ifindex != 0;
+}
+
+void Pipeline::fold_offloaded() {
+  offload_.fold([&](uint32_t conn, uint32_t dir, uint64_t packets, uint64_t bytes) {
+    count_offloaded(conn, dir, packets, bytes);
+  });
+}
+
+void Pipeline::count_offloaded(uint32_t conn, uint32_t dir, uint64_t packets, uint64_t bytes) {
+  const conn::Conn& c = tracker_.table().at(conn);
+  if (dir == 0)
+    count_in(c, bytes, packets);
+  else
+    count_out(c, bytes, packets);
+}
+
+uint64_t Pipeline::activity_hook(void* ctx, const conn::Conn& c) {
+  auto* self = static_cast<Pipeline*>(ctx);
+  return self->offload_.last_seen_ms(self->tracker_.table().index_of(c));
 }
 
 void Pipeline::answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,

@@ -23,6 +23,7 @@
 #include "conn/tracker.h"
 #include "dp/epoch.h"
 #include "dp/handoff.h"
+#include "dp/offload.h"
 #include "dp/router.h"
 #include "dp/snapshot.h"
 #include "io/packet_io.h"
@@ -78,6 +79,8 @@ struct PipelineOptions {
   // Rings to the other workers (null with one worker): packets of flows another worker owns
   // cross over to it.
   Handoff* handoff = nullptr;
+  // The XDP fast path (dp/offload.h); none by default.
+  OffloadOptions offload;
 };
 
 class Pipeline {
@@ -99,6 +102,7 @@ class Pipeline {
 
   const PipelineStats& stats() const { return stats_; }
   conn::Tracker& tracker() { return tracker_; }
+  const Offload& offload() const { return offload_; }
   // Control plane: asks for a connection listing, served by the worker between bursts.
   conn::ConnListing& listing() { return listing_; }
 
@@ -171,8 +175,18 @@ class Pipeline {
   // Turns the frame into an ICMP error back to the packet's sender and queues it.
   void answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,
                    uint32_t info);
-  void count_in(const conn::Conn& c, uint32_t bytes);
-  void count_out(const conn::Conn& c, uint32_t bytes);
+  void count_in(const conn::Conn& c, uint64_t bytes, uint64_t packets = 1);
+  void count_out(const conn::Conn& c, uint64_t bytes, uint64_t packets = 1);
+  // The fast path: hands the connection's directions to XDP once its state leaves nothing to
+  // decide, takes them back when it does again (see dp/offload.h).
+  void update_offload(conn::Conn& c);
+  void remove_offload(const conn::Conn& c);
+  // The next hop of an offloaded direction toward `dst`; false when XDP cannot send there.
+  bool offload_next_hop(const InetAddr& dst, uvs_flow* flow);
+  // XDP's counters into the statistics, for every offloaded connection or one.
+  void fold_offloaded();
+  void count_offloaded(uint32_t conn, uint32_t dir, uint64_t packets, uint64_t bytes);
+  static uint64_t activity_hook(void* ctx, const conn::Conn& c);
   static uint32_t frag_slot(const pkt::ParsedPacket& p);
   void remember_fragment(const pkt::ParsedPacket& p, const conn::Conn& c, bool to_real);
   conn::LocalAddrPool* pool_for(const ServiceEntry& svc);
@@ -214,6 +228,9 @@ class Pipeline {
   // FULLNAT local-address pools of this worker, by service identity.
   std::unordered_map<uint64_t, std::unique_ptr<conn::LocalAddrPool>> pools_;
   xmit::Context xmit_;  // what this worker's transmitters read and advance
+  Offload offload_;
+  uint64_t next_fold_ms_ = 0;
+  static constexpr uint64_t kFoldMs = 1000;  // the rate estimator's resolution is 2 s
 };
 
 }  // namespace uvs::dp

@@ -307,6 +307,10 @@ std::unique_ptr<XdpSteering> XdpSteering::create(const XdpSteeringConfig& config
   return steering;
 }
 
+int XdpSteering::map_fd(const char* name) const {
+  return object_ ? bpf_object__find_map_fd_by_name(object_, name) : -1;
+}
+
 XdpSteering::~XdpSteering() {
   std::lock_guard lock(mutex_);
   // Closing a link that is not pinned detaches the program from its interface.
@@ -620,6 +624,7 @@ SteerCounters XdpSteering::counters() const {
   out.fragment = totals[UVS_STEER_CNT_FRAGMENT];
   out.icmp_error = totals[UVS_STEER_CNT_ICMP_ERROR];
   out.no_socket = totals[UVS_STEER_CNT_NO_SOCKET];
+  out.flow_forwarded = totals[UVS_STEER_CNT_FLOW_FORWARDED];
   return out;
 }
 

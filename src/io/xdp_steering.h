@@ -76,6 +76,7 @@ struct SteerCounters {
   uint64_t fragment = 0;
   uint64_t icmp_error = 0;
   uint64_t no_socket = 0;
+  uint64_t flow_forwarded = 0;  // offloaded flows' packets forwarded by XDP itself
   uint64_t steered() const { return vip + fwmark + nat_reply + fullnat + fragment + icmp_error; }
 };
 
@@ -129,6 +130,8 @@ class XdpSteering {
   std::vector<std::pair<uint8_t, InetAddr>> read_fragment_addrs() const;
   // Per-CPU counters folded.
   SteerCounters counters() const;
+  // A map of the loaded object by name (the fast path's, io/xdp_flows.h), -1 if absent.
+  int map_fd(const char* name) const;
 
  private:
   struct Attachment {

@@ -95,6 +95,12 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   if (!dp->resolver_) return nullptr;
 
   if (options.workers > 1) dp->handoff_ = std::make_unique<dp::Handoff>(options.workers);
+  if (options.offload) {
+    dp->flows_ = io::XdpFlows::open(*dp->steering_, error);
+    if (!dp->flows_) return nullptr;
+    for (unsigned w = 0; w < options.workers; ++w)
+      dp->offload_rings_.push_back(std::make_unique<dp::OffloadRing>());
+  }
   // Queue q of every interface belongs to worker q % workers; uvsd caps the workers at the
   // smallest queue count, so every worker has a socket (and so a port) on every interface.
   for (unsigned w = 0; w < options.workers; ++w) {
@@ -115,6 +121,12 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     po.workers = options.workers;
     po.handoff = dp->handoff_.get();
     po.tracker.table.capacity = conn::per_worker_capacity(options.conn_max, options.workers);
+    if (dp->flows_) {
+      // Each worker owns an even slice of the stats slots (two per connection).
+      const uint32_t slice = dp->flows_->slots() / options.workers & ~1u;
+      po.offload = dp::OffloadOptions{dp->offload_rings_[w].get(), dp->flows_->stats(), w * slice,
+                                      slice};
+    }
     worker->pipeline = std::make_unique<dp::Pipeline>(po, control.data_plane(), *worker->router,
                                                       *worker->io, now_ms());
     dp->workers_.push_back(std::move(worker));
@@ -131,6 +143,11 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     Worker* wp = w.get();
     w->thread = std::thread([raw = dp.get(), wp] { raw->run(*wp); });
   }
+  if (dp->flows_) {
+    dp->flow_writer_ = std::thread([raw = dp.get()] { raw->write_flows(); });
+    fmt::print(stderr, "uvsd: fast path on: {} offloaded directions at most\n",
+               dp->flows_->slots());
+  }
   return dp;
 }
 
@@ -140,6 +157,8 @@ DataPlane::~DataPlane() {
   stopping_ = true;
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
+  workers_stopped_ = true;
+  if (flow_writer_.joinable()) flow_writer_.join();
   // What each worker did, for the operator's log (and for post-mortems in tests).
   for (auto& w : workers_) {
     const dp::PipelineStats& st = w->pipeline->stats();
@@ -151,7 +170,40 @@ DataPlane::~DataPlane() {
                w->index, st.rx, st.tx, st.passed, st.icmp_sent, st.held, st.handed_off,
                st.taken_over, drops.empty() ? " none" : drops);
   }
+  if (flows_) {
+    const io::SteerCounters c = steering_->counters();
+    fmt::print(stderr, "uvsd: fast path: {} packets forwarded by XDP\n", c.flow_forwarded);
+  }
   workers_.clear();  // sockets close before the steering detaches
+  flows_.reset();
+}
+
+void DataPlane::write_flows() {
+  // One system call per request, off the workers' threads. A failure leaves the connection in
+  // user space (always correct); each kind is logged once.
+  bool logged_install = false, logged_remove = false;
+  for (;;) {
+    const bool last_round = workers_stopped_.load();
+    uint32_t done = 0;
+    for (auto& ring : offload_rings_) {
+      while (const dp::OffloadRequest* r = ring->peek()) {
+        if (r->op == dp::OffloadRequest::Op::kInstall) {
+          if (int err = flows_->install(r->key, r->flow); err && !logged_install) {
+            fmt::print(stderr, "uvsd: fast path: installing a flow: {} (more stay in user space)\n",
+                       std::strerror(err));
+            logged_install = true;
+          }
+        } else if (int err = flows_->remove(r->key); err && err != ENOENT && !logged_remove) {
+          fmt::print(stderr, "uvsd: fast path: removing a flow: {}\n", std::strerror(err));
+          logged_remove = true;
+        }
+        ring->release();
+        ++done;
+      }
+    }
+    if (last_round) return;
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void DataPlane::run(Worker& w) {

@@ -13,6 +13,7 @@
 #include "dp/pipeline.h"
 #include "dp/worker_listings.h"
 #include "io/afxdp.h"
+#include "io/xdp_flows.h"
 #include "io/xdp_steering.h"
 #include "nl/nexthop.h"
 
@@ -23,6 +24,10 @@ struct DataPlaneOptions {
   unsigned workers = 1;
   uint64_t conn_max = 1 << 20;
   bool force_generic = false;  // skb-mode XDP everywhere
+  // The fast path: established connections forwarded by XDP itself (dp/offload.h). Every
+  // egress must take XDP_TX / redirected frames: a native driver, or a veth whose peer has an
+  // XDP program, or --xdp-generic.
+  bool offload = false;
 };
 
 // Queues of an interface (its RX queue count), 1 if it cannot be read.
@@ -45,6 +50,8 @@ class DataPlane {
   DataPlane(const DataPlaneOptions& options, ctl::Control& control);
   void sync_steering(const ctl::Config& config, const std::vector<ctl::TrashEntry>& trash);
   void run(Worker& w);
+  // The offload thread: drains the workers' rings into the fast path's BPF map.
+  void write_flows();
 
   DataPlaneOptions options_;
   ctl::Control& control_;
@@ -53,7 +60,11 @@ class DataPlane {
   std::unique_ptr<dp::Handoff> handoff_;  // with more than one worker
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<dp::WorkerListings> listings_;
+  std::unique_ptr<io::XdpFlows> flows_;  // with offload
+  std::vector<std::unique_ptr<dp::OffloadRing>> offload_rings_;
+  std::thread flow_writer_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> workers_stopped_{false};
 };
 
 }  // namespace uvs::daemon

@@ -34,13 +34,15 @@ void on_signal(int) {
 void usage(FILE* out) {
   fmt::print(out,
              "Usage: uvsd [--socket PATH] [--config FILE] [--conn-max N]\n"
-             "            [--interface IF]... [--workers N] [--xdp-generic]\n"
+             "            [--interface IF]... [--workers N] [--xdp-generic] [--offload]\n"
              "  --socket PATH   control socket (default {}, or $UVS_SOCKET)\n"
              "  --config FILE   apply FILE (uvsadm -S format) at start; refuse to start if bad\n"
              "  --conn-max N    connection table size (default 1048576)\n"
              "  --interface IF  load balance traffic arriving on IF (repeat for each interface)\n"
              "  --workers N     data-plane workers (default: one per queue, up to the cores)\n"
              "  --xdp-generic   attach XDP in generic (skb) mode even where native works\n"
+             "  --offload       forward established connections in XDP itself (every egress\n"
+             "                  must take XDP_TX/redirect: native driver, veth peer with XDP)\n"
              "  --fwmark-rule MARK:PROTO:ADDR/LEN[:PORT[-PORT]]\n"
              "                  mark matching packets for fwmark services (iptables MARK's job)\n",
              uvs::api::kDefaultSocket);
@@ -89,6 +91,7 @@ struct DaemonArgs {
   std::vector<std::string> interfaces;
   unsigned workers = 0;  // 0 until settle_workers(): as many as the queues and cores allow
   bool xdp_generic = false;
+  bool offload = false;
   std::vector<uvs::FwmarkRule> fwmark_rules;
 };
 
@@ -110,6 +113,7 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
                                  {"interface", required_argument, nullptr, 'i'},
                                  {"workers", required_argument, nullptr, 'w'},
                                  {"xdp-generic", no_argument, nullptr, 'g'},
+                                 {"offload", no_argument, nullptr, 'o'},
                                  {"fwmark-rule", required_argument, nullptr, 'f'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
@@ -142,6 +146,9 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
         break;
       case 'g':
         args->xdp_generic = true;
+        break;
+      case 'o':
+        args->offload = true;
         break;
       case 'f': {
         uvs::FwmarkRule rule;
@@ -208,6 +215,7 @@ std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(const DaemonArgs& args,
   dopts.workers = args.workers;
   dopts.conn_max = args.conn_max;
   dopts.force_generic = args.xdp_generic;
+  dopts.offload = args.offload;
   std::string error;
   auto dataplane = uvs::daemon::DataPlane::start(dopts, control, &error);
   if (!dataplane) {

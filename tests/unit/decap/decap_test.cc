@@ -1061,13 +1061,7 @@ class DecapProgramTest : public ::testing::Test {
   // The program's verdict and the frame as it leaves.
   std::pair<uint32_t, Bytes> run(const Bytes& in) { return test::xdp_test_run(prog_fd_, in); }
 
-  uint64_t counter(uint32_t index) const {
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
-    if (bpf_map_lookup_elem(counters_fd_, &index, per_cpu.data()) != 0) return 0;
-    uint64_t total = 0;
-    for (uint64_t value : per_cpu) total += value;
-    return total;
-  }
+  uint64_t counter(uint32_t index) const { return test::percpu_sum(counters_fd_, index); }
 
   bpf_object* object_ = nullptr;
   int prog_fd_ = -1;

@@ -325,10 +325,12 @@ int uvs_steer(struct xdp_md *ctx) {
   __u32 rules = config ? config->fwmark_rules : 0;
   __u32 flags = config ? config->flags : 0;
 
-  int forwarded = fast_path(ctx);
-  if (forwarded != FAST_PATH_MISS) {
-    count(UVS_STEER_CNT_FLOW_FORWARDED);
-    return forwarded;
+  if (flags & UVS_STEER_F_OFFLOAD) {
+    int forwarded = fast_path(ctx);
+    if (forwarded != FAST_PATH_MISS) {
+      count(UVS_STEER_CNT_FLOW_FORWARDED);
+      return forwarded;
+    }
   }
 
   __u32 verdict = classify(data, data_end, rules);

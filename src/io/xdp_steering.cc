@@ -258,6 +258,7 @@ std::unique_ptr<XdpSteering> XdpSteering::create(const XdpSteeringConfig& config
   steering->max_interfaces_ =
       config.max_interfaces ? config.max_interfaces : UVS_STEER_DEFAULT_MAX_IFS;
   steering->drop_without_socket_ = config.drop_without_socket;
+  steering->offload_ = config.offload;
   steering->force_generic_ = config.force_generic;
   steering->slot_used_.assign(steering->max_interfaces_, false);
   if (!set_map_size(object, UVS_STEER_MAP_VIPS, config.max_services, error) ||
@@ -444,7 +445,8 @@ bool XdpSteering::write_config_locked(std::string* error) {
   uint32_t key = 0;
   uvs_steer_config config{};
   config.fwmark_rules = fwmark_count_;
-  config.flags = drop_without_socket_ ? UVS_STEER_F_DROP_NO_SOCKET : 0;
+  config.flags = (drop_without_socket_ ? UVS_STEER_F_DROP_NO_SOCKET : 0) |
+                 (offload_ ? UVS_STEER_F_OFFLOAD : 0);
   if (int err = bpf_map_update_elem(maps_.config, &key, &config, BPF_ANY); err) {
     if (error) *error = "writing steering config: " + errno_text(err);
     return false;

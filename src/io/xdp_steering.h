@@ -59,6 +59,8 @@ struct XdpSteeringConfig {
   bool force_generic = false;
   // Drop, rather than pass to the kernel, uvs traffic for a queue no socket serves yet.
   bool drop_without_socket = false;
+  // Run the fast path (uvs_flows) before steering.
+  bool offload = false;
   // Map sizes (entries); 0 keeps the object's default.
   uint32_t max_services = 0;
   uint32_t max_nat_replies = 0;
@@ -166,6 +168,7 @@ class XdpSteering {
   Maps maps_;
   uint32_t max_interfaces_ = 0;
   bool drop_without_socket_ = false;
+  bool offload_ = false;
   bool force_generic_ = false;
   std::vector<Attachment> attachments_;
   std::vector<bool> slot_used_;  // per interface slot block

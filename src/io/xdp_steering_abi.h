@@ -79,6 +79,8 @@ struct uvs_steer_fwmark_rule {
 /* Drop, rather than pass to the kernel, a packet uvs should handle when no socket is
  * registered for its queue (workers not started yet, or a queue no worker owns). */
 #define UVS_STEER_F_DROP_NO_SOCKET (1u << 0)
+/* Look offloaded flows up first (uvsd --offload); without it the fast path costs nothing. */
+#define UVS_STEER_F_OFFLOAD (1u << 1)
 struct uvs_steer_config {
   __u32 fwmark_rules; /* valid entries at the front of uvs_fwmark */
   __u32 flags;        /* UVS_STEER_F_* */

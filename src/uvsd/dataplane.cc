@@ -84,6 +84,7 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   std::unique_ptr<DataPlane> dp(new DataPlane(options, control));
   io::XdpSteeringConfig sc;
   sc.force_generic = options.force_generic;
+  sc.offload = options.offload;
   dp->steering_ = io::XdpSteering::create(sc, error);
   if (!dp->steering_) return nullptr;
   for (const auto& ifname : options.interfaces) {

@@ -18,19 +18,6 @@ constexpr size_t kTenMegabytes = 10 << 20;
 
 class FastPathTest : public LabTest {
  protected:
-  // XDP_PASS on the far ends of the director's veths (bpf/pass.bpf.c).
-  void attach_peer_programs() {
-    const std::string prog = build_path("bpf/pass.bpf.o");
-    ASSERT_TRUE(std::filesystem::exists(prog)) << prog;
-    const std::pair<std::string, std::string> peers[] = {{lab_->client(), "c0"},
-                                                         {lab_->prefix() + "w", "wd"}};
-    for (const auto& [ns, dev] : peers) {
-      RunResult r =
-          lab_->exec(ns, {kIp, "link", "set", "dev", dev, "xdpdrv", "obj", prog, "sec", "xdp"});
-      ASSERT_EQ(r.status, 0) << ns << " " << dev << ": " << r.err;
-    }
-  }
-
   long forwarded_by_xdp() {
     const std::string log = director_->log();
     const std::string mark = "uvsd: fast path: ";
@@ -42,7 +29,7 @@ class FastPathTest : public LabTest {
 
 TEST_F(FastPathTest, NatDownloadsGoThroughXdpAndStillCount) {
   ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--offload"}));
-  ASSERT_NO_FATAL_FAILURE(attach_peer_programs());
+  ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
   const std::string vip = "192.168.56.102";
   ASSERT_TRUE(adm({"-A", "-t", vip + ":80", "-s", "rr"}));
   for (int k = 1; k <= 2; ++k)

@@ -775,6 +775,20 @@ class LabTest : public ::testing::Test {
     ASSERT_TRUE(director_->start(uvsd_args)) << "uvsd did not start\n" << director_->log();
   }
 
+  // An XDP program (bpf/pass.bpf.c) on the far ends of the director's veths: a veth drops the
+  // frames XDP_TX or a redirect hands it unless its peer has one, so uvsd --offload needs it.
+  void attach_peer_xdp() {
+    const std::string prog = build_path("bpf/pass.bpf.o");
+    ASSERT_TRUE(std::filesystem::exists(prog)) << prog;
+    const std::pair<std::string, std::string> peers[] = {{lab_->client(), "c0"},
+                                                         {lab_->prefix() + "w", "wd"}};
+    for (const auto& [ns, dev] : peers) {
+      RunResult r =
+          lab_->exec(ns, {kIp, "link", "set", "dev", dev, "xdpdrv", "obj", prog, "sec", "xdp"});
+      ASSERT_EQ(r.status, 0) << ns << " " << dev << ": " << r.err;
+    }
+  }
+
   // A lab built by UP_SCRIPT (see Lab) with uvsd on INTERFACES of its director ${P}d.
   void start_shaped_lab(int servers, const std::string& up_script,
                         const std::vector<std::string>& interfaces) {

@@ -548,8 +548,7 @@ void Pipeline::count_out(const conn::Conn& c, uint64_t bytes, uint64_t packets) 
 
 // --- The fast path (dp/offload.h) -----------------------------------------------------------
 
-void Pipeline::update_offload(conn::Conn& c) {
-  if (!offload_.enabled()) return;
+void Pipeline::offload_settle(conn::Conn& c) {
   const uint32_t index = tracker_.table().index_of(c);
   const bool settled = offloadable(c);
   if (settled == offload_.offloaded(index)) return;

@@ -168,10 +168,12 @@ class Pipeline {
   Step route_or_hold(io::Frame& f, const InetAddr& dst, xmit::Hop* hop, RouteResult* route);
   // Consumes the frame: passed for a local destination, dropped without a route or without an
   // entry point (`xmit` null), else transformed by `xmit` and emitted.
-  void transmit(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, RouteResult route,
-                const xmit::Hop& hop, xmit::XmitFn xmit);
+  [[gnu::always_inline]] inline void transmit(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                                              RouteResult route, const xmit::Hop& hop,
+                                              xmit::XmitFn xmit);
   // Acts on a transmitter's result: queue, fragment and queue, answer with ICMP, or drop.
-  void emit(io::Frame& f, const pkt::ParsedPacket& p, const xmit::Hop& hop, xmit::Result r);
+  [[gnu::always_inline]] inline void emit(io::Frame& f, const pkt::ParsedPacket& p,
+                                          const xmit::Hop& hop, xmit::Result r);
   // Turns the frame into an ICMP error back to the packet's sender and queues it.
   void answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,
                    uint32_t info);
@@ -179,7 +181,10 @@ class Pipeline {
   void count_out(const conn::Conn& c, uint64_t bytes, uint64_t packets = 1);
   // The fast path: hands the connection's directions to XDP once its state leaves nothing to
   // decide, takes them back when it does again (see dp/offload.h).
-  void update_offload(conn::Conn& c);
+  void update_offload(conn::Conn& c) {
+    if (offload_.enabled()) offload_settle(c);
+  }
+  void offload_settle(conn::Conn& c);
   void remove_offload(const conn::Conn& c);
   // The next hop of an offloaded direction toward `dst`; false when XDP cannot send there.
   bool offload_next_hop(const InetAddr& dst, uvs_flow* flow);

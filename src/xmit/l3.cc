@@ -52,20 +52,6 @@ void rewrite_tuple_full_csum(uint8_t* frame, const pkt::ParsedPacket& p, const I
   pkt::recompute_l4_checksum(frame, after);
 }
 
-Result prepare_forward(uint8_t* frame, const pkt::ParsedPacket& p, const Hop& hop,
-                       uint32_t overhead, bool may_fragment) {
-  if (p.ip_total_len() + overhead > hop.mtu) {
-    if (p.is_v6() || pkt::ipv4_df(frame + p.l3_off)) {
-      uint32_t mtu = hop.mtu > overhead ? hop.mtu - overhead : 0;
-      if (p.is_v6() && mtu < pkt::kIpv6MinMtu) mtu = pkt::kIpv6MinMtu;
-      return {Verdict::kTooBig, mtu};
-    }
-    if (!may_fragment) return {Verdict::kNeedsFragmenting};
-  }
-  if (!decrement_ttl(frame, p)) return {Verdict::kTtlExceeded};
-  return {Verdict::kSend};
-}
-
 bool decrement_ttl(uint8_t* frame, const pkt::ParsedPacket& p) {
   return uvs_decrement_ttl(frame + p.l3_off, p.is_v6()) != 0;
 }

@@ -8,6 +8,7 @@
 
 #include "io/packet_io.h"
 #include "model/address.h"
+#include "pkt/headers.h"
 #include "pkt/nat_rewrite.h"
 #include "pkt/parse.h"
 #include "util/proto.h"
@@ -84,8 +85,20 @@ void rewrite_tuple_full_csum(uint8_t* frame, const pkt::ParsedPacket& p, const I
 // `overhead` (what encapsulation adds) must fit the hop's MTU, unless IPv4 without DF and
 // `may_fragment` (a tunnel fragments its outer packet); then the TTL goes down by one. A result
 // other than kSend leaves the frame untouched.
-Result prepare_forward(uint8_t* frame, const pkt::ParsedPacket& p, const Hop& hop,
-                       uint32_t overhead, bool may_fragment);
+inline Result prepare_forward(uint8_t* frame, const pkt::ParsedPacket& p, const Hop& hop,
+                              uint32_t overhead, bool may_fragment) {
+  if (p.ip_total_len() + overhead > hop.mtu) {
+    if (p.is_v6() || pkt::ipv4_df(frame + p.l3_off)) {
+      uint32_t mtu = hop.mtu > overhead ? hop.mtu - overhead : 0;
+      if (p.is_v6() && mtu < pkt::kIpv6MinMtu) mtu = pkt::kIpv6MinMtu;
+      return {Verdict::kTooBig, mtu};
+    }
+    if (!may_fragment) return {Verdict::kNeedsFragmenting};
+  }
+  if (!decrement_ttl(frame, p)) return {Verdict::kTtlExceeded};
+  return {Verdict::kSend};
+}
+
 
 // The common last step: the Ethernet header toward the hop. kSend, or kNoRoom.
 inline Result to_hop(io::Frame& f, const pkt::ParsedPacket& p, const Hop& hop) {

@@ -89,8 +89,9 @@ static __always_inline int fast_path(struct xdp_md *ctx) {
   /* Separate bounds per protocol, so the verifier knows each header's extent. */
   __u8 *l4;
   __u8 *check;
+  struct tcphdr *th = NULL;
   if (tcp) {
-    struct tcphdr *th = header_at(data, data_end, l4_off, sizeof(*th));
+    th = header_at(data, data_end, l4_off, sizeof(*th));
     if (!th || th->syn || th->fin || th->rst) return FAST_PATH_MISS;
     l4 = (__u8 *)th;
     check = (__u8 *)&th->check;
@@ -109,10 +110,17 @@ static __always_inline int fast_path(struct xdp_md *ctx) {
   const __u16 field = uvs_load16(check);
   if ((tcp || field) && partial_checksum(ip, v6, key.protocol, l4_len, field))
     return FAST_PATH_MISS;
+  /* The real server's segments with options may carry SACK edges to shift: user space. */
+  if (th && (flow->flags & UVS_FLOW_F_ACK) && th->doff != 5) return FAST_PATH_MISS;
   if (!uvs_decrement_ttl(ip, v6)) return FAST_PATH_MISS;
 
-  if (flow->flags & UVS_FLOW_F_NAT)
-    uvs_nat_l4(l4, check, !tcp, v6, uvs_nat_l3(ip, v6, &flow->to), &flow->to);
+  if (flow->flags & UVS_FLOW_F_NAT) {
+    __u64 shift = 0;
+    if (th && (flow->flags & (UVS_FLOW_F_SEQ | UVS_FLOW_F_ACK)))
+      shift = uvs_tcp_shift((__u8 *)th, (flow->flags & UVS_FLOW_F_SEQ) ? flow->seq_delta : 0,
+                            (flow->flags & UVS_FLOW_F_ACK) ? flow->seq_delta : 0);
+    uvs_nat_l4(l4, check, !tcp, v6, uvs_nat_l3(ip, v6, &flow->to) + shift, &flow->to);
+  }
   __builtin_memcpy(eth->h_dest, flow->dmac, ETH_ALEN);
   __builtin_memcpy(eth->h_source, flow->smac, ETH_ALEN);
   __u32 slot = flow->stats;

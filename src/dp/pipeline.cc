@@ -559,9 +559,9 @@ void Pipeline::offload_settle(conn::Conn& c) {
   const xmit::Transmitter& x = xmit::transmitter_of(c);
   uvs_flow_key in_key, out_key;
   uvs_flow in{}, out{};
-  const bool has_in = x.offload_in && x.offload_in(c, &in_key, &in) &&
+  const bool has_in = x.offload_in && x.offload_in(xmit_, c, &in_key, &in) &&
                       offload_next_hop(conn::to_inet(c.daf, c.daddr), &in);
-  const bool has_out = x.offload_out && x.offload_out(c, &out_key, &out) &&
+  const bool has_out = x.offload_out && x.offload_out(xmit_, c, &out_key, &out) &&
                        offload_next_hop(conn::to_inet(c.af, c.caddr), &out);
   offload_.install(index, has_in ? &in_key : nullptr, has_in ? &in : nullptr,
                    has_out ? &out_key : nullptr, has_out ? &out : nullptr);

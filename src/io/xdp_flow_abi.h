@@ -31,6 +31,9 @@ struct uvs_flow_key {
 
 /* Flags of an offloaded direction. */
 #define UVS_FLOW_F_NAT (1u << 0) /* rewrite addresses and ports to `to` (NAT, FULLNAT) */
+#define UVS_FLOW_F_SEQ (1u << 1) /* FULLNAT TCP toward the real server: seq += seq_delta */
+#define UVS_FLOW_F_ACK (1u << 2) /* FULLNAT TCP toward the client: ack -= seq_delta; segments
+                                    with options (SACK edges to shift) go to user space */
 
 /* Written by user space only. */
 struct uvs_flow {
@@ -42,6 +45,8 @@ struct uvs_flow {
   __u8 flags;              /* UVS_FLOW_F_* */
   __u8 pad;
   __u32 stats;             /* this direction's slot in uvs_flow_stats */
+  __u32 seq_delta;         /* with UVS_FLOW_F_SEQ / _ACK: the connection's sequence shift */
+  __u32 pad2;
 };
 
 /* Written by XDP, read by the worker that owns the connection: an mmap-able array

@@ -113,6 +113,41 @@ UVS_INLINE int uvs_decrement_ttl(__u8 *ip, int v6) {
   return 1;
 }
 
+#define UVS_TCP_SEQ_OFF 4
+#define UVS_TCP_ACK_OFF 8
+#define UVS_TCP_FLAGS_OFF 13
+#define UVS_TCP_FLAG_ACK 0x10
+
+/* A 32-bit word of the packet (network order) plus `add`, as a number. */
+UVS_INLINE __u32 uvs_be32_add(__u32 be, __u32 add) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return __builtin_bswap32(__builtin_bswap32(be) + add);
+#else
+  return be + add;
+#endif
+}
+
+/* FULLNAT's sequence shift: seq += seq_add (toward the real server) and, on a segment with
+ * ACK, ack -= ack_sub (toward the client). Returns the checksum delta for uvs_nat_l4(). SACK
+ * blocks are not touched: a caller whose segment may carry them (the real server's side) must
+ * leave segments with options to code that edits them (xmit::tcp_unshift_ack()). */
+UVS_INLINE __u64 uvs_tcp_shift(__u8 *tcp, __u32 seq_add, __u32 ack_sub) {
+  __u64 delta = 0;
+  if (seq_add) {
+    const __u32 before = uvs_load32(tcp + UVS_TCP_SEQ_OFF);
+    const __u32 after = uvs_be32_add(before, seq_add);
+    uvs_store32(tcp + UVS_TCP_SEQ_OFF, after);
+    delta += uvs_csum_delta32(before, after);
+  }
+  if (ack_sub && (tcp[UVS_TCP_FLAGS_OFF] & UVS_TCP_FLAG_ACK)) {
+    const __u32 before = uvs_load32(tcp + UVS_TCP_ACK_OFF);
+    const __u32 after = uvs_be32_add(before, (__u32)0 - ack_sub);
+    uvs_store32(tcp + UVS_TCP_ACK_OFF, after);
+    delta += uvs_csum_delta32(before, after);
+  }
+  return delta;
+}
+
 #define UVS_TCP_CHECK_OFF 16
 #define UVS_UDP_CHECK_OFF 6
 

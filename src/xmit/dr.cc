@@ -19,7 +19,7 @@ Result dr_icmp_in(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn&, con
 }
 
 // The packet leaves as it came, toward the real server's MAC.
-bool dr_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
+bool dr_offload_in(const Context&, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
   *key = flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
   flow->flags = 0;
   return true;

@@ -77,23 +77,40 @@ Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn&
                    conn::to_inet(c.af, c.caddr), c.cport, [&] { tcp_out(ctx, f, p, c); });
 }
 
-// UDP (and any flow without the TCP surgery): a plain two-sided rewrite. TCP needs its sequence
-// shift in XDP first.
-bool fullnat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
-  if (c.protocol == IPPROTO_TCP) return false;
+// UDP: a plain two-sided rewrite. TCP once its handshake is through: what is left of the
+// surgery is the sequence shift (seq in, ack out), which XDP repeats; the TOA must have got
+// through first, and the real server's segments that carry options (SACK edges to shift) still
+// come up to tcp_out().
+namespace {
+
+bool tcp_settled(const Context& ctx, const conn::Conn& c) {
+  return (c.xflags & conn::kXFnatSeqDelta) &&
+         (!ctx.sysctls || !ctx.sysctls->fullnat_toa || (c.xflags & conn::kXFnatToaDone));
+}
+
+}  // namespace
+
+bool fullnat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
+                        uvs_flow* flow) {
+  const bool tcp = c.protocol == IPPROTO_TCP;
+  if (tcp && !tcp_settled(ctx, c)) return false;
   *key = flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
   flow->to = nat_tuple(conn::to_inet(c.daf, c.laddr), c.lport, conn::to_inet(c.daf, c.daddr),
                        c.dport);
-  flow->flags = UVS_FLOW_F_NAT;
+  flow->flags = UVS_FLOW_F_NAT | (tcp ? UVS_FLOW_F_SEQ : 0);
+  flow->seq_delta = tcp ? c.fnat_seq_delta : 0;
   return true;
 }
 
-bool fullnat_offload_out(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
-  if (c.protocol == IPPROTO_TCP) return false;
+bool fullnat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
+                         uvs_flow* flow) {
+  const bool tcp = c.protocol == IPPROTO_TCP;
+  if (tcp && !tcp_settled(ctx, c)) return false;
   *key = flow_key(c.daf, c.protocol, c.daddr, c.dport, c.laddr, c.lport);
   flow->to = nat_tuple(conn::to_inet(c.af, c.vaddr), c.vport, conn::to_inet(c.af, c.caddr),
                        c.cport);
-  flow->flags = UVS_FLOW_F_NAT;
+  flow->flags = UVS_FLOW_F_NAT | (tcp ? UVS_FLOW_F_ACK : 0);
+  flow->seq_delta = tcp ? c.fnat_seq_delta : 0;
   return true;
 }
 

@@ -40,7 +40,7 @@ Result nat_icmp_out(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
 
 // Both directions offload: the client's packets get the real server as destination, the
 // replies the virtual service as source.
-bool nat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
+bool nat_offload_in(const Context&, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
   *key = flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
   flow->to = nat_tuple(conn::to_inet(c.af, c.caddr), c.cport, conn::to_inet(c.daf, c.daddr),
                        c.dport);
@@ -48,7 +48,7 @@ bool nat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
   return true;
 }
 
-bool nat_offload_out(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
+bool nat_offload_out(const Context&, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow) {
   *key = flow_key(c.af, c.protocol, c.daddr, c.dport, c.caddr, c.cport);
   flow->to = nat_tuple(conn::to_inet(c.af, c.vaddr), c.vport, conn::to_inet(c.af, c.caddr),
                        c.cport);

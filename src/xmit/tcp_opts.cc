@@ -4,6 +4,7 @@
 
 #include "pkt/checksum.h"
 #include "pkt/headers.h"
+#include "pkt/nat_rewrite.h"
 
 namespace uvs::xmit {
 
@@ -47,13 +48,12 @@ uint32_t tcp_ack(const uint8_t* frame, const pkt::ParsedPacket& p) {
 }
 
 void tcp_shift_seq(uint8_t* frame, const pkt::ParsedPacket& p, uint32_t delta) {
-  uint8_t* tcp = frame + p.l4_off;
-  pkt::store_be32(tcp + 4, pkt::load_be32(tcp + 4) + delta);
+  uvs_tcp_shift(frame + p.l4_off, delta, 0);  // the XDP fast path's code; checksum done later
 }
 
 void tcp_unshift_ack(uint8_t* frame, const pkt::ParsedPacket& p, uint32_t delta) {
   uint8_t* tcp = frame + p.l4_off;
-  if (tcp[13] & pkt::kTcpAck) pkt::store_be32(tcp + 8, pkt::load_be32(tcp + 8) - delta);
+  uvs_tcp_shift(tcp, 0, delta);
   for_each_option(tcp, [&](uint8_t kind, uint32_t off, uint8_t len) {
     if (kind != kOptSack) return;
     // Every 4-byte edge, left and right, of every 8-byte block.

@@ -49,8 +49,9 @@ using XmitFn = Result (*)(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn
 
 // The fast path's copy of one direction of `c` (io/xdp_flow_abi.h): the key its packets arrive
 // with and the rewrite the transmitter would give them; the caller adds the next hop. False
-// when XDP cannot repeat it (yet): FULLNAT's TCP surgery.
-using OffloadFn = bool (*)(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+// when XDP cannot repeat it (yet), e.g. FULLNAT TCP before its TOA got through.
+using OffloadFn = bool (*)(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
+                           uvs_flow* flow);
 
 struct Transmitter {
   const char* name;
@@ -97,10 +98,12 @@ Result fullnat_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& 
                   const Hop& hop);
 Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
                    const Hop& hop);
-bool nat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
-bool nat_offload_out(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
-bool dr_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
-bool fullnat_offload_in(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
-bool fullnat_offload_out(const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool nat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool nat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool dr_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool fullnat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
+                        uvs_flow* flow);
+bool fullnat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
+                         uvs_flow* flow);
 
 }  // namespace uvs::xmit

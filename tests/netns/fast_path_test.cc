@@ -4,7 +4,8 @@
 //   - the lab's client (c0) and the real servers' bridge port (wd) get an XDP program, as a veth
 //     needs on the far end to take XDP_TX and redirected frames (the lab's normal runs have
 //     none: AF_XDP transmits through the stack);
-//   - uvsd starts with --offload; a NAT service on port 80 to the lab's two nginx;
+//   - uvsd starts with --offload; a NAT (then a FULLNAT) service on port 80 to the lab's two
+//     nginx;
 //   - two 10 MB downloads arrive byte for byte, one from each server;
 //   - most of their packets went through XDP (uvsd's exit log counts them), and --stats still
 //     counts every byte the servers sent (XDP's counters folded in);
@@ -27,13 +28,21 @@ class FastPathTest : public LabTest {
   }
 };
 
-TEST_F(FastPathTest, NatDownloadsGoThroughXdpAndStillCount) {
+class FastPathDownloads : public FastPathTest, public ::testing::WithParamInterface<Mode> {};
+
+TEST_P(FastPathDownloads, GoThroughXdpAndStillCount) {
+  const bool fullnat = GetParam() == Mode::kFullNat;
   ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--offload"}));
   ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
-  const std::string vip = "192.168.56.102";
-  ASSERT_TRUE(adm({"-A", "-t", vip + ":80", "-s", "rr"}));
+  const std::string vip = fullnat ? "192.168.58.200" : "192.168.56.102";
+  const std::string svc = vip + ":80";
+  ASSERT_TRUE(adm({"-A", "-t", svc, "-s", "rr"}));
   for (int k = 1; k <= 2; ++k)
-    ASSERT_TRUE(adm({"-a", "-t", vip + ":80", "-r", Lab::server_v4(k) + ":8000", "-m"}));
+    ASSERT_TRUE(adm({"-a", "-t", svc, "-r", Lab::server_v4(k) + ":8000", fullnat ? "-b" : "-m"}));
+  // FULLNAT: the real servers answer the local address, which the lab routes to the director.
+  if (fullnat) {
+    ASSERT_TRUE(adm({"-P", "-t", svc, "-z", "192.168.58.100"}));
+  }
 
   std::set<int> from;
   for (int i = 1; i <= 2; ++i) {
@@ -51,7 +60,7 @@ TEST_F(FastPathTest, NatDownloadsGoThroughXdpAndStillCount) {
   EXPECT_TRUE(wait_until(
       [&] {
         t = director_->stats();
-        const ServiceRow* s = t.service("TCP", vip + ":80");
+        const ServiceRow* s = t.service("TCP", svc);
         return s && s->out_bytes >= static_cast<long>(2 * kTenMegabytes);
       },
       10s, 100ms))
@@ -63,6 +72,9 @@ TEST_F(FastPathTest, NatDownloadsGoThroughXdpAndStillCount) {
   EXPECT_GT(via_xdp, 10000) << director_->log();
   std::cout << "packets forwarded by XDP: " << via_xdp << "\n";
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, FastPathDownloads, ::testing::Values(Mode::kNat, Mode::kFullNat),
+                         [](const auto& info) { return mode_name(info.param); });
 
 }  // namespace
 }  // namespace uvs::testing::netns

@@ -380,7 +380,16 @@ bool Tracker::serve_listing(ConnListing& listing, uint64_t now_ms, uint32_t budg
   const uint32_t end = capacity - listing.cursor_ < budget ? capacity : listing.cursor_ + budget;
   for (uint32_t i = listing.cursor_; i < end; ++i) {
     const Conn& c = table_.at(i);
-    if (c.in_use()) listing.entries_.push_back(view_of(c, now_ms));
+    if (!c.in_use()) continue;
+    listing.entries_.push_back(view_of(c, now_ms));
+    // Traffic that bypassed the tracker (the XDP fast path) has pushed the expiry back already:
+    // show it as the timer will find it.
+    if (activity_hook_ != nullptr && !c.is_template()) {
+      const uint64_t last = activity_hook_(activity_ctx_, c);
+      if (last != 0 && last + c.timeout_ms > std::max(c.expires_ms, now_ms))
+        listing.entries_.back().expire_secs =
+            static_cast<uint32_t>((last + c.timeout_ms - now_ms) / 1000);
+    }
   }
   listing.cursor_ = end;
   if (end == capacity) listing.state_.store(ConnListing::kDone, std::memory_order_release);

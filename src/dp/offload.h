@@ -12,6 +12,7 @@
 // happen on the offload thread (uvsd/dataplane.cc) that drains the ring.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -29,6 +30,21 @@ struct OffloadRequest {
 };
 using OffloadRing = util::SpscRing<OffloadRequest, 4096>;
 
+// The interfaces XDP may send offloaded flows out of, as uvsd last checked them
+// (nl/xdp_egress.h); workers read it, the offload thread updates it.
+struct XdpEgresses {
+  static constexpr int kMax = 32;
+  int ifindex[kMax] = {};
+  std::atomic<bool> ok[kMax] = {};
+  int count = 0;
+
+  bool allows(int index) const {
+    for (int i = 0; i < count; ++i)
+      if (ifindex[i] == index) return ok[i].load(std::memory_order_relaxed);
+    return false;
+  }
+};
+
 // Where a worker's fast path lives; without a ring and stats there is none (--offload off,
 // tests).
 struct OffloadOptions {
@@ -36,6 +52,7 @@ struct OffloadOptions {
   const uvs_flow_stats* stats = nullptr;  // the mmap-ed uvs_flow_stats array
   uint32_t first_slot = 0;                // this worker's slice of it
   uint32_t slots = 0;
+  const XdpEgresses* egresses = nullptr;  // null: every egress takes XDP's frames (tests)
 };
 
 // Does the connection's state leave nothing for user space to decide? The kernel's flowtable

@@ -582,6 +582,8 @@ bool Pipeline::offload_next_hop(const InetAddr& dst, uvs_flow* flow) {
   if (router_.route(dst, &hop) != RouteResult::kResolved || hop.l2.port >= io_.ports().size())
     return false;
   flow->ifindex = static_cast<uint32_t>(io_.ports()[hop.l2.port].ifindex);
+  const XdpEgresses* egresses = options_.offload.egresses;
+  if (egresses && !egresses->allows(static_cast<int>(flow->ifindex))) return false;
   std::memcpy(flow->dmac, hop.l2.dst.data(), 6);
   std::memcpy(flow->smac, hop.l2.src.data(), 6);
   flow->mtu = static_cast<uint16_t>(std::min<uint32_t>(hop.mtu, UINT16_MAX));

@@ -99,6 +99,10 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   if (options.offload) {
     dp->flows_ = io::XdpFlows::open(*dp->steering_, error);
     if (!dp->flows_) return nullptr;
+    for (const auto& ifname : options.interfaces) {
+      if (dp->egresses_.count == dp::XdpEgresses::kMax) break;
+      dp->egresses_.ifindex[dp->egresses_.count++] = static_cast<int>(if_nametoindex(ifname.c_str()));
+    }
     for (unsigned w = 0; w < options.workers; ++w)
       dp->offload_rings_.push_back(std::make_unique<dp::OffloadRing>());
   }
@@ -126,7 +130,7 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
       // Each worker owns an even slice of the stats slots (two per connection).
       const uint32_t slice = dp->flows_->slots() / options.workers & ~1u;
       po.offload = dp::OffloadOptions{dp->offload_rings_[w].get(), dp->flows_->stats(), w * slice,
-                                      slice};
+                                      slice, &dp->egresses_};
     }
     worker->pipeline = std::make_unique<dp::Pipeline>(po, control.data_plane(), *worker->router,
                                                       *worker->io, now_ms());
@@ -179,11 +183,37 @@ DataPlane::~DataPlane() {
   flows_.reset();
 }
 
+void DataPlane::check_egresses(nl::NetlinkSocket& socket) {
+  for (int i = 0; i < egresses_.count; ++i) {
+    const int ifindex = egresses_.ifindex[i];
+    const auto mode = steering_->mode(ifindex);
+    const nl::XdpEgress e =
+        nl::xdp_egress(socket, ifindex, mode && *mode == io::XdpAttachMode::kGeneric);
+    egresses_.ok[i].store(e == nl::XdpEgress::kDelivers);
+    if (egress_said_.size() <= static_cast<size_t>(i)) egress_said_.resize(i + 1, -1);
+    if (egress_said_[i] != static_cast<int>(e)) {
+      char name[IF_NAMESIZE] = "?";
+      if_indextoname(static_cast<unsigned>(ifindex), name);
+      fmt::print(stderr, "uvsd: fast path: {}: {}\n", name, nl::to_string(e));
+      egress_said_[i] = static_cast<int>(e);
+    }
+  }
+}
+
 void DataPlane::write_flows() {
   // One system call per request, off the workers' threads. A failure leaves the connection in
-  // user space (always correct); each kind is logged once.
+  // user space (always correct); each kind is logged once. Every two seconds, whether each
+  // egress still takes XDP's frames (a veth peer may gain or lose its XDP program).
   bool logged_install = false, logged_remove = false;
+  std::string nl_error;
+  auto socket = nl::NetlinkSocket::open(0, &nl_error);
+  if (!socket) fmt::print(stderr, "uvsd: fast path: netlink: {}; nothing is offloaded\n", nl_error);
+  auto next_check = std::chrono::steady_clock::now();
   for (;;) {
+    if (socket && std::chrono::steady_clock::now() >= next_check) {
+      check_egresses(*socket);
+      next_check += std::chrono::seconds(2);
+    }
     const bool last_round = workers_stopped_.load();
     uint32_t done = 0;
     for (auto& ring : offload_rings_) {

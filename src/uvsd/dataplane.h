@@ -16,6 +16,7 @@
 #include "io/xdp_flows.h"
 #include "io/xdp_steering.h"
 #include "nl/nexthop.h"
+#include "nl/xdp_egress.h"
 
 namespace uvs::daemon {
 
@@ -62,6 +63,10 @@ class DataPlane {
   std::unique_ptr<dp::WorkerListings> listings_;
   std::unique_ptr<io::XdpFlows> flows_;  // with offload
   std::vector<std::unique_ptr<dp::OffloadRing>> offload_rings_;
+  dp::XdpEgresses egresses_;  // where XDP may send (checked by the offload thread)
+  std::vector<int> egress_said_;  // what was last logged for each, -1 before the first check
+  // Checks every data interface (nl/xdp_egress.h), logging what changed.
+  void check_egresses(nl::NetlinkSocket& socket);
   std::thread flow_writer_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> workers_stopped_{false};

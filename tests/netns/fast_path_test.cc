@@ -73,6 +73,38 @@ TEST_P(FastPathDownloads, GoThroughXdpAndStillCount) {
   std::cout << "packets forwarded by XDP: " << via_xdp << "\n";
 }
 
+// Without an XDP program on the veths' peers, what XDP sent would be dropped: uvsd sees it,
+// says so, and keeps the flows in user space until the peers get one.
+TEST_F(FastPathTest, EgressesThatWouldDropAreNotUsedUntilTheyCanTakeIt) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--offload"}));
+  const std::string vip = "192.168.56.102";
+  ASSERT_TRUE(adm({"-A", "-t", vip + ":80", "-s", "rr"}));
+  for (int k = 1; k <= 2; ++k)
+    ASSERT_TRUE(adm({"-a", "-t", vip + ":80", "-r", Lab::server_v4(k) + ":8000", "-m"}));
+  ASSERT_TRUE(wait_until(
+      [&] { return director_->log().find("d0: a veth whose peer has no XDP program") != std::string::npos; },
+      5s, 50ms))
+      << director_->log();
+  const std::string file = lab_->tmp("before");
+  ASSERT_TRUE(curl_to_file(http_url(vip, 80, "/10m.bin"), file)) << director_->context();
+  EXPECT_NE(which_server_file(file), 0);
+
+  ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
+  ASSERT_TRUE(wait_until(
+      [&] { return director_->log().find("d1: XDP sends here") != std::string::npos; }, 5s, 50ms))
+      << director_->log();
+  const std::string after = lab_->tmp("after");
+  ASSERT_TRUE(curl_to_file(http_url(vip, 80, "/10m.bin"), after)) << director_->context();
+  EXPECT_NE(which_server_file(after), 0);
+
+  ASSERT_EQ(director_->stop(), 0) << director_->log();
+  // Only the second download could go through XDP: 10 MB is over 7,000 segments.
+  const long via_xdp = forwarded_by_xdp();
+  EXPECT_GT(via_xdp, 5000) << director_->log();
+  EXPECT_LT(via_xdp, 12000) << "the first download went through XDP into the peerless veths?\n"
+                            << director_->log();
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, FastPathDownloads, ::testing::Values(Mode::kNat, Mode::kFullNat),
                          [](const auto& info) { return mode_name(info.param); });
 

@@ -38,6 +38,11 @@ struct XdpEgresses {
   std::atomic<bool> ok[kMax] = {};
   int count = 0;
 
+  bool any() const {
+    for (int i = 0; i < count; ++i)
+      if (ok[i].load(std::memory_order_relaxed)) return true;
+    return false;
+  }
   bool allows(int index) const {
     for (int i = 0; i < count; ++i)
       if (ifindex[i] == index) return ok[i].load(std::memory_order_relaxed);

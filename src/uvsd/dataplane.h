@@ -25,10 +25,9 @@ struct DataPlaneOptions {
   unsigned workers = 1;
   uint64_t conn_max = 1 << 20;
   bool force_generic = false;  // skb-mode XDP everywhere
-  // The fast path: established connections forwarded by XDP itself (dp/offload.h). Every
-  // egress must take XDP_TX / redirected frames: a native driver, or a veth whose peer has an
-  // XDP program, or --xdp-generic.
-  bool offload = false;
+  // The fast path: established connections forwarded by XDP itself (dp/offload.h), toward
+  // the egresses that take XDP_TX / redirected frames (nl/xdp_egress.h).
+  bool offload = true;
 };
 
 // Queues of an interface (its RX queue count), 1 if it cannot be read.

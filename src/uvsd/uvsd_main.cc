@@ -34,15 +34,15 @@ void on_signal(int) {
 void usage(FILE* out) {
   fmt::print(out,
              "Usage: uvsd [--socket PATH] [--config FILE] [--conn-max N]\n"
-             "            [--interface IF]... [--workers N] [--xdp-generic] [--offload]\n"
+             "            [--interface IF]... [--workers N] [--xdp-generic] [--no-offload]\n"
              "  --socket PATH   control socket (default {}, or $UVS_SOCKET)\n"
              "  --config FILE   apply FILE (uvsadm -S format) at start; refuse to start if bad\n"
              "  --conn-max N    connection table size (default 1048576)\n"
              "  --interface IF  load balance traffic arriving on IF (repeat for each interface)\n"
              "  --workers N     data-plane workers (default: one per queue, up to the cores)\n"
              "  --xdp-generic   attach XDP in generic (skb) mode even where native works\n"
-             "  --offload       forward established connections in XDP itself (every egress\n"
-             "                  must take XDP_TX/redirect: native driver, veth peer with XDP)\n"
+             "  --no-offload    keep every packet in user space (by default established\n"
+             "                  connections are forwarded by XDP where the egress takes it)\n"
              "  --fwmark-rule MARK:PROTO:ADDR/LEN[:PORT[-PORT]]\n"
              "                  mark matching packets for fwmark services (iptables MARK's job)\n",
              uvs::api::kDefaultSocket);
@@ -91,7 +91,7 @@ struct DaemonArgs {
   std::vector<std::string> interfaces;
   unsigned workers = 0;  // 0 until settle_workers(): as many as the queues and cores allow
   bool xdp_generic = false;
-  bool offload = false;
+  bool offload = true;
   std::vector<uvs::FwmarkRule> fwmark_rules;
 };
 
@@ -114,6 +114,7 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
                                  {"workers", required_argument, nullptr, 'w'},
                                  {"xdp-generic", no_argument, nullptr, 'g'},
                                  {"offload", no_argument, nullptr, 'o'},
+                                 {"no-offload", no_argument, nullptr, 'O'},
                                  {"fwmark-rule", required_argument, nullptr, 'f'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
@@ -149,6 +150,9 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
         break;
       case 'o':
         args->offload = true;
+        break;
+      case 'O':
+        args->offload = false;
         break;
       case 'f': {
         uvs::FwmarkRule rule;

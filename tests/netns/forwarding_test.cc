@@ -90,7 +90,7 @@ class ForwardingTest : public LabTest, public ::testing::WithParamInterface<Mode
   // TCP 80 (HTTP), TCP 9000 (socat upload), UDP 7000 (echo).
   void prepare(const ModeCase& c, const Plan& p) {
     ASSERT_NO_FATAL_FAILURE(
-        start_lab(2, c.offload ? std::vector<std::string>{"--offload"} : std::vector<std::string>{}));
+        start_lab(2, {c.offload ? "--offload" : "--no-offload"}));
     if (c.offload) {
       ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
     }

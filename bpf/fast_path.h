@@ -106,6 +106,10 @@ static __always_inline int fast_path(struct xdp_md *ctx) {
   struct uvs_flow *flow = bpf_map_lookup_elem(&uvs_flows, &key);
   if (!flow) return FAST_PATH_MISS;
   if (datagram_len > flow->mtu) return FAST_PATH_MISS;
+  /* A datagram longer than the frame, or shorter than its headers (IPv6 jumbograms among
+   * them), is user space's to count as malformed. */
+  if (data + ETH_HLEN + datagram_len > data_end || datagram_len < l4_off - ETH_HLEN + 8)
+    return FAST_PATH_MISS;
   const __u16 l4_len = datagram_len - (l4_off - ETH_HLEN);
   const __u16 field = uvs_load16(check);
   if ((tcp || field) && partial_checksum(ip, v6, key.protocol, l4_len, field))

@@ -27,6 +27,7 @@ Offload::Offload(const OffloadOptions& options, uint32_t conn_capacity)
   folded_.assign(2 * size_t{pairs}, uvs_flow_stats{});
   keys_.assign(2 * size_t{pairs}, uvs_flow_key{});
   free_pairs_.reserve(pairs);
+  pending_removals_.reserve(2 * size_t{pairs});  // never more than the installed directions
   for (uint32_t p = pairs; p-- > 0;) free_pairs_.push_back(p);
 }
 
@@ -53,6 +54,7 @@ bool Offload::install(uint32_t conn, const uvs_flow_key* in_key, uvs_flow* in,
   const uint32_t pair = free_pairs_.back();
   const uvs_flow_key* keys[2] = {in_key, out_key};
   uvs_flow* flows[2] = {in, out};
+  bool queued = false;
   for (uint32_t dir = 0; dir < 2; ++dir) {
     const uint32_t slot = 2 * pair + dir;
     keys_[slot] = uvs_flow_key{};
@@ -61,13 +63,13 @@ bool Offload::install(uint32_t conn, const uvs_flow_key* in_key, uvs_flow* in,
     folded_[slot].packets = options_.stats[options_.first_slot + slot].packets;
     folded_[slot].bytes = options_.stats[options_.first_slot + slot].bytes;
     flows[dir]->stats = options_.first_slot + slot;
-    if (!queue(OffloadRequest::Op::kInstall, *keys[dir], flows[dir])) {
-      // Undo the direction already queued, so nothing is left behind in the maps.
-      if (dir == 1 && keys_[2 * pair].family) queue(OffloadRequest::Op::kRemove, keys_[2 * pair], nullptr);
-      return false;
-    }
+    // A direction the ring had no room for stays in user space; one that was queued is
+    // remembered, so that it is taken back with the connection.
+    if (!queue(OffloadRequest::Op::kInstall, *keys[dir], flows[dir])) continue;
     keys_[slot] = *keys[dir];
+    queued = true;
   }
+  if (!queued) return false;
   free_pairs_.pop_back();
   conn_of_[pair] = conn;
   slot_of_[conn] = 2 * pair;
@@ -79,14 +81,23 @@ void Offload::remove(uint32_t conn) {
   const uint32_t pair = slot_of_[conn] / 2;
   for (uint32_t dir = 0; dir < 2; ++dir) {
     uvs_flow_key& key = keys_[2 * pair + dir];
-    // A full ring loses the removal; the stale entry then matches no connection and is
-    // overwritten when the tuple is offloaded again (its slot counts for nobody meanwhile).
-    if (key.family) queue(OffloadRequest::Op::kRemove, key, nullptr);
+    // A removal the ring has no room for waits for the next turn: a flow left in the map
+    // would go on forwarding for a connection that no longer exists.
+    if (key.family && !queue(OffloadRequest::Op::kRemove, key, nullptr))
+      pending_removals_.push_back(key);
     key = uvs_flow_key{};
   }
   conn_of_[pair] = conn::kNoConn;
   slot_of_[conn] = kNoSlot;
   free_pairs_.push_back(pair);
+}
+
+void Offload::retry_removals() {
+  size_t done = 0;
+  while (done < pending_removals_.size() &&
+         queue(OffloadRequest::Op::kRemove, pending_removals_[done], nullptr))
+    ++done;
+  pending_removals_.erase(pending_removals_.begin(), pending_removals_.begin() + done);
 }
 
 uint64_t Offload::last_seen_ms(uint32_t conn) const {

@@ -82,6 +82,10 @@ class Offload {
   // not offloaded).
   void remove(uint32_t conn);
 
+  // Queues the removals a full ring turned away earlier (between bursts).
+  void retry_removals();
+  bool removals_pending() const { return !pending_removals_.empty(); }
+
   // The latest time XDP forwarded a packet of the connection, in ms on the CLOCK_MONOTONIC
   // scale; 0 if never.
   uint64_t last_seen_ms(uint32_t conn) const;
@@ -131,6 +135,7 @@ class Offload {
   std::vector<uint32_t> free_pairs_;
   std::vector<uvs_flow_stats> folded_;  // by slot: what fold() has already counted
   std::vector<uvs_flow_key> keys_;      // by slot: what to remove (family 0: not installed)
+  std::vector<uvs_flow_key> pending_removals_;  // removals the ring had no room for
   uint64_t queue_full_ = 0;
   uint64_t no_slot_ = 0;
 };

@@ -278,6 +278,7 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
     retry_held(now_ms);
     flush();
   }
+  if (offload_.removals_pending()) offload_.retry_removals();
   if (offload_.enabled() && now_ms >= next_fold_ms_) {
     next_fold_ms_ = now_ms + kFoldMs;
     fold_offloaded();

@@ -83,35 +83,36 @@ Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn&
 // come up to tcp_out().
 namespace {
 
-bool tcp_settled(const Context& ctx, const conn::Conn& c) {
-  return (c.xflags & conn::kXFnatSeqDelta) &&
-         (!ctx.sysctls || !ctx.sysctls->fullnat_toa || (c.xflags & conn::kXFnatToaDone));
+// The direction's flow when the connection is settled; `shift` is its TCP sequence flag.
+bool offload(const Context& ctx, const conn::Conn& c, const uvs_flow_key& key,
+             const uvs_nat_tuple& to, uint8_t shift, uvs_flow_key* key_out, uvs_flow* flow) {
+  const bool tcp = c.protocol == IPPROTO_TCP;
+  const bool toa_through =
+      !ctx.sysctls || !ctx.sysctls->fullnat_toa || (c.xflags & conn::kXFnatToaDone);
+  if (tcp && !((c.xflags & conn::kXFnatSeqDelta) && toa_through)) return false;
+  *key_out = key;
+  flow->to = to;
+  flow->flags = UVS_FLOW_F_NAT | (tcp ? shift : 0);
+  flow->seq_delta = tcp ? c.fnat_seq_delta : 0;
+  return true;
 }
 
 }  // namespace
 
 bool fullnat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
                         uvs_flow* flow) {
-  const bool tcp = c.protocol == IPPROTO_TCP;
-  if (tcp && !tcp_settled(ctx, c)) return false;
-  *key = flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
-  flow->to = nat_tuple(conn::to_inet(c.daf, c.laddr), c.lport, conn::to_inet(c.daf, c.daddr),
-                       c.dport);
-  flow->flags = UVS_FLOW_F_NAT | (tcp ? UVS_FLOW_F_SEQ : 0);
-  flow->seq_delta = tcp ? c.fnat_seq_delta : 0;
-  return true;
+  return offload(ctx, c, flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport),
+                 nat_tuple(conn::to_inet(c.daf, c.laddr), c.lport, conn::to_inet(c.daf, c.daddr),
+                           c.dport),
+                 UVS_FLOW_F_SEQ, key, flow);
 }
 
 bool fullnat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
                          uvs_flow* flow) {
-  const bool tcp = c.protocol == IPPROTO_TCP;
-  if (tcp && !tcp_settled(ctx, c)) return false;
-  *key = flow_key(c.daf, c.protocol, c.daddr, c.dport, c.laddr, c.lport);
-  flow->to = nat_tuple(conn::to_inet(c.af, c.vaddr), c.vport, conn::to_inet(c.af, c.caddr),
-                       c.cport);
-  flow->flags = UVS_FLOW_F_NAT | (tcp ? UVS_FLOW_F_ACK : 0);
-  flow->seq_delta = tcp ? c.fnat_seq_delta : 0;
-  return true;
+  return offload(ctx, c, flow_key(c.daf, c.protocol, c.daddr, c.dport, c.laddr, c.lport),
+                 nat_tuple(conn::to_inet(c.af, c.vaddr), c.vport, conn::to_inet(c.af, c.caddr),
+                           c.cport),
+                 UVS_FLOW_F_ACK, key, flow);
 }
 
 }  // namespace uvs::xmit

@@ -26,6 +26,7 @@ Offload::Offload(const OffloadOptions& options, uint32_t conn_capacity)
   conn_of_.assign(pairs, conn::kNoConn);
   folded_.assign(2 * size_t{pairs}, uvs_flow_stats{});
   keys_.assign(2 * size_t{pairs}, uvs_flow_key{});
+  egress_.assign(2 * size_t{pairs}, 0);
   free_pairs_.reserve(pairs);
   pending_removals_.reserve(2 * size_t{pairs});  // never more than the installed directions
   for (uint32_t p = pairs; p-- > 0;) free_pairs_.push_back(p);
@@ -67,6 +68,7 @@ bool Offload::install(uint32_t conn, const uvs_flow_key* in_key, uvs_flow* in,
     // remembered, so that it is taken back with the connection.
     if (!queue(OffloadRequest::Op::kInstall, *keys[dir], flows[dir])) continue;
     keys_[slot] = *keys[dir];
+    egress_[slot] = flows[dir]->ifindex;
     queued = true;
   }
   if (!queued) return false;

@@ -108,6 +108,20 @@ class Offload {
     for (uint32_t conn : conn_of_)
       if (conn != conn::kNoConn) fn(conn);
   }
+  // The connections with a direction leaving by an interface `egresses` no longer allows.
+  template <typename Fn>
+  void each_stranded(const XdpEgresses& egresses, Fn&& fn) {
+    for (uint32_t pair = 0; pair < conn_of_.size(); ++pair) {
+      if (conn_of_[pair] == conn::kNoConn) continue;
+      for (uint32_t dir = 0; dir < 2; ++dir) {
+        const uint32_t slot = 2 * pair + dir;
+        if (keys_[slot].family && !egresses.allows(static_cast<int>(egress_[slot]))) {
+          fn(conn_of_[pair]);
+          break;
+        }
+      }
+    }
+  }
 
   uint64_t queue_full() const { return queue_full_; }
   uint64_t no_slot() const { return no_slot_; }
@@ -135,6 +149,7 @@ class Offload {
   std::vector<uint32_t> free_pairs_;
   std::vector<uvs_flow_stats> folded_;  // by slot: what fold() has already counted
   std::vector<uvs_flow_key> keys_;      // by slot: what to remove (family 0: not installed)
+  std::vector<uint32_t> egress_;        // by slot: the ifindex the direction leaves by
   std::vector<uvs_flow_key> pending_removals_;  // removals the ring had no room for
   uint64_t queue_full_ = 0;
   uint64_t no_slot_ = 0;

@@ -282,6 +282,11 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
   if (offload_.enabled() && now_ms >= next_fold_ms_) {
     next_fold_ms_ = now_ms + kFoldMs;
     fold_offloaded();
+    // An egress that stopped taking XDP's frames (a veth peer lost its program): its flows
+    // come back to user space.
+    if (const XdpEgresses* egresses = options_.offload.egresses)
+      offload_.each_stranded(*egresses,
+                             [&](uint32_t conn) { remove_offload(tracker_.table().at(conn)); });
   }
   tracker_.tick(now_ms, 256);
   if (listing_.requested()) tracker_.serve_listing(listing_, now_ms, 4096);

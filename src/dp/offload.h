@@ -72,6 +72,12 @@ class Offload {
   bool enabled() const { return options_.ring != nullptr && options_.stats != nullptr; }
   // Connections are named by their pool index in the worker's table (Table::index_of()).
   bool offloaded(uint32_t conn) const { return slot_of_[conn] != kNoSlot; }
+  // A slot pair is free for one more connection; counted in no_slot() when not.
+  bool has_room() {
+    if (!free_pairs_.empty()) return true;
+    ++no_slot_;
+    return false;
+  }
 
   // Queues the installation of a connection's directions (`in` and/or `out` may be null; their
   // next hops already in place). False when no slot or no ring room is left: the connection

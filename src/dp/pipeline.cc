@@ -562,8 +562,10 @@ void Pipeline::offload_settle(conn::Conn& c) {
     remove_offload(c);
     return;
   }
-  // Nowhere XDP could send (veths without peer programs): not worth describing the flow.
+  // Nowhere XDP could send (veths without peer programs), or no slot left: not worth
+  // describing the flow on every packet.
   if (options_.offload.egresses && !options_.offload.egresses->any()) return;
+  if (!offload_.has_room()) return;
   const xmit::Transmitter& x = xmit::transmitter_of(c);
   uvs_flow_key in_key, out_key;
   uvs_flow in{}, out{};

@@ -174,6 +174,11 @@ DataPlane::~DataPlane() {
                "taken_over={} drops:{}\n",
                w->index, st.rx, st.tx, st.passed, st.icmp_sent, st.held, st.handed_off,
                st.taken_over, drops.empty() ? " none" : drops);
+    const dp::Offload& off = w->pipeline->offload();
+    if (off.enabled() && (off.queue_full() || off.no_slot()))
+      fmt::print(stderr, "uvsd: worker {}: fast path: {} requests the map writer had no room for, "
+                 "{} connections the fast path had no room for\n",
+                 w->index, off.queue_full(), off.no_slot());
   }
   if (flows_) {
     const io::SteerCounters c = steering_->counters();

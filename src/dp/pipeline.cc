@@ -569,10 +569,14 @@ void Pipeline::offload_settle(conn::Conn& c) {
   const xmit::Transmitter& x = xmit::transmitter_of(c);
   uvs_flow_key in_key, out_key;
   uvs_flow in{}, out{};
+  // A direction whose neighbour is still being resolved is retried with a later packet, the
+  // whole connection with it: a connection is offloaded once, so both directions go together.
+  bool retry = false;
   const bool has_in = x.offload_in && x.offload_in(xmit_, c, &in_key, &in) &&
-                      offload_next_hop(conn::to_inet(c.daf, c.daddr), &in);
+                      offload_next_hop(conn::to_inet(c.daf, c.daddr), &in, &retry);
   const bool has_out = x.offload_out && x.offload_out(xmit_, c, &out_key, &out) &&
-                       offload_next_hop(conn::to_inet(c.af, c.caddr), &out);
+                       offload_next_hop(conn::to_inet(c.af, c.caddr), &out, &retry);
+  if (retry) return;
   offload_.install(index, has_in ? &in_key : nullptr, has_in ? &in : nullptr,
                    has_out ? &out_key : nullptr, has_out ? &out : nullptr);
 }
@@ -587,10 +591,11 @@ void Pipeline::remove_offload(const conn::Conn& c) {
   offload_.remove(index);
 }
 
-bool Pipeline::offload_next_hop(const InetAddr& dst, uvs_flow* flow) {
+bool Pipeline::offload_next_hop(const InetAddr& dst, uvs_flow* flow, bool* retry) {
   xmit::Hop hop;
-  if (router_.route(dst, &hop) != RouteResult::kResolved || hop.l2.port >= io_.ports().size())
-    return false;
+  const RouteResult route = router_.route(dst, &hop);
+  if (route == RouteResult::kPending) *retry = true;
+  if (route != RouteResult::kResolved || hop.l2.port >= io_.ports().size()) return false;
   flow->ifindex = static_cast<uint32_t>(io_.ports()[hop.l2.port].ifindex);
   const XdpEgresses* egresses = options_.offload.egresses;
   if (egresses && !egresses->allows(static_cast<int>(flow->ifindex))) return false;

@@ -186,8 +186,9 @@ class Pipeline {
   }
   void offload_settle(conn::Conn& c);
   void remove_offload(const conn::Conn& c);
-  // The next hop of an offloaded direction toward `dst`; false when XDP cannot send there.
-  bool offload_next_hop(const InetAddr& dst, uvs_flow* flow);
+  // The next hop of an offloaded direction toward `dst`; false when XDP cannot send there,
+  // with *retry set when that may change soon (the neighbour is being resolved).
+  bool offload_next_hop(const InetAddr& dst, uvs_flow* flow, bool* retry);
   // XDP's counters into the statistics, for every offloaded connection or one.
   void fold_offloaded();
   void count_offloaded(uint32_t conn, uint32_t dir, uint64_t packets, uint64_t bytes);

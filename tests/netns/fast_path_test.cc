@@ -19,6 +19,32 @@ constexpr size_t kTenMegabytes = 10 << 20;
 
 class FastPathTest : public LabTest {
  protected:
+  // Entries of this uvsd's uvs_flows map, read with bpftool (-1 if it cannot be found). Maps
+  // are global: ours is the one among the maps uvsd holds open (/proc/PID/fdinfo: map_id).
+  long flows_in_map() {
+    const std::string fdinfo = "/proc/" + std::to_string(director_->pid()) + "/fdinfo";
+    std::error_code ec;
+    for (const auto& fd : std::filesystem::directory_iterator(fdinfo, ec)) {
+      const std::string info = read_file(fd.path().string(), 4096);
+      const size_t at = info.find("map_id:");
+      if (at == std::string::npos) continue;
+      const std::string id = std::to_string(std::stol(info.substr(at + 7)));
+      RunResult show = run({"/usr/sbin/bpftool", "-j", "map", "show", "id", id});
+      if (show.out.find("\"name\":\"uvs_flows\"") == std::string::npos) continue;
+      RunResult dump = run({"/usr/sbin/bpftool", "-j", "map", "dump", "id", id});
+      last_dump_ = dump.out;
+      long n = 0;
+      // Each entry's raw key is an array; its BTF-formatted copy is an object.
+      for (size_t k = dump.out.find("\"key\":["); k != std::string::npos;
+           k = dump.out.find("\"key\":[", k + 1))
+        ++n;
+      return n;
+    }
+    return -1;
+  }
+
+  std::string last_dump_;
+
   long forwarded_by_xdp() {
     const std::string log = director_->log();
     const std::string mark = "uvsd: fast path: ";
@@ -103,6 +129,35 @@ TEST_F(FastPathTest, EgressesThatWouldDropAreNotUsedUntilTheyCanTakeIt) {
   EXPECT_GT(via_xdp, 5000) << director_->log();
   EXPECT_LT(via_xdp, 12000) << "the first download went through XDP into the peerless veths?\n"
                             << director_->log();
+}
+
+// An offloaded connection that goes idle times out on schedule, and its flows leave the map.
+TEST_F(FastPathTest, IdleConnectionsExpireAndLeaveTheMap) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--offload"}));
+  ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
+  const std::string vip = "192.168.56.102";
+  ASSERT_TRUE(adm({"-A", "-u", vip + ":7000", "-s", "rr"}));
+  for (int k = 1; k <= 2; ++k) {
+    ASSERT_TRUE(adm({"-a", "-u", vip + ":7000", "-r", Lab::server_v4(k) + ":7000", "-m"}));
+    start_udp_echo(k, "0.0.0.0", 7000);
+  }
+  ASSERT_TRUE(adm({"--set", "0", "0", "6"}));  // UDP connections idle out after 6 s
+  ASSERT_TRUE(wait_until(
+      [&] { return director_->log().find("d1: XDP sends here") != std::string::npos; }, 5s, 50ms))
+      << director_->log();
+  const UdpResult udp = udp_exchange(vip, 7000, 2, 20, 100);
+  EXPECT_EQ(udp.ok, udp.sent) << udp.output;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_until([&] { return flows_in_map() == 4; }, 3s, 100ms))
+      << "two connections, two directions each: " << flows_in_map() << "\n" << last_dump_.substr(0, 3000) << "\n"
+      << director_->adm({"-Lnc"}).out << director_->log();
+  // 6 s of silence, a timer tick, and the offload thread's next round.
+  EXPECT_TRUE(wait_until([&] { return director_->table().services.size() == 1 &&
+                                      director_->adm({"-Lnc"}).out.find("UDP") == std::string::npos; },
+                         12s, 200ms))
+      << director_->adm({"-Lnc"}).out;
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 4s) << "expired before its timeout";
+  EXPECT_TRUE(wait_until([&] { return flows_in_map() == 0; }, 2s, 100ms)) << flows_in_map();
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FastPathDownloads, ::testing::Values(Mode::kNat, Mode::kFullNat),

@@ -556,6 +556,8 @@ class Director {
     return wait_until([&] { return std::filesystem::exists(socket_) || !proc_->running(); }, 15s) &&
            proc_->running() && std::filesystem::exists(socket_);
   }
+  // uvsd's process id (`ip netns exec` execs it in place), -1 before start().
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   // SIGTERM; the exit status.
   int stop() {
     if (!proc_) return -1;

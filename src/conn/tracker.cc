@@ -253,13 +253,16 @@ bool Tracker::expire_unarmed(Conn& c, uint64_t now_ms, bool with_template) {
   return false;
 }
 
+uint64_t Tracker::expiry_after_activity(const Conn& c) const {
+  if (activity_hook_ == nullptr || c.is_template()) return 0;
+  const uint64_t last = activity_hook_(activity_ctx_, c);
+  return last == 0 ? 0 : last + c.timeout_ms;
+}
+
 bool Tracker::expire_due(Conn& c, uint64_t now_ms) {
-  if (activity_hook_ != nullptr) {
-    const uint64_t last = activity_hook_(activity_ctx_, c);
-    if (last != 0 && last + c.timeout_ms > now_ms) {
-      c.expires_ms = last + c.timeout_ms;
-      return true;
-    }
+  if (const uint64_t later = expiry_after_activity(c); later > now_ms) {
+    c.expires_ms = later;
+    return true;
   }
   return expire_unarmed(c, now_ms, /*with_template=*/false);
 }
@@ -384,12 +387,8 @@ bool Tracker::serve_listing(ConnListing& listing, uint64_t now_ms, uint32_t budg
     listing.entries_.push_back(view_of(c, now_ms));
     // Traffic that bypassed the tracker (the XDP fast path) has pushed the expiry back already:
     // show it as the timer will find it.
-    if (activity_hook_ != nullptr && !c.is_template()) {
-      const uint64_t last = activity_hook_(activity_ctx_, c);
-      if (last != 0 && last + c.timeout_ms > std::max(c.expires_ms, now_ms))
-        listing.entries_.back().expire_secs =
-            static_cast<uint32_t>((last + c.timeout_ms - now_ms) / 1000);
-    }
+    if (const uint64_t later = expiry_after_activity(c); later > std::max(c.expires_ms, now_ms))
+      listing.entries_.back().expire_secs = static_cast<uint32_t>((later - now_ms) / 1000);
   }
   listing.cursor_ = end;
   if (end == capacity) listing.state_.store(ConnListing::kDone, std::memory_order_release);

@@ -330,6 +330,8 @@ class Tracker {
   void expire_unarmed_or_rearm(Conn& c, uint64_t now_ms, bool with_template) {
     if (expire_unarmed(c, now_ms, with_template)) wheel_.arm(c);
   }
+  // When traffic seen by the activity hook would have `c` expire, 0 without any.
+  uint64_t expiry_after_activity(const Conn& c) const;
   // The wheel's verdict on a due entry: re-armed if it was active elsewhere (activity hook),
   // else expire_unarmed().
   bool expire_due(Conn& c, uint64_t now_ms);

@@ -47,11 +47,7 @@ bool Offload::queue(OffloadRequest::Op op, const uvs_flow_key& key, const uvs_fl
 
 bool Offload::install(uint32_t conn, const uvs_flow_key* in_key, uvs_flow* in,
                       const uvs_flow_key* out_key, uvs_flow* out) {
-  if (!enabled() || slot_of_[conn] != kNoSlot || (!in && !out)) return false;
-  if (free_pairs_.empty()) {
-    ++no_slot_;
-    return false;
-  }
+  if (!enabled() || slot_of_[conn] != kNoSlot || (!in && !out) || !has_room()) return false;
   const uint32_t pair = free_pairs_.back();
   const uvs_flow_key* keys[2] = {in_key, out_key};
   uvs_flow* flows[2] = {in, out};

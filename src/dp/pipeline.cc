@@ -562,11 +562,12 @@ void Pipeline::offload_settle(conn::Conn& c) {
     remove_offload(c);
     return;
   }
-  // Nowhere XDP could send (veths without peer programs), or no slot left: not worth
-  // describing the flow on every packet.
+  // A method XDP does not repeat (TUN), nowhere XDP could send (veths without peer programs),
+  // or no slot left: not worth describing the flow on every packet.
+  const xmit::Transmitter& x = xmit::transmitter_of(c);
+  if (!x.offload_in && !x.offload_out) return;
   if (options_.offload.egresses && !options_.offload.egresses->any()) return;
   if (!offload_.has_room()) return;
-  const xmit::Transmitter& x = xmit::transmitter_of(c);
   uvs_flow_key in_key, out_key;
   uvs_flow in{}, out{};
   // A direction whose neighbour is still being resolved is retried with a later packet, the

@@ -22,6 +22,13 @@
 
 namespace uvs::pkt {
 
+// nat_rewrite.h is plain C and names its offsets itself; they must be the headers' own.
+static_assert(UVS_IPV4_CHECK_OFF == kIpv4CheckOffset);
+static_assert(UVS_IPV4_TTL_OFF == kIpv4TtlOffset);
+static_assert(UVS_IPV4_SADDR_OFF == offsetof(Ipv4Hdr, saddr));
+static_assert(UVS_IPV6_SADDR_OFF == offsetof(Ipv6Hdr, saddr));
+static_assert(UVS_IPV6_HOP_LIMIT_OFF == kIpv6HopLimitOffset);
+
 struct ParsedPacket;
 
 // What the L4 checksum field of a received frame holds.

@@ -17,7 +17,6 @@
  * follows packet bounds best within one function. */
 #define UVS_INLINE static inline __attribute__((always_inline))
 
-
 UVS_INLINE __u32 uvs_load32(const void *p) {
   __u32 v;
   __builtin_memcpy(&v, p, 4);
@@ -158,7 +157,7 @@ UVS_INLINE __u64 uvs_tcp_shift(__u8 *tcp, __u32 seq_add, __u32 ack_sub) {
  * checksum that comes out 0 is sent as 0xffff (RFC 768). A first fragment's checksum covers the
  * whole datagram; the same delta applies. */
 UVS_INLINE void uvs_nat_l4(__u8 *l4, __u8 *check, int udp, int v6, __u64 l3_delta,
-                              const struct uvs_nat_tuple *to) {
+                           const struct uvs_nat_tuple *to) {
   const __u64 delta = l3_delta + uvs_csum_delta16(uvs_load16(l4), to->sport) +
                       uvs_csum_delta16(uvs_load16(l4 + 2), to->dport);
   uvs_store16(l4, to->sport);

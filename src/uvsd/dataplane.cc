@@ -103,6 +103,7 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
       if (dp->egresses_.count == dp::XdpEgresses::kMax) break;
       dp->egresses_.ifindex[dp->egresses_.count++] = static_cast<int>(if_nametoindex(ifname.c_str()));
     }
+    dp->egress_said_.assign(dp->egresses_.count, -1);
     for (unsigned w = 0; w < options.workers; ++w)
       dp->offload_rings_.push_back(std::make_unique<dp::OffloadRing>());
   }
@@ -195,7 +196,6 @@ void DataPlane::check_egresses(nl::NetlinkSocket& socket) {
     const nl::XdpEgress e =
         nl::xdp_egress(socket, ifindex, mode && *mode == io::XdpAttachMode::kGeneric);
     egresses_.ok[i].store(e == nl::XdpEgress::kDelivers);
-    if (egress_said_.size() <= static_cast<size_t>(i)) egress_said_.resize(i + 1, -1);
     if (egress_said_[i] != static_cast<int>(e)) {
       char name[IF_NAMESIZE] = "?";
       if_indextoname(static_cast<unsigned>(ifindex), name);

@@ -8,6 +8,7 @@
 
 #include "pkt/checksum.h"
 #include "pkt/headers.h"
+#include "util/proto.h"
 
 namespace uvs::xmit {
 

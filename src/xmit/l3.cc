@@ -5,6 +5,7 @@
 #include "pkt/checksum.h"
 #include "pkt/headers.h"
 #include "pkt/nat_rewrite.h"
+#include "util/proto.h"
 
 namespace uvs::xmit {
 
@@ -21,6 +22,17 @@ uvs_nat_tuple nat_tuple(const InetAddr& saddr, uint16_t sport, const InetAddr& d
   return to;
 }
 
+namespace {
+
+// The new ports, where the packet has a transport header with ports.
+void store_ports(uint8_t* frame, const pkt::ParsedPacket& p, const uvs_nat_tuple& to) {
+  if (!p.has_l4 || !util::has_ports(p.proto)) return;
+  store_u16(frame + p.l4_off, to.sport);
+  store_u16(frame + p.l4_off + 2, to.dport);
+}
+
+}  // namespace
+
 void rewrite_tuple(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& saddr,
                    uint16_t sport, const InetAddr& daddr, uint16_t dport) {
   const uvs_nat_tuple to = nat_tuple(saddr, sport, daddr, dport);
@@ -36,20 +48,17 @@ void rewrite_tuple(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& s
     return;
   }
   // SCTP (CRC32c), ICMPv6 and partial sums: pkt's general update.
-  if (util::has_ports(p.proto)) {
-    store_u16(frame + p.l4_off, to.sport);
-    store_u16(frame + p.l4_off + 2, to.dport);
-  }
+  store_ports(frame, p, to);
   pkt::update_l4_checksum_after_nat(frame, p, saddr, daddr, sport, dport);
 }
 
 void rewrite_tuple_full_csum(uint8_t* frame, const pkt::ParsedPacket& p, const InetAddr& saddr,
                              uint16_t sport, const InetAddr& daddr, uint16_t dport) {
-  rewrite_tuple(frame, p, saddr, sport, daddr, dport);
-  pkt::ParsedPacket after = p;
-  after.saddr = saddr;
-  after.daddr = daddr;
-  pkt::recompute_l4_checksum(frame, after);
+  // No incremental L4 update first: the full sum below replaces it anyway.
+  const uvs_nat_tuple to = nat_tuple(saddr, sport, daddr, dport);
+  uvs_nat_l3(frame + p.l3_off, p.is_v6(), &to);
+  store_ports(frame, p, to);
+  pkt::recompute_l4_checksum(frame, p);  // the pseudo header is read from the frame: new addresses
 }
 
 bool decrement_ttl(uint8_t* frame, const pkt::ParsedPacket& p) {

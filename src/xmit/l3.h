@@ -11,7 +11,6 @@
 #include "pkt/headers.h"
 #include "pkt/nat_rewrite.h"
 #include "pkt/parse.h"
-#include "util/proto.h"
 
 namespace uvs::xmit {
 
@@ -98,7 +97,6 @@ inline Result prepare_forward(uint8_t* frame, const pkt::ParsedPacket& p, const 
   if (!decrement_ttl(frame, p)) return {Verdict::kTtlExceeded};
   return {Verdict::kSend};
 }
-
 
 // The common last step: the Ethernet header toward the hop. kSend, or kNoRoom.
 inline Result to_hop(io::Frame& f, const pkt::ParsedPacket& p, const Hop& hop) {

@@ -50,7 +50,7 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
+  __uint(max_entries, 131072);
   __type(key, struct uvs_steer_l4_key);
   __type(value, struct uvs_steer_value);
 } uvs_nat_replies SEC(".maps");
@@ -65,7 +65,7 @@ struct {
 /* One entry per service address and per real server at most: uvs_vips + uvs_nat_replies. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 16384 + 65536);
+  __uint(max_entries, 16384 + 131072);
   __type(key, struct uvs_steer_addr_key);
   __type(value, struct uvs_steer_value);
 } uvs_frag_addrs SEC(".maps");

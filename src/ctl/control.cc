@@ -5,19 +5,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "ctl/validate.h"
 #include "sched/registry.h"
+#include "util/hash.h"
 
 namespace uvs::ctl {
 
 namespace {
-
-ServiceNode* find_mut(Config& cfg, const ServiceKey& key) {
-  for (auto& s : cfg.services)
-    if (s.cfg.key == key) return &s;
-  return nullptr;
-}
 
 DestNode* find_dest(ServiceNode& svc, const DestKey& key) {
   for (auto& d : svc.dests)
@@ -39,35 +35,63 @@ ServiceConfig normalized(ServiceConfig svc) {
   return svc;
 }
 
+size_t mix(size_t h, uint64_t v) { return util::mix64(h ^ v); }
+
+std::shared_ptr<const dp::ServiceEntry> entry_of(const ServiceNode& s) {
+  auto e = std::make_shared<dp::ServiceEntry>();
+  e->cfg = s.cfg;
+  e->sched = s.sched->view();
+  e->counters = s.counters;
+  for (const auto& l : s.laddrs) e->laddrs.push_back(l.addr);
+  return e;
+}
+
 }  // namespace
+
+size_t ServiceKeyHash::operator()(const ServiceKey& k) const {
+  // Consistent with ServiceKey's ==: a fwmark service is its family and mark alone.
+  if (k.is_fwmark()) return mix(k.af, uint64_t{k.fwmark} << 16 | 1);
+  uint64_t a, b;
+  std::memcpy(&a, k.addr.bytes.data(), 8);
+  std::memcpy(&b, k.addr.bytes.data() + 8, 8);
+  return mix(mix(a, b), uint64_t{k.af} << 32 | uint64_t{k.protocol} << 16 | k.port);
+}
+
+size_t Control::TrashKeyHash::operator()(const TrashKey& k) const {
+  uint64_t a, b;
+  std::memcpy(&a, k.dest.addr.bytes.data(), 8);
+  std::memcpy(&b, k.dest.addr.bytes.data() + 8, 8);
+  return mix(ServiceKeyHash{}(k.service), mix(a ^ k.dest.port, b ^ k.dest.addr.family));
+}
 
 const ServiceNode* Config::find(const ServiceKey& key) const {
   for (const auto& s : services)
-    if (s.cfg.key == key) return &s;
+    if (s->cfg.key == key) return s.get();
   return nullptr;
 }
 
-Control::Control(ControlOptions options)
-    : options_(options), current_(std::make_shared<const Config>()), publisher_(options.workers) {
+Control::Control(ControlOptions options) : options_(options), publisher_(options.workers) {
   std::lock_guard lock(mutex_);
-  publish_locked();
+  publish_all_locked();
 }
 
-void Control::publish_locked() {
+void Control::publish_all_locked() {
   std::vector<dp::ServiceEntry> services;
-  services.reserve(current_->services.size());
-  for (const auto& s : current_->services) {
-    dp::ServiceEntry e;
-    e.cfg = s.cfg;
-    e.sched = s.sched->view();
-    e.counters = s.counters;
-    for (const auto& l : s.laddrs) e.laddrs.push_back(l.addr);
-    services.push_back(std::move(e));
-  }
+  services.reserve(config_.services.size());
+  for (const auto& s : config_.services) services.push_back(*entry_of(*s));
   publisher_.publish(std::make_unique<const dp::Snapshot>(
-      std::move(services), current_->timeouts, options_.sysctls, ++generation_,
+      std::move(services), config_.timeouts, options_.sysctls, ++generation_,
       options_.fwmark_rules));
-  if (config_listener_) config_listener_(*current_, trash_);
+}
+
+void Control::publish_locked(std::span<const ServiceKey> removed,
+                             std::span<const size_t> changed) {
+  const dp::Snapshot* prev = publisher_.current();
+  std::vector<std::shared_ptr<const dp::ServiceEntry>> put;
+  put.reserve(changed.size());
+  for (size_t i : changed) put.push_back(entry_of(*config_.services[i]));
+  publisher_.publish(std::make_unique<const dp::Snapshot>(*prev, removed, put, config_.timeouts,
+                                                          ++generation_));
 }
 
 Control::~Control() {
@@ -81,174 +105,247 @@ Control::~Control() {
 
 std::shared_ptr<const Config> Control::snapshot() const {
   std::lock_guard lock(mutex_);
-  return current_;
+  return std::make_shared<const Config>(config_);
+}
+
+long Control::index_of(const ServiceKey& key) const {
+  auto it = index_.find(key);
+  return it == index_.end() ? -1 : static_cast<long>(it->second);
+}
+
+ServiceNode& Control::writable(size_t index) {
+  auto& slot = config_.services[index];
+  // Shared with a Config handed out by snapshot(): copy it (its runtime objects stay shared).
+  if (slot.use_count() > 1) slot = std::make_shared<const ServiceNode>(*slot);
+  // Made and owned here, never published as const to anyone else.
+  return const_cast<ServiceNode&>(*slot);
+}
+
+int Control::notify(const ConfigDelta& delta) {
+  if (!config_listener_ || delta.empty()) return 0;
+  int err = config_listener_(delta);
+  return delta.removals_only() ? 0 : err;
 }
 
 int Control::apply(const Command& cmd) {
   std::lock_guard lock(mutex_);
-  Config next = *current_;
-  int err = apply_locked(cmd, next);
-  // -E that left a service without its scheduler changed the table even though it failed.
-  bool changed = err == 0 || cmd.kind == CommandKind::kEditService;
-  if (changed) {
-    current_ = std::make_shared<const Config>(std::move(next));
-    publish_locked();
-  }
-  return err;
+  return apply_locked(cmd);
 }
 
-int Control::apply_locked(const Command& cmd, Config& next) {
+int Control::apply_locked(const Command& cmd) {
   switch (cmd.kind) {
     case CommandKind::kAddService:
-      return add_service(cmd, next);
+      return add_service(cmd);
     case CommandKind::kEditService:
-      return edit_service(cmd, next);
+      return edit_service(cmd);
     case CommandKind::kDelService:
-      return del_service(cmd, next);
+      return del_service(cmd);
     case CommandKind::kFlush:
-      for (auto& s : next.services)
-        for (auto& d : s.dests) {
-          s.sched->del_dest(*d.rs);
-          to_trash(s.cfg.key, std::move(d));
-        }
-      next.services.clear();
-      return 0;
+      return flush();
     case CommandKind::kAddDest:
-      return add_dest(cmd, next);
+      return add_dest(cmd);
     case CommandKind::kEditDest:
-      return edit_dest(cmd, next);
+      return edit_dest(cmd);
     case CommandKind::kDelDest:
-      return del_dest(cmd, next);
+      return del_dest(cmd);
     case CommandKind::kZero:
-      return zero(cmd, next);
+      return zero(cmd);
     case CommandKind::kSetTimeout:
-      return set_timeouts(cmd, next);
+      return set_timeouts(cmd);
     case CommandKind::kStartDaemon:
-      return start_daemon(cmd, next);
+      return start_daemon(cmd);
     case CommandKind::kStopDaemon:
-      return stop_daemon(cmd, next);
+      return stop_daemon(cmd);
     case CommandKind::kAddLaddr:
-      return add_laddr(cmd, next);
+      return add_laddr(cmd);
     case CommandKind::kDelLaddr:
-      return del_laddr(cmd, next);
+      return del_laddr(cmd);
     default:
       return EINVAL;
   }
 }
 
-int Control::add_service(const Command& cmd, Config& next) {
+int Control::add_service(const Command& cmd) {
   if (int err = check_service(cmd.svc)) return err;
-  if (find_mut(next, cmd.svc.key)) return EEXIST;
-  ServiceNode node;
-  node.cfg = normalized(cmd.svc);
-  node.counters = std::make_shared<dp::CounterSet>(options_.workers);
-  node.stats = std::make_shared<StatsCell>();
-  node.sched = std::make_shared<sched::ServiceSched>(*sched::find_scheduler(node.cfg.sched_name),
-                                                     node.cfg.flags, options_.workers,
-                                                     options_.sched);
-  next.services.push_back(std::move(node));
+  if (index_of(cmd.svc.key) >= 0) return EEXIST;
+  ConfigDelta delta;
+  delta.services_added.push_back(cmd.svc.key);
+  if (int err = notify(delta)) return err;
+  auto node = std::make_shared<ServiceNode>();
+  node->cfg = normalized(cmd.svc);
+  node->counters = std::make_shared<dp::CounterSet>(options_.workers);
+  node->stats = std::make_shared<StatsCell>();
+  node->sched = std::make_shared<sched::ServiceSched>(*sched::find_scheduler(node->cfg.sched_name),
+                                                      node->cfg.flags, options_.workers,
+                                                      options_.sched);
+  const size_t index = config_.services.size();
+  config_.services.push_back(std::move(node));
+  index_.emplace(cmd.svc.key, index);
+  publish_locked({}, std::span(&index, 1));
   return 0;
 }
 
-int Control::edit_service(const Command& cmd, Config& next) {
-  ServiceNode* svc = find_mut(next, cmd.svc.key);
-  if (!svc) return ESRCH;
+int Control::edit_service(const Command& cmd) {
+  long i = index_of(cmd.svc.key);
+  if (i < 0) return ESRCH;
   if (int err = check_service(cmd.svc)) return err;
+  const size_t index = static_cast<size_t>(i);
+  ServiceNode& svc = writable(index);
   ServiceConfig cfg = normalized(cmd.svc);
-  svc->sched->set_flags(cfg.flags);
+  svc.sched->set_flags(cfg.flags);
   int err = 0;
-  if (cfg.sched_name != svc->cfg.sched_name)
-    err = svc->sched->set_scheduler(*sched::find_scheduler(cfg.sched_name));
+  if (cfg.sched_name != svc.cfg.sched_name)
+    err = svc.sched->set_scheduler(*sched::find_scheduler(cfg.sched_name));
   // Like the kernel, a scheduler that refuses the service leaves it without one ("none") and
-  // the rest of the edit applied.
-  replace_definition(svc->cfg, cfg);
-  if (err) svc->cfg.sched_name = std::string(svc->sched->scheduler().name());
+  // the rest of the edit applied: the table changed even though the command failed.
+  replace_definition(svc.cfg, cfg);
+  if (err) svc.cfg.sched_name = std::string(svc.sched->scheduler().name());
+  publish_locked({}, std::span(&index, 1));
   return err;
 }
 
-int Control::del_service(const Command& cmd, Config& next) {
-  auto it = std::find_if(next.services.begin(), next.services.end(),
-                         [&](const ServiceNode& s) { return s.cfg.key == cmd.svc.key; });
-  if (it == next.services.end()) return ESRCH;
-  for (auto& d : it->dests) {
-    it->sched->del_dest(*d.rs);
-    to_trash(it->cfg.key, std::move(d));
+int Control::del_service(const Command& cmd) {
+  long i = index_of(cmd.svc.key);
+  if (i < 0) return ESRCH;
+  const size_t index = static_cast<size_t>(i);
+  std::shared_ptr<const ServiceNode> node = config_.services[index];
+  ConfigDelta delta;
+  delta.services_removed.push_back(node->cfg.key);
+  for (const auto& l : node->laddrs) delta.laddrs_removed.push_back(l.addr);
+  notify(delta);
+  for (const auto& d : node->dests) {
+    node->sched->del_dest(*d.rs);
+    to_trash(node->cfg.key, d);
   }
-  next.services.erase(it);
+  config_.services.erase(config_.services.begin() + i);
+  index_.erase(node->cfg.key);
+  // The services created after it move up one place (ip_vs_svc_unhash(): O(1) there, one
+  // pointer per later service here).
+  for (size_t j = index; j < config_.services.size(); ++j) index_[config_.services[j]->cfg.key] = j;
+  publish_locked(std::span(&node->cfg.key, 1), {});
   return 0;
 }
 
-int Control::add_dest(const Command& cmd, Config& next) {
-  ServiceNode* svc = find_mut(next, cmd.svc.key);
-  if (!svc) return ESRCH;
-  if (int err = check_dest(svc->cfg, cmd.dest)) return err;
-  if (find_dest(*svc, cmd.dest.key)) return EEXIST;
+int Control::flush() {
+  ConfigDelta delta;
+  for (const auto& s : config_.services) {
+    delta.services_removed.push_back(s->cfg.key);
+    for (const auto& l : s->laddrs) delta.laddrs_removed.push_back(l.addr);
+  }
+  notify(delta);
+  for (const auto& s : config_.services)
+    for (const auto& d : s->dests) {
+      s->sched->del_dest(*d.rs);
+      to_trash(s->cfg.key, d);
+    }
+  config_.services.clear();
+  index_.clear();
+  publish_all_locked();
+  return 0;
+}
+
+int Control::add_dest(const Command& cmd) {
+  long i = index_of(cmd.svc.key);
+  if (i < 0) return ESRCH;
+  const size_t index = static_cast<size_t>(i);
+  const ServiceNode& current = *config_.services[index];
+  if (int err = check_dest(current.cfg, cmd.dest)) return err;
+  for (const auto& d : current.dests)
+    if (d.cfg.key == cmd.dest.key) return EEXIST;
+  auto trashed = trash_.find(TrashKey{current.cfg.key, cmd.dest.key});
+  ConfigDelta delta;
+  if (trashed != trash_.end()) delta.dests_removed.emplace_back(current.cfg.key, trashed->second.dest.cfg);
+  delta.dests_added.emplace_back(current.cfg.key, cmd.dest);
+  if (int err = notify(delta)) return err;
+  ServiceNode& svc = writable(index);
   DestNode node;
-  if (auto revived = from_trash(svc->cfg.key, cmd.dest.key)) {
-    node = std::move(*revived);
+  if (trashed != trash_.end()) {
+    node = std::move(trashed->second.dest);
+    trash_.erase(trashed);
   } else {
-    node.rs = std::make_shared<dp::RealServer>(cmd.dest.key, options_.workers, svc->counters);
+    node.rs = std::make_shared<dp::RealServer>(cmd.dest.key, options_.workers, svc.counters);
     node.stats = std::make_shared<StatsCell>();
   }
   node.cfg = cmd.dest;
   // The scheduler's add_dest error (mh over capacity) is ignored, as the kernel ignores it.
-  svc->sched->add_dest(node.rs, cmd.dest);
+  svc.sched->add_dest(node.rs, cmd.dest);
   // The kernel inserts at the head of the list: newest first.
-  svc->dests.insert(svc->dests.begin(), std::move(node));
+  svc.dests.insert(svc.dests.begin(), std::move(node));
+  publish_locked({}, std::span(&index, 1));
   return 0;
 }
 
-int Control::edit_dest(const Command& cmd, Config& next) {
-  ServiceNode* svc = find_mut(next, cmd.svc.key);
-  if (!svc) return ESRCH;
-  if (int err = check_dest(svc->cfg, cmd.dest)) return err;
-  DestNode* d = find_dest(*svc, cmd.dest.key);
-  if (!d) return ENOENT;
+int Control::edit_dest(const Command& cmd) {
+  long i = index_of(cmd.svc.key);
+  if (i < 0) return ESRCH;
+  const size_t index = static_cast<size_t>(i);
+  const ServiceNode& current = *config_.services[index];
+  if (int err = check_dest(current.cfg, cmd.dest)) return err;
+  const DestNode* old = nullptr;
+  for (const auto& d : current.dests)
+    if (d.cfg.key == cmd.dest.key) old = &d;
+  if (!old) return ENOENT;
+  ConfigDelta delta;
+  delta.dests_removed.emplace_back(current.cfg.key, old->cfg);
+  delta.dests_added.emplace_back(current.cfg.key, cmd.dest);
+  if (int err = notify(delta)) return err;
+  ServiceNode& svc = writable(index);
+  DestNode* d = find_dest(svc, cmd.dest.key);
   d->cfg = cmd.dest;
-  svc->sched->edit_dest(*d->rs, cmd.dest);
+  svc.sched->edit_dest(*d->rs, cmd.dest);
+  publish_locked({}, std::span(&index, 1));
   return 0;
 }
 
-int Control::del_dest(const Command& cmd, Config& next) {
-  ServiceNode* svc = find_mut(next, cmd.svc.key);
-  if (!svc) return ESRCH;
-  auto it = std::find_if(svc->dests.begin(), svc->dests.end(),
-                         [&](const DestNode& d) { return d.cfg.key == cmd.dest.key; });
-  if (it == svc->dests.end()) return ENOENT;
-  svc->sched->del_dest(*it->rs);
-  to_trash(svc->cfg.key, std::move(*it));
-  svc->dests.erase(it);
+int Control::del_dest(const Command& cmd) {
+  long i = index_of(cmd.svc.key);
+  if (i < 0) return ESRCH;
+  const size_t index = static_cast<size_t>(i);
+  const ServiceNode& current = *config_.services[index];
+  auto pos = std::find_if(current.dests.begin(), current.dests.end(),
+                          [&](const DestNode& d) { return d.cfg.key == cmd.dest.key; });
+  if (pos == current.dests.end()) return ENOENT;
+  const auto at = pos - current.dests.begin();
+  // To the trash: its replies stay steered while it is there (no delta).
+  ServiceNode& svc = writable(index);
+  auto it = svc.dests.begin() + at;
+  svc.sched->del_dest(*it->rs);
+  to_trash(svc.cfg.key, std::move(*it));
+  svc.dests.erase(it);
+  publish_locked({}, std::span(&index, 1));
   return 0;
 }
 
-int Control::zero(const Command& cmd, Config& next) {
-  auto zero_service = [](ServiceNode& s) {
+int Control::zero(const Command& cmd) {
+  // The zero points live in the shared StatsCells: nothing to copy or publish.
+  auto zero_service = [](const ServiceNode& s) {
     s.stats->zero_now(s.counters->fold());
     for (auto& d : s.dests) d.stats->zero_now(d.rs->counters().fold());
   };
   if (cmd.has(kOptService)) {
-    ServiceNode* svc = find_mut(next, cmd.svc.key);
-    if (!svc) return ESRCH;
-    zero_service(*svc);
+    long i = index_of(cmd.svc.key);
+    if (i < 0) return ESRCH;
+    zero_service(*config_.services[static_cast<size_t>(i)]);
     return 0;
   }
-  for (auto& s : next.services) zero_service(s);
+  for (auto& s : config_.services) zero_service(*s);
   return 0;
 }
 
-int Control::set_timeouts(const Command& cmd, Config& next) {
+int Control::set_timeouts(const Command& cmd) {
   const Timeouts& t = cmd.timeouts;
   if (t.tcp < 0 || t.tcp_fin < 0 || t.udp < 0) return EINVAL;
-  if (t.tcp) next.timeouts.tcp = t.tcp;
-  if (t.tcp_fin) next.timeouts.tcp_fin = t.tcp_fin;
-  if (t.udp) next.timeouts.udp = t.udp;
+  if (t.tcp) config_.timeouts.tcp = t.tcp;
+  if (t.tcp_fin) config_.timeouts.tcp_fin = t.tcp_fin;
+  if (t.udp) config_.timeouts.udp = t.udp;
+  publish_locked({}, {});
   return 0;
 }
 
-int Control::start_daemon(const Command& cmd, Config& next) {
+int Control::start_daemon(const Command& cmd) {
   const DaemonConfig& d = cmd.daemon;
   if (d.state != kDaemonMaster && d.state != kDaemonBackup) return EINVAL;
-  for (const auto& running : next.daemons)
+  for (const auto& running : config_.daemons)
     if (running.state == d.state) return EEXIST;
   if (d.mcast_ifn.empty() || if_nametoindex(d.mcast_ifn.c_str()) == 0) return ENODEV;
   DaemonConfig started = d;
@@ -260,37 +357,51 @@ int Control::start_daemon(const Command& cmd, Config& next) {
   if (!started.mcast_port) started.mcast_port = 8848;
   if (!started.mcast_ttl) started.mcast_ttl = 1;
   if (!started.sync_maxlen) started.sync_maxlen = started.mcast_group.is_v6() ? 1452 : 1472;
-  next.daemons.push_back(started);
-  std::sort(next.daemons.begin(), next.daemons.end(),
+  config_.daemons.push_back(started);
+  std::sort(config_.daemons.begin(), config_.daemons.end(),
             [](const DaemonConfig& a, const DaemonConfig& b) { return a.state < b.state; });
   return 0;
 }
 
-int Control::stop_daemon(const Command& cmd, Config& next) {
-  auto it = std::find_if(next.daemons.begin(), next.daemons.end(),
+int Control::stop_daemon(const Command& cmd) {
+  auto it = std::find_if(config_.daemons.begin(), config_.daemons.end(),
                          [&](const DaemonConfig& d) { return d.state == cmd.daemon.state; });
-  if (it == next.daemons.end()) return ESRCH;
-  next.daemons.erase(it);
+  if (it == config_.daemons.end()) return ESRCH;
+  config_.daemons.erase(it);
   return 0;
 }
 
-int Control::add_laddr(const Command& cmd, Config& next) {
-  ServiceNode* svc = find_mut(next, cmd.svc.key);
-  if (!svc) return ESRCH;
-  if (cmd.laddr.family != svc->cfg.key.af || !dest_address_ok(cmd.laddr)) return EINVAL;
-  for (const auto& l : svc->laddrs)
+int Control::add_laddr(const Command& cmd) {
+  long i = index_of(cmd.svc.key);
+  if (i < 0) return ESRCH;
+  const size_t index = static_cast<size_t>(i);
+  const ServiceNode& current = *config_.services[index];
+  if (cmd.laddr.family != current.cfg.key.af || !dest_address_ok(cmd.laddr)) return EINVAL;
+  for (const auto& l : current.laddrs)
     if (l.addr == cmd.laddr) return EEXIST;
-  svc->laddrs.push_back(LaddrNode{cmd.laddr, std::make_shared<LaddrRuntime>()});
+  ConfigDelta delta;
+  delta.laddrs_added.push_back(cmd.laddr);
+  if (int err = notify(delta)) return err;
+  writable(index).laddrs.push_back(LaddrNode{cmd.laddr, std::make_shared<LaddrRuntime>()});
+  publish_locked({}, std::span(&index, 1));
   return 0;
 }
 
-int Control::del_laddr(const Command& cmd, Config& next) {
-  ServiceNode* svc = find_mut(next, cmd.svc.key);
-  if (!svc) return ESRCH;
-  auto it = std::find_if(svc->laddrs.begin(), svc->laddrs.end(),
-                         [&](const LaddrNode& l) { return l.addr == cmd.laddr; });
-  if (it == svc->laddrs.end()) return ENOENT;
-  svc->laddrs.erase(it);
+int Control::del_laddr(const Command& cmd) {
+  long i = index_of(cmd.svc.key);
+  if (i < 0) return ESRCH;
+  const size_t index = static_cast<size_t>(i);
+  const ServiceNode& current = *config_.services[index];
+  auto pos = std::find_if(current.laddrs.begin(), current.laddrs.end(),
+                          [&](const LaddrNode& l) { return l.addr == cmd.laddr; });
+  if (pos == current.laddrs.end()) return ENOENT;
+  const auto at = pos - current.laddrs.begin();
+  ConfigDelta delta;
+  delta.laddrs_removed.push_back(cmd.laddr);
+  notify(delta);
+  ServiceNode& svc = writable(index);
+  svc.laddrs.erase(svc.laddrs.begin() + at);
+  publish_locked({}, std::span(&index, 1));
   return 0;
 }
 
@@ -298,15 +409,17 @@ TableView Control::table() const {
   std::lock_guard lock(mutex_);
   TableView view;
   view.conn_tab_size = options_.conn_tab_size;
-  view.timeouts = current_->timeouts;
-  view.daemons = current_->daemons;
-  view.services.reserve(current_->services.size());
-  for (const auto& s : current_->services) {
+  view.timeouts = config_.timeouts;
+  view.daemons = config_.daemons;
+  view.services.reserve(config_.services.size());
+  for (const auto& sp : config_.services) {
+    const ServiceNode& s = *sp;
     ServiceView sv;
     sv.cfg = s.cfg;
     sv.cfg.sched_name = std::string(s.sched->scheduler().name());
     sv.stats = s.stats->shown(s.counters->fold());
     sv.rate = s.stats->estimator.rates();
+    sv.dests.reserve(s.dests.size());
     for (const auto& d : s.dests) {
       DestView dv;
       dv.cfg = d.cfg;
@@ -333,10 +446,19 @@ std::vector<ConnView> Control::connections() const {
   return source ? source() : std::vector<ConnView>{};
 }
 
-void Control::set_config_listener(ConfigListener listener) {
+int Control::set_config_listener(ConfigListener listener) {
   std::lock_guard lock(mutex_);
   config_listener_ = std::move(listener);
-  if (config_listener_) config_listener_(*current_, trash_);
+  if (!config_listener_) return 0;
+  // Everything there is, as additions: the listener starts from nothing.
+  ConfigDelta delta;
+  for (const auto& s : config_.services) {
+    delta.services_added.push_back(s->cfg.key);
+    for (const auto& d : s->dests) delta.dests_added.emplace_back(s->cfg.key, d.cfg);
+    for (const auto& l : s->laddrs) delta.laddrs_added.push_back(l.addr);
+  }
+  for (const auto& [key, t] : trash_) delta.dests_added.emplace_back(t.service, t.dest.cfg);
+  return delta.empty() ? 0 : config_listener_(delta);
 }
 
 void Control::set_connection_source(std::function<std::vector<ConnView>()> source) {
@@ -346,37 +468,35 @@ void Control::set_connection_source(std::function<std::vector<ConnView>()> sourc
 
 void Control::estimate_now() {
   std::lock_guard lock(mutex_);
-  for (const auto& s : current_->services) {
-    s.stats->estimator.sample(s.counters->fold());
-    for (const auto& d : s.dests) d.stats->estimator.sample(d.rs->counters().fold());
+  for (const auto& s : config_.services) {
+    s->stats->estimator.sample(s->counters->fold());
+    for (const auto& d : s->dests) d.stats->estimator.sample(d.rs->counters().fold());
   }
   purge_trash();
   publisher_.reclaim();
 }
 
 void Control::to_trash(const ServiceKey& svc, DestNode dest) {
-  trash_.push_back(TrashEntry{svc, std::move(dest), std::chrono::steady_clock::now()});
-}
-
-std::optional<DestNode> Control::from_trash(const ServiceKey& svc, const DestKey& key) {
-  for (auto it = trash_.begin(); it != trash_.end(); ++it) {
-    if (it->service == svc && it->dest.cfg.key == key) {
-      DestNode node = std::move(it->dest);
-      trash_.erase(it);
-      return node;
-    }
-  }
-  return std::nullopt;
+  TrashKey key{svc, dest.cfg.key};
+  trash_.insert_or_assign(key, TrashEntry{svc, std::move(dest), std::chrono::steady_clock::now()});
 }
 
 void Control::purge_trash() {
   auto now = std::chrono::steady_clock::now();
-  for (auto& t : trash_) {
+  ConfigDelta delta;
+  for (auto it = trash_.begin(); it != trash_.end();) {
+    TrashEntry& t = it->second;
     // Connections and templates still point at it: its idle period starts when they are gone.
     const auto& rs = *t.dest.rs;
     if (rs.activeconns() + rs.inactconns() + rs.persistconns() > 0) t.since = now;
+    if (now - t.since >= kTrashPeriod) {
+      delta.dests_removed.emplace_back(t.service, t.dest.cfg);
+      it = trash_.erase(it);
+    } else {
+      ++it;
+    }
   }
-  std::erase_if(trash_, [&](const TrashEntry& t) { return now - t.since >= kTrashPeriod; });
+  notify(delta);
 }
 
 void Control::start_estimator() {

@@ -10,8 +10,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "ctl/stats.h"
@@ -55,9 +57,14 @@ struct ServiceNode {
   std::shared_ptr<sched::ServiceSched> sched;
 };
 
-// One immutable version of the whole configuration.
+struct ServiceKeyHash {
+  size_t operator()(const ServiceKey& key) const;
+};
+
+// One version of the whole configuration. Services are shared between versions and copied on
+// write, one at a time: a change costs O(the service it touches), not O(table).
 struct Config {
-  std::vector<ServiceNode> services;  // creation order
+  std::vector<std::shared_ptr<const ServiceNode>> services;  // creation order
   Timeouts timeouts;
   std::vector<DaemonConfig> daemons;  // master before backup
 
@@ -70,6 +77,25 @@ struct TrashEntry {
   ServiceKey service;
   DestNode dest;
   std::chrono::steady_clock::time_point since;
+};
+
+// What one change does to what the data plane steers, told to the config listener before the
+// change is made. Real servers count while they are in a service or in the trash (their
+// connections still send replies), so moving one to the trash or back is no change here; an
+// edit is the old configuration removed and the new one added.
+struct ConfigDelta {
+  std::vector<ServiceKey> services_added, services_removed;
+  std::vector<std::pair<ServiceKey, DestConfig>> dests_added, dests_removed;
+  std::vector<InetAddr> laddrs_added, laddrs_removed;
+
+  bool empty() const {
+    return services_added.empty() && services_removed.empty() && dests_added.empty() &&
+           dests_removed.empty() && laddrs_added.empty() && laddrs_removed.empty();
+  }
+  // Only removals: a listener must always apply those.
+  bool removals_only() const {
+    return services_added.empty() && dests_added.empty() && laddrs_added.empty();
+  }
 };
 
 struct ControlOptions {
@@ -95,17 +121,21 @@ class Control {
   TableView table() const;
   std::vector<ConnView> connections() const;
 
+  // A copy of the current configuration (O(services): for tests and diagnostics).
   std::shared_ptr<const Config> snapshot() const;
   // What the workers read: rebuilt and published after every change.
   dp::EpochPublisher<dp::Snapshot>& data_plane() { return publisher_; }
   unsigned workers() const { return options_.workers; }
   const ControlOptions& options() const { return options_; }
 
-  // Called, under the control lock, with every configuration published (and once at once),
-  // and the deleted real servers still in the trash (their connections live on): the data
-  // plane keeps its XDP maps in step with both.
-  using ConfigListener = std::function<void(const Config&, const std::vector<TrashEntry>&)>;
-  void set_config_listener(ConfigListener listener);
+  // Called, under the control lock, with what each change adds to and removes from the data
+  // plane, before the change is made (and once at once, with the whole table and the trash,
+  // as additions): the data plane keeps its XDP maps in step. A non-zero errno refuses the
+  // change, which then fails with it and leaves the table as it was (ENOMEM when a map is
+  // full, as the kernel fails an allocation); a delta of removals only must be applied.
+  // set_config_listener() returns the first call's errno.
+  using ConfigListener = std::function<int(const ConfigDelta&)>;
+  int set_config_listener(ConfigListener listener);
   // Where -c listings come from (the workers' connection tables).
   void set_connection_source(std::function<std::vector<ConnView>()> source);
 
@@ -117,28 +147,47 @@ class Control {
   static constexpr std::chrono::seconds kTrashPeriod{120};  // IP_VS_DEST_TRASH_PERIOD
 
  private:
-  int apply_locked(const Command& cmd, Config& next);
-  int add_service(const Command& cmd, Config& next);
-  int edit_service(const Command& cmd, Config& next);
-  int del_service(const Command& cmd, Config& next);
-  int add_dest(const Command& cmd, Config& next);
-  int edit_dest(const Command& cmd, Config& next);
-  int del_dest(const Command& cmd, Config& next);
-  int zero(const Command& cmd, Config& next);
-  int set_timeouts(const Command& cmd, Config& next);
-  int start_daemon(const Command& cmd, Config& next);
-  int stop_daemon(const Command& cmd, Config& next);
-  int add_laddr(const Command& cmd, Config& next);
-  int del_laddr(const Command& cmd, Config& next);
+  struct TrashKey {
+    ServiceKey service;
+    DestKey dest;
+    friend bool operator==(const TrashKey&, const TrashKey&) = default;
+  };
+  struct TrashKeyHash {
+    size_t operator()(const TrashKey& key) const;
+  };
+
+  int apply_locked(const Command& cmd);
+  int add_service(const Command& cmd);
+  int edit_service(const Command& cmd);
+  int del_service(const Command& cmd);
+  int flush();
+  int add_dest(const Command& cmd);
+  int edit_dest(const Command& cmd);
+  int del_dest(const Command& cmd);
+  int zero(const Command& cmd);
+  int set_timeouts(const Command& cmd);
+  int start_daemon(const Command& cmd);
+  int stop_daemon(const Command& cmd);
+  int add_laddr(const Command& cmd);
+  int del_laddr(const Command& cmd);
+  // Asks the listener whether the data plane takes `delta`; 0 if there is none.
+  int notify(const ConfigDelta& delta);
+  // The service's index in config_.services, -1 if absent.
+  long index_of(const ServiceKey& key) const;
+  // A private copy of the service at `index` (copy on write), replacing the shared one.
+  ServiceNode& writable(size_t index);
   void to_trash(const ServiceKey& svc, DestNode dest);
-  std::optional<DestNode> from_trash(const ServiceKey& svc, const DestKey& key);
   void purge_trash();
-  void publish_locked();
+  // Publishes the next worker snapshot: `removed` services gone, the services of `changed`
+  // (indices into config_.services) rebuilt from their nodes, everything else shared.
+  void publish_locked(std::span<const ServiceKey> removed, std::span<const size_t> changed);
+  void publish_all_locked();
 
   ControlOptions options_;
   mutable std::mutex mutex_;  // serialises writers and the estimator against listings
-  std::shared_ptr<const Config> current_;
-  std::vector<TrashEntry> trash_;
+  Config config_;  // changed in place, service by service, under mutex_
+  std::unordered_map<ServiceKey, size_t, ServiceKeyHash> index_;  // into config_.services
+  std::unordered_map<TrashKey, TrashEntry, TrashKeyHash> trash_;
   uint64_t generation_ = 0;
   dp::EpochPublisher<dp::Snapshot> publisher_;
   ConfigListener config_listener_;

@@ -13,6 +13,9 @@
 #include <cstring>
 #include <filesystem>
 #include <iterator>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
 
 #include "io/xdp_steering_abi.h"
 
@@ -135,33 +138,103 @@ std::vector<Key> read_keys(int fd) {
   return keys;
 }
 
-// Writes the keys of `desired` missing from `current`, then deletes those of `current` not in
-// `desired`. Both sorted and unique.
 template <typename Key>
-bool apply_diff(int fd, const std::vector<Key>& current, const std::vector<Key>& desired,
-                const char* map_name, std::string* error) {
-  std::vector<Key> added;
-  std::vector<Key> removed;
-  std::set_difference(desired.begin(), desired.end(), current.begin(), current.end(),
-                      std::back_inserter(added), key_less<Key>);
-  std::set_difference(current.begin(), current.end(), desired.begin(), desired.end(),
-                      std::back_inserter(removed), key_less<Key>);
-  const uvs_steer_value value{};
-  for (const Key& key : added) {
-    if (int err = bpf_map_update_elem(fd, &key, &value, BPF_ANY); err) {
-      if (error) *error = std::string("updating ") + map_name + ": " + errno_text(err);
-      return false;
+struct KeyHash {
+  size_t operator()(const Key& key) const {
+    return std::hash<std::string_view>{}(
+        std::string_view(reinterpret_cast<const char*>(&key), sizeof(Key)));
+  }
+};
+template <typename Key>
+struct KeyEqual {
+  bool operator()(const Key& a, const Key& b) const { return key_equal(a, b); }
+};
+
+// One map as steering holds it: each key's references (only keys in the map, count > 0), and
+// the plan of a change: the keys it inserts and deletes.
+template <typename Key>
+struct RefMap {
+  const char* name = "";
+  int fd = -1;
+  uint32_t max_entries = 0;
+  std::unordered_map<Key, uint32_t, KeyHash<Key>, KeyEqual<Key>> refs;
+
+  std::unordered_map<Key, int64_t, KeyHash<Key>, KeyEqual<Key>> net;
+  std::vector<Key> inserts, deletes;
+
+  void count(const Key& key, int64_t n) { net[key] += n; }
+  // Turns the counted references into the keys to insert and delete.
+  void plan() {
+    inserts.clear();
+    deletes.clear();
+    for (const auto& [key, n] : net) {
+      auto it = refs.find(key);
+      const int64_t before = it == refs.end() ? 0 : it->second;
+      const int64_t after = std::max<int64_t>(0, before + n);  // a stray removal is ignored
+      if (before == 0 && after > 0) inserts.push_back(key);
+      if (before > 0 && after == 0) deletes.push_back(key);
     }
   }
-  for (const Key& key : removed) {
-    int err = bpf_map_delete_elem(fd, &key);
-    if (err && err != -ENOENT) {
-      if (error) *error = std::string("deleting from ") + map_name + ": " + errno_text(err);
-      return false;
+  bool fits() const { return refs.size() - deletes.size() + inserts.size() <= max_entries; }
+  void commit() {
+    for (const auto& [key, n] : net) {
+      auto it = refs.find(key);
+      const int64_t after = std::max<int64_t>(0, (it == refs.end() ? 0 : it->second) + n);
+      if (after == 0) {
+        if (it != refs.end()) refs.erase(it);
+      } else if (it == refs.end()) {
+        refs.emplace(key, static_cast<uint32_t>(after));
+      } else {
+        it->second = static_cast<uint32_t>(after);
+      }
     }
+    clear();
   }
-  return true;
-}
+  void clear() {
+    net.clear();
+    inserts.clear();
+    deletes.clear();
+  }
+  // Deletions, all of them, whatever fails: 0 or the first errno (ENOENT is no failure).
+  int delete_planned(std::string* error) const {
+    int first = 0;
+    for (const Key& key : deletes) {
+      int err = bpf_map_delete_elem(fd, &key);
+      if (err && err != -ENOENT && !first) {
+        first = -err;
+        if (error) *error = std::string("deleting from ") + name + ": " + errno_text(err);
+      }
+    }
+    return first;
+  }
+  // Insertions; on a failure those made are deleted again. 0 or the errno.
+  int insert_planned(std::string* error) const {
+    const uvs_steer_value value{};
+    for (size_t i = 0; i < inserts.size(); ++i) {
+      if (int err = bpf_map_update_elem(fd, &inserts[i], &value, BPF_NOEXIST);
+          err && err != -EEXIST) {
+        for (size_t j = 0; j < i; ++j) bpf_map_delete_elem(fd, &inserts[j]);
+        if (error) *error = std::string("updating ") + name + ": " + errno_text(err);
+        return -err;
+      }
+    }
+    return 0;
+  }
+  void undo_deletes() const {
+    const uvs_steer_value value{};
+    for (const Key& key : deletes) bpf_map_update_elem(fd, &key, &value, BPF_ANY);
+  }
+  void undo_inserts() const {
+    for (const Key& key : inserts) bpf_map_delete_elem(fd, &key);
+  }
+  std::vector<Key> keys() const {
+    std::vector<Key> out;
+    out.reserve(refs.size());
+    for (const auto& [key, n] : refs) out.push_back(key);
+    std::sort(out.begin(), out.end(), key_less<Key>);
+    return out;
+  }
+};
 
 // The kernel-map keys that a steering set stands for.
 struct MapKeys {
@@ -224,6 +297,29 @@ uint32_t map_entries(bpf_object* object, const char* name) {
 }
 
 }  // namespace
+
+struct XdpSteering::Refs {
+  RefMap<uvs_steer_l4_key> vips, nat_replies;
+  RefMap<uvs_steer_addr_key> laddrs, frag_addrs;
+
+  template <typename F>
+  void each_l4(F f) {
+    f(vips);
+    f(nat_replies);
+  }
+  template <typename F>
+  void each_addr(F f) {
+    f(laddrs);
+    f(frag_addrs);
+  }
+  template <typename F>
+  void each(F f) {
+    each_l4(f);
+    each_addr(f);
+  }
+};
+
+XdpSteering::XdpSteering() : refs_(std::make_unique<Refs>()) {}
 
 const char* to_string(XdpAttachMode mode) {
   return mode == XdpAttachMode::kNative ? "native" : "generic";
@@ -303,6 +399,19 @@ std::unique_ptr<XdpSteering> XdpSteering::create(const XdpSteeringConfig& config
       return nullptr;
     }
   }
+  Refs& refs = *steering->refs_;
+  refs.vips.name = UVS_STEER_MAP_VIPS;
+  refs.vips.fd = maps.vips;
+  refs.nat_replies.name = UVS_STEER_MAP_NAT_REPLIES;
+  refs.nat_replies.fd = maps.nat_replies;
+  refs.laddrs.name = UVS_STEER_MAP_LADDRS;
+  refs.laddrs.fd = maps.laddrs;
+  refs.frag_addrs.name = UVS_STEER_MAP_FRAG_ADDRS;
+  refs.frag_addrs.fd = maps.frag_addrs;
+  refs.vips.max_entries = map_entries(object, UVS_STEER_MAP_VIPS);
+  refs.nat_replies.max_entries = map_entries(object, UVS_STEER_MAP_NAT_REPLIES);
+  refs.laddrs.max_entries = map_entries(object, UVS_STEER_MAP_LADDRS);
+  refs.frag_addrs.max_entries = map_entries(object, UVS_STEER_MAP_FRAG_ADDRS);
   std::lock_guard lock(steering->mutex_);
   if (!steering->write_config_locked(error)) return nullptr;
   return steering;
@@ -481,99 +590,205 @@ bool XdpSteering::sync_fwmark_locked(const std::vector<FwmarkRule>& rules,
   return write_config_locked(error);
 }
 
-bool XdpSteering::sync_locked(const SteerSet& desired_in, std::string* error) {
+SteerCapacity XdpSteering::capacity() const {
+  std::lock_guard lock(mutex_);
+  return SteerCapacity{refs_->vips.max_entries, refs_->nat_replies.max_entries,
+                       refs_->laddrs.max_entries, refs_->frag_addrs.max_entries};
+}
+
+int XdpSteering::apply_locked(const SteerDelta& delta, std::string* error) {
+  Refs& refs = *refs_;
+  auto count_l4 = [](RefMap<uvs_steer_l4_key>& map, RefMap<uvs_steer_addr_key>& frags,
+                     const std::vector<SteerL4>& keys, uint8_t role, int64_t n) {
+    for (const auto& l4 : keys) {
+      map.count(l4_key(l4), n);
+      // Fragments follow the addresses: one reference per service or real-server reference.
+      frags.count(addr_key(l4.addr, role), n);
+    }
+  };
+  count_l4(refs.vips, refs.frag_addrs, delta.services_added, UVS_STEER_ROLE_FRAG_DST, +1);
+  count_l4(refs.vips, refs.frag_addrs, delta.services_removed, UVS_STEER_ROLE_FRAG_DST, -1);
+  count_l4(refs.nat_replies, refs.frag_addrs, delta.nat_replies_added, UVS_STEER_ROLE_FRAG_SRC, +1);
+  count_l4(refs.nat_replies, refs.frag_addrs, delta.nat_replies_removed, UVS_STEER_ROLE_FRAG_SRC,
+           -1);
+  for (const auto& a : delta.local_addrs_added) refs.laddrs.count(addr_key(a, UVS_STEER_ROLE_LADDR), +1);
+  for (const auto& a : delta.local_addrs_removed)
+    refs.laddrs.count(addr_key(a, UVS_STEER_ROLE_LADDR), -1);
+  refs.each([](auto& map) { map.plan(); });
+
+  // Nothing is written unless all of it fits: the caller's table then stays as it was.
+  int err = 0;
+  refs.each([&](auto& map) {
+    if (err || map.fits()) return;
+    err = ENOMEM;
+    if (error)
+      *error = std::string(map.name) + " is full (" + std::to_string(map.max_entries) +
+               " entries)";
+  });
+  if (err) {
+    refs.each([](auto& map) { map.clear(); });
+    return err;
+  }
+  // Removals first, every one of them, so the additions find the room they were promised.
+  std::string delete_error;
+  refs.each([&](auto& map) {
+    std::string e;
+    if (map.delete_planned(&e) && delete_error.empty()) delete_error = e;
+  });
+  bool inserted[4] = {};
+  int index = 0;
+  refs.each([&](auto& map) {
+    if (!err) {
+      err = map.insert_planned(error);
+      inserted[index] = err == 0;
+    }
+    ++index;
+  });
+  if (err) {
+    // Undo: the table stays as it was, so the maps must too.
+    index = 0;
+    refs.each([&](auto& map) {
+      if (inserted[index++]) map.undo_inserts();
+      map.undo_deletes();
+      map.clear();
+    });
+    return err == E2BIG ? ENOMEM : err;
+  }
+  refs.each([](auto& map) { map.commit(); });
+  if (!delete_error.empty() && error) *error = delete_error;
+  return 0;
+}
+
+int XdpSteering::apply(const SteerDelta& delta, std::string* error) {
+  std::lock_guard lock(mutex_);
+  return apply_locked(delta, error);
+}
+
+bool XdpSteering::sync(const SteerSet& desired_in, std::string* error) {
+  std::lock_guard lock(mutex_);
   SteerSet desired = normalized(desired_in);
   MapKeys want = keys_of(desired);
-  // The kernel maps are the truth: diff against what they hold, not against what we last wrote.
-  if (!apply_diff(maps_.vips, read_keys<uvs_steer_l4_key>(maps_.vips), want.vips,
-                  UVS_STEER_MAP_VIPS, error) ||
-      !apply_diff(maps_.nat_replies, read_keys<uvs_steer_l4_key>(maps_.nat_replies),
-                  want.nat_replies, UVS_STEER_MAP_NAT_REPLIES, error) ||
-      !apply_diff(maps_.laddrs, read_keys<uvs_steer_addr_key>(maps_.laddrs), want.laddrs,
-                  UVS_STEER_MAP_LADDRS, error) ||
-      !apply_diff(maps_.frag_addrs, read_keys<uvs_steer_addr_key>(maps_.frag_addrs),
-                  want.frag_addrs, UVS_STEER_MAP_FRAG_ADDRS, error))
-    return false;
+  Refs& refs = *refs_;
+  // Checked first: a set that does not fit changes nothing.
+  const std::pair<size_t, const RefMap<uvs_steer_l4_key>*> l4_sizes[] = {
+      {want.vips.size(), &refs.vips}, {want.nat_replies.size(), &refs.nat_replies}};
+  const std::pair<size_t, const RefMap<uvs_steer_addr_key>*> addr_sizes[] = {
+      {want.laddrs.size(), &refs.laddrs}, {want.frag_addrs.size(), &refs.frag_addrs}};
+  for (const auto& [n, map] : l4_sizes)
+    if (n > map->max_entries) {
+      if (error) *error = std::string(map->name) + " is full (" + std::to_string(map->max_entries) + " entries)";
+      return false;
+    }
+  for (const auto& [n, map] : addr_sizes)
+    if (n > map->max_entries) {
+      if (error) *error = std::string(map->name) + " is full (" + std::to_string(map->max_entries) + " entries)";
+      return false;
+    }
+  // The kernel maps are the truth here: diff against what they hold, removals first and all
+  // of them, then additions, so one failure never leaves the rest unsynced.
+  bool ok = true;
+  auto sync_map = [&](auto& map, const auto& wanted) {
+    using Key = std::decay_t<decltype(wanted[0])>;
+    std::vector<Key> current = read_keys<Key>(map.fd);
+    map.clear();
+    std::set_difference(current.begin(), current.end(), wanted.begin(), wanted.end(),
+                        std::back_inserter(map.deletes), key_less<Key>);
+    std::set_difference(wanted.begin(), wanted.end(), current.begin(), current.end(),
+                        std::back_inserter(map.inserts), key_less<Key>);
+    std::string e;
+    if (map.delete_planned(&e)) {
+      ok = false;
+      if (error) *error = e;
+    }
+  };
+  sync_map(refs.vips, want.vips);
+  sync_map(refs.nat_replies, want.nat_replies);
+  sync_map(refs.laddrs, want.laddrs);
+  sync_map(refs.frag_addrs, want.frag_addrs);
+  auto fill = [&](auto& map, const auto& wanted) {
+    std::string e;
+    if (map.insert_planned(&e)) {
+      ok = false;
+      if (error) *error = e;
+    }
+    map.clear();
+    map.refs.clear();
+    for (const auto& key : wanted) map.refs.emplace(key, 1);
+  };
+  fill(refs.vips, want.vips);
+  fill(refs.nat_replies, want.nat_replies);
+  fill(refs.laddrs, want.laddrs);
+  fill(refs.frag_addrs, want.frag_addrs);
+  // Frag references count the services and real servers behind each address.
+  refs.frag_addrs.refs.clear();
+  for (const auto& service : desired.services)
+    ++refs.frag_addrs.refs[addr_key(service.addr, UVS_STEER_ROLE_FRAG_DST)];
+  for (const auto& real : desired.nat_replies)
+    ++refs.frag_addrs.refs[addr_key(real.addr, UVS_STEER_ROLE_FRAG_SRC)];
   if (!sync_fwmark_locked(desired.fwmark_rules, error)) return false;
-  desired_ = std::move(desired);
-  return true;
+  fwmark_rules_ = desired.fwmark_rules;
+  return ok;
 }
 
-bool XdpSteering::sync(const SteerSet& desired, std::string* error) {
-  std::lock_guard lock(mutex_);
-  return sync_locked(desired, error);
+namespace {
+SteerDelta one_service(const SteerL4& l4, bool add) {
+  SteerDelta d;
+  (add ? d.services_added : d.services_removed).push_back(l4);
+  return d;
 }
-
-bool XdpSteering::apply_edit_locked(SteerSet next, std::string* error) {
-  // Single changes diff the cached set against the edited one, so only the touched keys reach
-  // the kernel (a full sync reads every map back).
-  next = normalized(std::move(next));
-  MapKeys before = keys_of(desired_);
-  MapKeys after = keys_of(next);
-  if (!apply_diff(maps_.vips, before.vips, after.vips, UVS_STEER_MAP_VIPS, error) ||
-      !apply_diff(maps_.nat_replies, before.nat_replies, after.nat_replies,
-                  UVS_STEER_MAP_NAT_REPLIES, error) ||
-      !apply_diff(maps_.laddrs, before.laddrs, after.laddrs, UVS_STEER_MAP_LADDRS, error) ||
-      !apply_diff(maps_.frag_addrs, before.frag_addrs, after.frag_addrs,
-                  UVS_STEER_MAP_FRAG_ADDRS, error))
-    return false;
-  desired_ = std::move(next);
-  return true;
+SteerDelta one_nat_reply(const SteerL4& l4, bool add) {
+  SteerDelta d;
+  (add ? d.nat_replies_added : d.nat_replies_removed).push_back(l4);
+  return d;
 }
+SteerDelta one_local_addr(const InetAddr& addr, bool add) {
+  SteerDelta d;
+  (add ? d.local_addrs_added : d.local_addrs_removed).push_back(addr);
+  return d;
+}
+}  // namespace
 
 bool XdpSteering::add_service(const SteerL4& service, std::string* error) {
-  std::lock_guard lock(mutex_);
-  SteerSet next = desired_;
-  next.services.push_back(service);
-  return apply_edit_locked(std::move(next), error);
+  return apply(one_service(service, true), error) == 0;
 }
 
 bool XdpSteering::remove_service(const SteerL4& service, std::string* error) {
-  std::lock_guard lock(mutex_);
-  SteerSet next = desired_;
-  std::erase(next.services, service);
-  return apply_edit_locked(std::move(next), error);
+  return apply(one_service(service, false), error) == 0;
 }
 
 bool XdpSteering::add_nat_reply(const SteerL4& real_server, std::string* error) {
-  std::lock_guard lock(mutex_);
-  SteerSet next = desired_;
-  next.nat_replies.push_back(real_server);
-  return apply_edit_locked(std::move(next), error);
+  return apply(one_nat_reply(real_server, true), error) == 0;
 }
 
 bool XdpSteering::remove_nat_reply(const SteerL4& real_server, std::string* error) {
-  std::lock_guard lock(mutex_);
-  SteerSet next = desired_;
-  std::erase(next.nat_replies, real_server);
-  return apply_edit_locked(std::move(next), error);
+  return apply(one_nat_reply(real_server, false), error) == 0;
 }
 
 bool XdpSteering::add_local_addr(const InetAddr& addr, std::string* error) {
-  std::lock_guard lock(mutex_);
-  SteerSet next = desired_;
-  next.fullnat_local_addrs.push_back(addr);
-  return apply_edit_locked(std::move(next), error);
+  return apply(one_local_addr(addr, true), error) == 0;
 }
 
 bool XdpSteering::remove_local_addr(const InetAddr& addr, std::string* error) {
-  std::lock_guard lock(mutex_);
-  SteerSet next = desired_;
-  std::erase(next.fullnat_local_addrs, addr);
-  return apply_edit_locked(std::move(next), error);
+  return apply(one_local_addr(addr, false), error) == 0;
 }
 
 bool XdpSteering::set_fwmark_rules(const std::vector<FwmarkRule>& rules,
                                    std::string* error) {
   std::lock_guard lock(mutex_);
   if (!sync_fwmark_locked(rules, error)) return false;
-  desired_.fwmark_rules = rules;
+  fwmark_rules_ = rules;
   return true;
 }
 
 SteerSet XdpSteering::desired() const {
   std::lock_guard lock(mutex_);
-  return desired_;
+  SteerSet set;
+  for (const auto& key : refs_->vips.keys()) set.services.push_back(from_l4_key(key));
+  for (const auto& key : refs_->nat_replies.keys()) set.nat_replies.push_back(from_l4_key(key));
+  for (const auto& key : refs_->laddrs.keys())
+    set.fullnat_local_addrs.push_back(from_abi(key.family, key.addr));
+  set.fwmark_rules = fwmark_rules_;
+  return normalized(std::move(set));
 }
 
 SteerSet XdpSteering::read_maps() const {

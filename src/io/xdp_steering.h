@@ -6,8 +6,11 @@
 // Who calls what:
 //   uvsd at start:   XdpSteering::create(config) then attach(ifname) per --interface.
 //   each worker:     AfXdpIo registers its sockets with set_xsk()/clear_xsk() (io/afxdp.h).
-//   ctl on change:   sync(SteerSet) with the whole desired set (diffed against the kernel
-//                    maps, additions before removals), or the typed add/remove helpers.
+//   ctl on change:   apply(SteerDelta) with what one change adds and removes (O(change):
+//                    reference counts kept here, the maps never read back); sync(SteerSet)
+//                    repairs the maps to a whole set; the typed add/remove helpers.
+// A change that does not fit the maps is refused whole (ENOMEM) before anything is written;
+// removals are applied first, and always, so a full map never blocks its own shrinking.
 // All methods are thread-safe (one mutex); none is meant for the data path.
 #pragma once
 
@@ -52,6 +55,23 @@ struct SteerSet {
   std::vector<FwmarkRule> fwmark_rules;
 };
 
+// One change to what is steered: each entry is one reference more (added) or less (removed)
+// to a key. A key stays in its map while something references it: two services may share a
+// NAT real server, and a deleted one still counts while it sits in the trash.
+struct SteerDelta {
+  std::vector<SteerL4> services_added, services_removed;
+  std::vector<SteerL4> nat_replies_added, nat_replies_removed;
+  std::vector<InetAddr> local_addrs_added, local_addrs_removed;
+};
+
+// Entries each map holds at most (its max_entries).
+struct SteerCapacity {
+  uint32_t services = 0;
+  uint32_t nat_replies = 0;
+  uint32_t local_addrs = 0;
+  uint32_t frag_addrs = 0;
+};
+
 struct XdpSteeringConfig {
   // steer.bpf.o; empty = default_object_path().
   std::string object_path;
@@ -61,7 +81,8 @@ struct XdpSteeringConfig {
   bool drop_without_socket = false;
   // Run the fast path (uvs_flows) before steering.
   bool offload = false;
-  // Map sizes (entries); 0 keeps the object's default.
+  // Map sizes (entries); 0 keeps the object's default (kDefaultMaxServices, ...). The maps are
+  // preallocated: about kBytesPerEntry bytes of locked kernel memory per entry.
   uint32_t max_services = 0;
   uint32_t max_nat_replies = 0;
   uint32_t max_local_addrs = 0;
@@ -86,6 +107,10 @@ class XdpSteering {
  public:
   static constexpr uint32_t kQueuesPerInterface = 256;
   static constexpr uint32_t kMaxFwmarkRules = 64;
+  // bpf/steer.bpf.c's sizes: 10,000 services and 100,000 NAT real servers fit with room.
+  static constexpr uint32_t kDefaultMaxServices = 16384;
+  static constexpr uint32_t kDefaultMaxNatReplies = 131072;
+  static constexpr uint32_t kDefaultMaxLocalAddrs = 4096;
 
   // Opens and loads the object; attaches nothing. nullptr and *error on failure.
   static std::unique_ptr<XdpSteering> create(const XdpSteeringConfig& config, std::string* error);
@@ -111,11 +136,19 @@ class XdpSteering {
   bool set_xsk(int ifindex, uint32_t queue, int xsk_fd, std::string* error);
   void clear_xsk(int ifindex, uint32_t queue);
 
-  // Makes the maps equal to `desired`: adds what is missing, then removes what is extra, so a
-  // key present before and after never disappears in between. Fwmark rules are rewritten in
-  // place (the rule count shrinks before and grows after the rewrite).
+  // Applies one change: 0, or an errno with *error and nothing changed: ENOMEM when what it
+  // adds does not fit a map (as the kernel fails an allocation), or the kernel's errno when a
+  // write failed (what was written is undone). A key removed and added by the same change is
+  // never out of its map; a change of removals only always succeeds (failures are logged in
+  // *error and the maps repaired by the next sync).
+  int apply(const SteerDelta& delta, std::string* error);
+  // Makes the maps equal to `desired` (each key referenced once), reading back what the kernel
+  // holds: removes what is extra, then adds what is missing (a key present before and after
+  // never disappears). False, and nothing changed, if `desired` does not fit. Fwmark rules are
+  // rewritten in place (the rule count shrinks before and grows after the rewrite).
   bool sync(const SteerSet& desired, std::string* error);
-  // Single changes on top of the last synced set (each a sync of one map family).
+  SteerCapacity capacity() const;
+  // Single changes, each one reference (an apply() of one key).
   bool add_service(const SteerL4& service, std::string* error);
   bool remove_service(const SteerL4& service, std::string* error);
   bool add_nat_reply(const SteerL4& real_server, std::string* error);
@@ -124,7 +157,7 @@ class XdpSteering {
   bool remove_local_addr(const InetAddr& addr, std::string* error);
   bool set_fwmark_rules(const std::vector<FwmarkRule>& rules, std::string* error);
 
-  // The set last synced (sorted, duplicates removed).
+  // The keys referenced now (sorted, duplicates removed).
   SteerSet desired() const;
   // What the kernel maps hold now, read back (for tests and diagnostics).
   SteerSet read_maps() const;
@@ -154,9 +187,10 @@ class XdpSteering {
     int counters = -1;
   };
 
-  XdpSteering() = default;
-  bool sync_locked(const SteerSet& desired, std::string* error);
-  bool apply_edit_locked(SteerSet next, std::string* error);
+  struct Refs;  // reference counts per key of each map (xdp_steering.cc)
+
+  XdpSteering();
+  int apply_locked(const SteerDelta& delta, std::string* error);
   bool sync_fwmark_locked(const std::vector<FwmarkRule>& rules, std::string* error);
   bool write_config_locked(std::string* error);
   Attachment* find_locked(int ifindex);
@@ -172,7 +206,8 @@ class XdpSteering {
   bool force_generic_ = false;
   std::vector<Attachment> attachments_;
   std::vector<bool> slot_used_;  // per interface slot block
-  SteerSet desired_;
+  std::unique_ptr<Refs> refs_;
+  std::vector<FwmarkRule> fwmark_rules_;
   uint32_t fwmark_count_ = 0;
 };
 

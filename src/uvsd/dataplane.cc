@@ -85,6 +85,8 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   io::XdpSteeringConfig sc;
   sc.force_generic = options.force_generic;
   sc.offload = options.offload;
+  sc.max_services = options.max_services;
+  sc.max_nat_replies = options.max_reals;
   dp->steering_ = io::XdpSteering::create(sc, error);
   if (!dp->steering_) return nullptr;
   for (const auto& ifname : options.interfaces) {
@@ -140,10 +142,12 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   std::vector<conn::ConnListing*> listings;
   for (auto& w : dp->workers_) listings.push_back(&w->pipeline->listing());
   dp->listings_ = std::make_unique<dp::WorkerListings>(std::move(listings));
-  control.set_config_listener(
-      [raw = dp.get()](const ctl::Config& c, const std::vector<ctl::TrashEntry>& trash) {
-        raw->sync_steering(c, trash);
-      });
+  if (!dp->steering_->set_fwmark_rules(control.options().fwmark_rules, error)) return nullptr;
+  if (int err = control.set_config_listener(
+          [raw = dp.get()](const ctl::ConfigDelta& change) { return raw->sync_steering(change); })) {
+    if (error) *error = fmt::format("the table does not fit the steering maps: {}", std::strerror(err));
+    return nullptr;
+  }
   control.set_connection_source([raw = dp.get()] { return raw->connections(); });
   for (auto& w : dp->workers_) {
     Worker* wp = w.get();
@@ -268,32 +272,42 @@ void DataPlane::run(Worker& w) {
   }
 }
 
-void DataPlane::sync_steering(const ctl::Config& config,
-                              const std::vector<ctl::TrashEntry>& trash) {
-  io::SteerSet set;
-  set.fwmark_rules = control_.options().fwmark_rules;
-  // A fwmark service's replies may be TCP, UDP or SCTP.
-  auto add_nat_reply = [&set](const ServiceKey& svc, const DestConfig& d) {
+int DataPlane::sync_steering(const ctl::ConfigDelta& change) {
+  io::SteerDelta delta;
+  // A fwmark service's replies may be TCP, UDP or SCTP. A deleted NAT real server's open
+  // connections still send replies: the kernel keeps a deleted dest in its trash
+  // (IP_VS_DEST_TRASH_PERIOD) while connections use it, and the control plane counts it until
+  // it leaves the trash.
+  auto nat_replies = [](const ServiceKey& svc, const DestConfig& d,
+                        std::vector<io::SteerL4>& out) {
     if (d.fwd != Fwd::kMasq) return;
-    for (uint8_t proto : svc.is_fwmark() ? std::vector<uint8_t>{kProtoTcp, kProtoUdp, kProtoSctp}
-                                         : std::vector<uint8_t>{svc.protocol})
-      set.nat_replies.push_back(io::SteerL4{d.key.addr, proto, d.key.port});
-  };
-  for (const auto& s : config.services) {
-    if (!s.cfg.key.is_fwmark())
-      set.services.push_back(io::SteerL4{s.cfg.key.addr, s.cfg.key.protocol, s.cfg.key.port});
-    for (const auto& d : s.dests) {
-      add_nat_reply(s.cfg.key, d.cfg);
-      resolver_->prefetch(d.cfg.key.addr);
+    if (!svc.is_fwmark()) {
+      out.push_back(io::SteerL4{d.key.addr, svc.protocol, d.key.port});
+      return;
     }
-    for (const auto& l : s.laddrs) set.fullnat_local_addrs.push_back(l.addr);
+    for (uint8_t proto : {kProtoTcp, kProtoUdp, kProtoSctp})
+      out.push_back(io::SteerL4{d.key.addr, proto, d.key.port});
+  };
+  auto steered = [](const ServiceKey& k) { return io::SteerL4{k.addr, k.protocol, k.port}; };
+  for (const auto& k : change.services_added)
+    if (!k.is_fwmark()) delta.services_added.push_back(steered(k));
+  for (const auto& k : change.services_removed)
+    if (!k.is_fwmark()) delta.services_removed.push_back(steered(k));
+  for (const auto& [svc, d] : change.dests_added) {
+    nat_replies(svc, d, delta.nat_replies_added);
+    resolver_->prefetch(d.key.addr);
   }
-  // A deleted NAT real server's open connections still send replies. The kernel keeps a deleted
-  // dest in its trash (IP_VS_DEST_TRASH_PERIOD) while connections use it; keep taking its
-  // replies for as long as it sits there.
-  for (const auto& t : trash) add_nat_reply(t.service, t.dest.cfg);
+  for (const auto& [svc, d] : change.dests_removed) nat_replies(svc, d, delta.nat_replies_removed);
+  delta.local_addrs_added = change.laddrs_added;
+  delta.local_addrs_removed = change.laddrs_removed;
   std::string error;
-  if (!steering_->sync(set, &error)) fmt::print(stderr, "uvsd: steering: {}\n", error);
+  int err = steering_->apply(delta, &error);
+  if (err)
+    fmt::print(stderr, "uvsd: steering: {}: change refused (uvsd --max-services/--max-reals)\n",
+               error);
+  else if (!error.empty())
+    fmt::print(stderr, "uvsd: steering: {}\n", error);
+  return err;
 }
 
 std::vector<ConnView> DataPlane::connections() {

@@ -28,6 +28,10 @@ struct DataPlaneOptions {
   // The fast path: established connections forwarded by XDP itself (dp/offload.h), toward
   // the egresses that take XDP_TX / redirected frames (nl/xdp_egress.h).
   bool offload = true;
+  // Steering map sizes: services (uvs_vips) and NAT real servers (uvs_nat_replies; a fwmark
+  // service's take three each); 0 keeps io::XdpSteering's defaults.
+  uint32_t max_services = 0;
+  uint32_t max_reals = 0;
 };
 
 // Queues of an interface (its RX queue count), 1 if it cannot be read.
@@ -48,7 +52,8 @@ class DataPlane {
  private:
   struct Worker;
   DataPlane(const DataPlaneOptions& options, ctl::Control& control);
-  void sync_steering(const ctl::Config& config, const std::vector<ctl::TrashEntry>& trash);
+  // Applies one change of the table to the steering maps: 0 or the errno that refuses it.
+  int sync_steering(const ctl::ConfigDelta& change);
   void run(Worker& w);
   // The offload thread: drains the workers' rings into the fast path's BPF map.
   void write_flows();

@@ -43,6 +43,9 @@ void usage(FILE* out) {
              "  --xdp-generic   attach XDP in generic (skb) mode even where native works\n"
              "  --no-offload    keep every packet in user space (by default established\n"
              "                  connections are forwarded by XDP where the egress takes it)\n"
+             "  --max-services N, --max-reals N\n"
+             "                  steering map sizes with --interface (default 16384 services,\n"
+             "                  131072 NAT real servers); a change beyond them fails (ENOMEM)\n"
              "  --fwmark-rule MARK:PROTO:ADDR/LEN[:PORT[-PORT]]\n"
              "                  mark matching packets for fwmark services (iptables MARK's job)\n",
              uvs::api::kDefaultSocket);
@@ -93,6 +96,8 @@ struct DaemonArgs {
   bool xdp_generic = false;
   bool offload = true;
   std::vector<uvs::FwmarkRule> fwmark_rules;
+  uint32_t max_services = 0;  // 0: the steering's defaults
+  uint32_t max_reals = 0;
 };
 
 // *out = text as a decimal number in [1, max]; false if it is anything else.
@@ -116,6 +121,8 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
                                  {"offload", no_argument, nullptr, 'o'},
                                  {"no-offload", no_argument, nullptr, 'O'},
                                  {"fwmark-rule", required_argument, nullptr, 'f'},
+                                 {"max-services", required_argument, nullptr, 'S'},
+                                 {"max-reals", required_argument, nullptr, 'R'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -163,6 +170,14 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
         args->fwmark_rules.push_back(rule);
         break;
       }
+      case 'S':
+      case 'R':
+        if (!parse_count(optarg, 1u << 24, &count)) {
+          fmt::print(stderr, "uvsd: --max-services and --max-reals want 1..{}\n", 1u << 24);
+          return 2;
+        }
+        (c == 'S' ? args->max_services : args->max_reals) = static_cast<uint32_t>(count);
+        break;
       case 'h':
         usage(stdout);
         return 0;
@@ -220,6 +235,8 @@ std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(const DaemonArgs& args,
   dopts.conn_max = args.conn_max;
   dopts.force_generic = args.xdp_generic;
   dopts.offload = args.offload;
+  dopts.max_services = args.max_services;
+  dopts.max_reals = args.max_reals;
   std::string error;
   auto dataplane = uvs::daemon::DataPlane::start(dopts, control, &error);
   if (!dataplane) {

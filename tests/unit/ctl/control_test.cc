@@ -124,8 +124,8 @@ TEST_F(ControlTest, SnapshotsAreImmutable) {
   ASSERT_EQ(ctl_.apply(add_service(k)), 0);
   auto before = ctl_.snapshot();
   ASSERT_EQ(ctl_.apply(add_dest(k, "1.2.3.4", 80)), 0);
-  EXPECT_TRUE(before->services[0].dests.empty());
-  EXPECT_EQ(ctl_.snapshot()->services[0].dests.size(), 1u);
+  EXPECT_TRUE(before->services[0]->dests.empty());
+  EXPECT_EQ(ctl_.snapshot()->services[0]->dests.size(), 1u);
 }
 
 TEST_F(ControlTest, SetTimeoutsZeroMeansUnchanged) {
@@ -184,21 +184,21 @@ TEST_F(ControlTest, DeletedDestRevivesFromTheTrashWithItsCounters) {
   auto k = tcp("10.0.0.1", 80);
   ASSERT_EQ(ctl_.apply(add_service(k, "rr")), 0);
   ASSERT_EQ(ctl_.apply(add_dest(k, "1.2.3.4", 80)), 0);
-  auto rs = ctl_.snapshot()->services[0].dests[0].rs;
+  auto rs = ctl_.snapshot()->services[0]->dests[0].rs;
   rs->counters().worker(0).add_in(1500);
   Command del = add_dest(k, "1.2.3.4", 80);
   del.kind = CommandKind::kDelDest;
   ASSERT_EQ(ctl_.apply(del), 0);
   EXPECT_FALSE(rs->available());
   ASSERT_EQ(ctl_.apply(add_dest(k, "1.2.3.4", 80)), 0);
-  EXPECT_EQ(ctl_.snapshot()->services[0].dests[0].rs, rs);
+  EXPECT_EQ(ctl_.snapshot()->services[0]->dests[0].rs, rs);
   EXPECT_TRUE(rs->available());
   EXPECT_EQ(ctl_.table().services[0].dests[0].stats.inbytes, 1500u);
   // A different service with the same real server starts fresh.
   auto k2 = tcp("10.0.0.2", 80);
   ASSERT_EQ(ctl_.apply(add_service(k2, "rr")), 0);
   ASSERT_EQ(ctl_.apply(add_dest(k2, "1.2.3.4", 80)), 0);
-  EXPECT_NE(ctl_.snapshot()->services[1].dests[0].rs, rs);
+  EXPECT_NE(ctl_.snapshot()->services[1]->dests[0].rs, rs);
 }
 
 TEST_F(ControlTest, SchedulerViewFollowsTheTable) {
@@ -206,7 +206,7 @@ TEST_F(ControlTest, SchedulerViewFollowsTheTable) {
   ASSERT_EQ(ctl_.apply(add_service(k, "rr")), 0);
   for (const char* ip : {"10.1.0.1", "10.1.0.2", "10.1.0.3"})
     ASSERT_EQ(ctl_.apply(add_dest(k, ip, 80)), 0);
-  auto view = ctl_.snapshot()->services[0].sched->view();
+  auto view = ctl_.snapshot()->services[0]->sched->view();
   sched::PacketKey key;
   std::string seq;
   for (int i = 0; i < 4; ++i)
@@ -217,7 +217,7 @@ TEST_F(ControlTest, SchedulerViewFollowsTheTable) {
   Command e = add_service(k, "wrr");
   e.kind = CommandKind::kEditService;
   ASSERT_EQ(ctl_.apply(e), 0);
-  EXPECT_EQ(ctl_.snapshot()->services[0].sched->scheduler().name(), "wrr");
+  EXPECT_EQ(ctl_.snapshot()->services[0]->sched->scheduler().name(), "wrr");
   EXPECT_EQ(ctl_.table().services[0].cfg.sched_name, "wrr");
 }
 

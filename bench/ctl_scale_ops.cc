@@ -4,6 +4,10 @@
 // bench/ctl_scale.sh; prints one line per command kind.
 //
 //   ctl_scale_ops SOCKET SERVICES REALS_PER_SERVICE [ROUNDS]
+//   ctl_scale_ops --in-process SERVICES REALS_PER_SERVICE [ROUNDS]
+//
+// --in-process applies the same table to a ctl::Control in this process (no socket, no data
+// plane): the control plane's own cost, restore and single changes, and table() for -Ln.
 //
 // The table is the one bench/ctl_scale.sh restores: TCP services 10.A.B.C:80 (i-th service)
 // and NAT real servers 172.(16+j/65536).(j/256%256).(j%256):8080 (j-th real server overall).
@@ -11,10 +15,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "api/client.h"
+#include "api/dispatch.h"
+#include "ctl/control.h"
 #include "cli/parse.h"
 
 namespace {
@@ -58,14 +65,35 @@ int main(int argc, char** argv) {
   const unsigned services = static_cast<unsigned>(std::atoi(argv[2]));
   const unsigned reals = static_cast<unsigned>(std::atoi(argv[3]));
   const unsigned rounds = argc > 4 ? static_cast<unsigned>(std::atoi(argv[4])) : 200;
-  uvs::api::Client client(argv[1]);
-  if (!client.connect()) {
+  const bool in_process = std::string(argv[1]) == "--in-process";
+  uvs::ctl::Control control(uvs::ctl::ControlOptions{});
+  if (in_process) {
+    auto start = std::chrono::steady_clock::now();
+    size_t lines = 0;
+    for (unsigned i = 0; i < services; ++i) {
+      const std::string svc = vip(i);
+      if (control.apply(command("-A -t " + svc + " -s wlc"))) return 1;
+      for (unsigned k = 0; k < reals; ++k)
+        if (control.apply(command("-a -t " + svc + " -r " + rip(i * reals + k) + " -m -w 1"))) return 1;
+      lines += 1 + reals;
+    }
+    auto end = std::chrono::steady_clock::now();
+    std::printf("in-process restore of %zu commands (parsing included): %.1f ms\n", lines,
+                std::chrono::duration<double, std::milli>(end - start).count());
+    start = std::chrono::steady_clock::now();
+    uvs::TableView table = control.table();
+    end = std::chrono::steady_clock::now();
+    std::printf("in-process table() for -Ln: %.1f ms (%zu services)\n",
+                std::chrono::duration<double, std::milli>(end - start).count(), table.services.size());
+  }
+  uvs::api::Client client(in_process ? "" : argv[1]);
+  if (!in_process && !client.connect()) {
     std::fprintf(stderr, "ctl_scale_ops: cannot reach %s\n", argv[1]);
     return 2;
   }
   auto timed = [&](const uvs::Command& cmd, Timing& t) {
     auto start = std::chrono::steady_clock::now();
-    auto reply = client.call(cmd);
+    auto reply = in_process ? std::optional(uvs::api::handle_request(control, cmd)) : client.call(cmd);
     auto end = std::chrono::steady_clock::now();
     if (!reply) {
       std::fprintf(stderr, "ctl_scale_ops: uvsd hung up\n");

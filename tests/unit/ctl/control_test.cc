@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
 
 namespace uvs::ctl {
 namespace {
@@ -219,6 +223,180 @@ TEST_F(ControlTest, SchedulerViewFollowsTheTable) {
   ASSERT_EQ(ctl_.apply(e), 0);
   EXPECT_EQ(ctl_.snapshot()->services[0]->sched->scheduler().name(), "wrr");
   EXPECT_EQ(ctl_.table().services[0].cfg.sched_name, "wrr");
+}
+
+
+// The data plane refuses a change (a full map): the command fails with its errno and the table,
+// the workers' snapshot and the scheduler are as before (issue 11, defect 1).
+TEST_F(ControlTest, AChangeTheDataPlaneRefusesLeavesTheTableUnchanged) {
+  auto k = tcp("10.0.0.1", 80);
+  ASSERT_EQ(ctl_.apply(add_service(k, "rr")), 0);
+  ASSERT_EQ(ctl_.apply(add_dest(k, "1.2.3.4", 80)), 0);
+  size_t room = 2;  // NAT real servers the "maps" take
+  std::vector<ConfigDelta> seen;
+  ASSERT_EQ(ctl_.set_config_listener([&](const ConfigDelta& d) {
+    seen.push_back(d);
+    if (d.dests_added.size() > d.dests_removed.size() + room) return ENOMEM;
+    room -= d.dests_added.size() - d.dests_removed.size();
+    return 0;
+  }), 0);
+  // The first call: the whole table, as additions.
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].services_added.size(), 1u);
+  EXPECT_EQ(seen[0].dests_added.size(), 1u);
+  ASSERT_EQ(ctl_.apply(add_dest(k, "1.2.3.5", 80)), 0);
+  const uint64_t generation = ctl_.data_plane().current()->generation();
+  EXPECT_EQ(ctl_.apply(add_dest(k, "1.2.3.6", 80)), ENOMEM);
+  TableView t = ctl_.table();
+  ASSERT_EQ(t.services[0].dests.size(), 2u);
+  EXPECT_EQ(t.services[0].dests[0].cfg.key.addr.to_string(), "1.2.3.5");
+  EXPECT_EQ(ctl_.data_plane().current()->generation(), generation);
+  EXPECT_EQ(ctl_.snapshot()->services[0]->sched->dests().size(), 2u);
+  // A new service the maps cannot take is refused the same way.
+  int services_room = 1;  // the one there is
+  ASSERT_EQ(ctl_.set_config_listener([&](const ConfigDelta& d) {
+    if (static_cast<int>(d.services_added.size()) > services_room) return ENOMEM;
+    services_room -= static_cast<int>(d.services_added.size());
+    return 0;
+  }), 0);
+  EXPECT_EQ(ctl_.apply(add_service(tcp("10.0.0.2", 80))), ENOMEM);
+  EXPECT_EQ(ctl_.table().services.size(), 1u);
+  EXPECT_EQ(ctl_.data_plane().current()->find_key(tcp("10.0.0.2", 80)), nullptr);
+  // Removals are never refused: deleting works with the maps full.
+  Command del = add_dest(k, "1.2.3.5", 80);
+  del.kind = CommandKind::kDelDest;
+  EXPECT_EQ(ctl_.apply(del), 0);
+  Command d;
+  d.kind = CommandKind::kDelService;
+  d.svc.key = k;
+  EXPECT_EQ(ctl_.apply(d), 0);
+  EXPECT_TRUE(ctl_.table().services.empty());
+}
+
+// What the listener hears: real servers count while in a service or in the trash.
+TEST_F(ControlTest, DeltasFollowRealServersThroughTheTrash) {
+  auto k = tcp("10.0.0.1", 80);
+  ASSERT_EQ(ctl_.apply(add_service(k, "rr")), 0);
+  std::vector<ConfigDelta> seen;
+  ctl_.set_config_listener([&](const ConfigDelta& d) {
+    seen.push_back(d);
+    return 0;
+  });
+  seen.clear();
+  ASSERT_EQ(ctl_.apply(add_dest(k, "1.2.3.4", 80)), 0);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].dests_added.size(), 1u);
+  Command del = add_dest(k, "1.2.3.4", 80);
+  del.kind = CommandKind::kDelDest;
+  ASSERT_EQ(ctl_.apply(del), 0);
+  EXPECT_EQ(seen.size(), 1u);  // to the trash: still referenced
+  // Back from the trash as DR: the NAT reference goes, the DR one comes.
+  ASSERT_EQ(ctl_.apply(add_dest(k, "1.2.3.4", 80, Fwd::kRoute)), 0);
+  ASSERT_EQ(seen.size(), 2u);
+  ASSERT_EQ(seen[1].dests_removed.size(), 1u);
+  EXPECT_EQ(seen[1].dests_removed[0].second.fwd, Fwd::kMasq);
+  ASSERT_EQ(seen[1].dests_added.size(), 1u);
+  EXPECT_EQ(seen[1].dests_added[0].second.fwd, Fwd::kRoute);
+  // Deleting the service: its key goes; its real server moves to the trash (no dest delta).
+  Command ds;
+  ds.kind = CommandKind::kDelService;
+  ds.svc.key = k;
+  ASSERT_EQ(ctl_.apply(ds), 0);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].services_removed.size(), 1u);
+  EXPECT_TRUE(seen[2].dests_removed.empty());
+}
+
+// The incremental control plane gives what a rebuild gives: after random commands the worker
+// snapshot (built change by change) finds exactly the services a snapshot built from scratch
+// finds, with the same scheduler views, and snapshot() copies stay as they were.
+TEST_F(ControlTest, IncrementalSnapshotsEqualAFullRebuild) {
+  std::mt19937 rng(11);
+  std::vector<ServiceKey> keys;
+  for (int i = 0; i < 40; ++i) {
+    ServiceKey key = tcp(("10.3.0." + std::to_string(i)).c_str(), static_cast<uint16_t>(i % 3 == 0 ? 21 : 80));
+    if (i % 7 == 0) key.port = 0;
+    if (i % 11 == 0) {
+      key = ServiceKey{};
+      key.fwmark = static_cast<uint32_t>(i + 1);
+    }
+    keys.push_back(key);
+  }
+  auto held = ctl_.snapshot();
+  for (int step = 0; step < 3000; ++step) {
+    const ServiceKey& k = keys[rng() % keys.size()];
+    const std::string ip = "172.16.0." + std::to_string(rng() % 8 + 1);
+    Command c;
+    switch (rng() % 8) {
+      case 0:
+        c = add_service(k, "rr");
+        break;
+      case 1:
+        c.kind = CommandKind::kDelService;
+        c.svc.key = k;
+        break;
+      case 2:
+      case 3:
+        c = add_dest(k, ip.c_str(), 80);
+        break;
+      case 4:
+        c = add_dest(k, ip.c_str(), 80, Fwd::kRoute, static_cast<int>(rng() % 5));
+        c.kind = CommandKind::kEditDest;
+        break;
+      case 5:
+        c = add_dest(k, ip.c_str(), 80);
+        c.kind = CommandKind::kDelDest;
+        break;
+      case 6:
+        c = add_service(k, rng() % 2 ? "wrr" : "rr");
+        c.kind = CommandKind::kEditService;
+        break;
+      default:
+        if (rng() % 50 == 0) c.kind = CommandKind::kFlush;
+        else c = add_service(k, "rr");
+        break;
+    }
+    ctl_.apply(c);
+  }
+  auto config = ctl_.snapshot();
+  const dp::Snapshot& inc = *ctl_.data_plane().current();
+  std::vector<dp::ServiceEntry> all;
+  for (const auto& s : config->services) {
+    dp::ServiceEntry e;
+    e.cfg = s->cfg;
+    e.sched = s->sched->view();
+    all.push_back(e);
+  }
+  dp::Snapshot full(all, Timeouts{}, Sysctls{}, 1);
+  EXPECT_EQ(inc.services().size(), config->services.size());
+  EXPECT_EQ(static_cast<size_t>(std::distance(inc.services().begin(), inc.services().end())),
+            config->services.size());
+  for (const auto& s : config->services) {
+    const dp::ServiceEntry* e = inc.find_key(s->cfg.key);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->sched, s->sched->view());
+    EXPECT_EQ(e->cfg.sched_name, s->cfg.sched_name);
+  }
+  // Lookups as a packet makes them: every address, port and mark.
+  for (int i = 0; i < 40; ++i)
+    for (uint16_t port : {0, 20, 21, 80, 81, 2000})
+      for (uint32_t mark : {0u, 1u, 12u, 23u, static_cast<uint32_t>(i + 1)}) {
+        auto a = *InetAddr::parse("10.3.0." + std::to_string(i));
+        const dp::ServiceEntry* x = inc.find(AF_INET, kProtoTcp, a, port, mark);
+        const dp::ServiceEntry* y = full.find(AF_INET, kProtoTcp, a, port, mark);
+        ASSERT_EQ(x == nullptr, y == nullptr) << i << " " << port << " " << mark;
+        if (x) {
+          EXPECT_TRUE(x->cfg.key == y->cfg.key);
+        }
+      }
+  // The listing is the table in creation order, as before.
+  TableView t = ctl_.table();
+  ASSERT_EQ(t.services.size(), config->services.size());
+  for (size_t i = 0; i < t.services.size(); ++i) {
+    EXPECT_TRUE(t.services[i].cfg.key == config->services[i]->cfg.key);
+    EXPECT_EQ(t.services[i].dests.size(), config->services[i]->dests.size());
+  }
+  EXPECT_TRUE(held->services.empty());
 }
 
 }  // namespace

@@ -405,36 +405,54 @@ int Control::del_laddr(const Command& cmd) {
   return 0;
 }
 
-TableView Control::table() const {
-  std::lock_guard lock(mutex_);
+ServiceView Control::view_of(const ServiceNode& s) {
+  ServiceView sv;
+  sv.cfg = s.cfg;
+  sv.cfg.sched_name = std::string(s.sched->scheduler().name());
+  sv.stats = s.stats->shown(s.counters->fold());
+  sv.rate = s.stats->estimator.rates();
+  sv.dests.reserve(s.dests.size());
+  for (const auto& d : s.dests) {
+    DestView dv;
+    dv.cfg = d.cfg;
+    dv.activeconns = static_cast<uint32_t>(d.rs->activeconns());
+    dv.inactconns = static_cast<uint32_t>(d.rs->inactconns());
+    dv.persistconns = static_cast<uint32_t>(d.rs->persistconns());
+    dv.stats = d.stats->shown(d.rs->counters().fold());
+    dv.rate = d.stats->estimator.rates();
+    sv.dests.push_back(dv);
+  }
+  for (const auto& l : s.laddrs)
+    sv.laddrs.push_back(LaddrView{l.addr, l.rt->port_conflicts, l.rt->conns});
+  return sv;
+}
+
+TableView Control::summary_locked() const {
   TableView view;
   view.conn_tab_size = options_.conn_tab_size;
   view.timeouts = config_.timeouts;
   view.daemons = config_.daemons;
-  view.services.reserve(config_.services.size());
-  for (const auto& sp : config_.services) {
-    const ServiceNode& s = *sp;
-    ServiceView sv;
-    sv.cfg = s.cfg;
-    sv.cfg.sched_name = std::string(s.sched->scheduler().name());
-    sv.stats = s.stats->shown(s.counters->fold());
-    sv.rate = s.stats->estimator.rates();
-    sv.dests.reserve(s.dests.size());
-    for (const auto& d : s.dests) {
-      DestView dv;
-      dv.cfg = d.cfg;
-      dv.activeconns = static_cast<uint32_t>(d.rs->activeconns());
-      dv.inactconns = static_cast<uint32_t>(d.rs->inactconns());
-      dv.persistconns = static_cast<uint32_t>(d.rs->persistconns());
-      dv.stats = d.stats->shown(d.rs->counters().fold());
-      dv.rate = d.stats->estimator.rates();
-      sv.dests.push_back(dv);
-    }
-    for (const auto& l : s.laddrs)
-      sv.laddrs.push_back(LaddrView{l.addr, l.rt->port_conflicts, l.rt->conns});
-    view.services.push_back(std::move(sv));
-  }
   return view;
+}
+
+TableView Control::summary() const {
+  std::lock_guard lock(mutex_);
+  return summary_locked();
+}
+
+TableView Control::table() const {
+  std::lock_guard lock(mutex_);
+  TableView view = summary_locked();
+  view.services.reserve(config_.services.size());
+  for (const auto& s : config_.services) view.services.push_back(view_of(*s));
+  return view;
+}
+
+std::optional<ServiceView> Control::service(const ServiceKey& key) const {
+  std::lock_guard lock(mutex_);
+  long i = index_of(key);
+  if (i < 0) return std::nullopt;
+  return view_of(*config_.services[static_cast<size_t>(i)]);
 }
 
 std::vector<ConnView> Control::connections() const {

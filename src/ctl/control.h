@@ -119,6 +119,11 @@ class Control {
 
   // A consistent copy of the table with counters and rates, taken under one snapshot.
   TableView table() const;
+  // The table without its services (size, timeouts, daemons): what -c, --timeout and --daemon
+  // listings need, at a cost independent of the table's size.
+  TableView summary() const;
+  // One service's listing (-L -t VIP), nullopt if it does not exist; O(its real servers).
+  std::optional<ServiceView> service(const ServiceKey& key) const;
   std::vector<ConnView> connections() const;
 
   // A copy of the current configuration (O(services): for tests and diagnostics).
@@ -157,6 +162,8 @@ class Control {
   };
 
   int apply_locked(const Command& cmd);
+  TableView summary_locked() const;
+  static ServiceView view_of(const ServiceNode& s);
   int add_service(const Command& cmd);
   int edit_service(const Command& cmd);
   int del_service(const Command& cmd);

@@ -399,5 +399,23 @@ TEST_F(ControlTest, IncrementalSnapshotsEqualAFullRebuild) {
   EXPECT_TRUE(held->services.empty());
 }
 
+
+TEST_F(ControlTest, SummaryAndOneServiceListWhatTheTableLists) {
+  auto k = tcp("10.0.0.1", 80);
+  ASSERT_EQ(ctl_.apply(add_service(k, "rr")), 0);
+  ASSERT_EQ(ctl_.apply(add_dest(k, "1.2.3.4", 80)), 0);
+  ASSERT_EQ(ctl_.apply(add_service(tcp("10.0.0.2", 80), "wrr")), 0);
+  TableView summary = ctl_.summary();
+  EXPECT_TRUE(summary.services.empty());
+  EXPECT_EQ(summary.conn_tab_size, 4096u);
+  EXPECT_EQ(summary.timeouts.tcp, ctl_.table().timeouts.tcp);
+  auto one = ctl_.service(k);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->cfg.sched_name, "rr");
+  ASSERT_EQ(one->dests.size(), 1u);
+  EXPECT_EQ(one->dests[0].cfg.key.addr.to_string(), "1.2.3.4");
+  EXPECT_FALSE(ctl_.service(tcp("10.0.0.3", 80)).has_value());
+}
+
 }  // namespace
 }  // namespace uvs::ctl

@@ -55,7 +55,8 @@ Snapshot::Snapshot(const Snapshot& prev, std::span<const ServiceKey> removed,
       sysctls_(prev.sysctls_),
       generation_(generation),
       fwmark_rules_(prev.fwmark_rules_),
-      local_addrs_(prev.local_addrs_) {
+      local_addrs_(prev.local_addrs_),
+      laddr_entries_(prev.laddr_entries_) {
   Owned owned;
   bool laddrs_changed = false;
   for (const auto& key : removed) {
@@ -73,10 +74,20 @@ Snapshot::Snapshot(const Snapshot& prev, std::span<const ServiceKey> removed,
 
 void Snapshot::rebuild_local_addrs() {
   auto addrs = std::make_shared<std::vector<InetAddr>>();
-  if (laddr_services_)
-    for (const auto& s : services())
-      for (const auto& l : s.laddrs) addrs->push_back(l);
+  auto entries = std::make_shared<std::vector<std::shared_ptr<const ServiceEntry>>>();
+  for (unsigned d = 0; laddr_services_ && d < kFanout; ++d) {
+    if (!root_[d]) continue;
+    for (const auto& leaf : root_[d]->leaves) {
+      if (!leaf) continue;
+      for (const auto& slot : leaf->slots) {
+        if (slot.entry->laddrs.empty()) continue;
+        entries->push_back(slot.entry);
+        for (const auto& l : slot.entry->laddrs) addrs->push_back(l);
+      }
+    }
+  }
   local_addrs_ = std::move(addrs);
+  laddr_entries_ = std::move(entries);
 }
 
 Snapshot::Leaf& Snapshot::writable_leaf(uint64_t hash, Owned& owned) {

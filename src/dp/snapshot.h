@@ -125,6 +125,11 @@ class Snapshot {
     size_t size_;
   };
   Services services() const { return Services(&root_, size_); }
+  // The services with FULLNAT local addresses. The same vector (same address) as the previous
+  // snapshot's unless one of them changed: a worker can skip its pools when it is.
+  const std::vector<std::shared_ptr<const ServiceEntry>>& laddr_services() const {
+    return *laddr_entries_;
+  }
   const Timeouts& timeouts() const { return timeouts_; }
   const Sysctls& sysctls() const { return sysctls_; }
   uint64_t generation() const { return generation_; }
@@ -157,6 +162,7 @@ class Snapshot {
   uint64_t generation_;
   std::shared_ptr<const std::vector<FwmarkRule>> fwmark_rules_;
   std::shared_ptr<const std::vector<InetAddr>> local_addrs_;
+  std::shared_ptr<const std::vector<std::shared_ptr<const ServiceEntry>>> laddr_entries_;
 };
 
 inline void Snapshot::Services::iterator::settle() {

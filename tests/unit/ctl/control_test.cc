@@ -399,6 +399,28 @@ TEST_F(ControlTest, IncrementalSnapshotsEqualAFullRebuild) {
   EXPECT_TRUE(held->services.empty());
 }
 
+// FULLNAT local addresses in the snapshot follow -P/-Q; the list of such services is shared
+// between snapshots until one of them changes.
+TEST_F(ControlTest, SnapshotLocalAddressesFollowTheirServices) {
+  auto k = tcp("10.0.0.1", 80);
+  ASSERT_EQ(ctl_.apply(add_service(k, "rr")), 0);
+  Command p;
+  p.kind = CommandKind::kAddLaddr;
+  p.svc.key = k;
+  p.laddr = *InetAddr::parse("192.168.58.100");
+  ASSERT_EQ(ctl_.apply(p), 0);
+  const dp::Snapshot* s1 = ctl_.data_plane().current();
+  EXPECT_TRUE(s1->is_local_addr(p.laddr));
+  ASSERT_EQ(s1->laddr_services().size(), 1u);
+  const auto* list = &s1->laddr_services();
+  ASSERT_EQ(ctl_.apply(add_service(tcp("10.0.0.2", 80), "rr")), 0);
+  EXPECT_EQ(&ctl_.data_plane().current()->laddr_services(), list);
+  p.kind = CommandKind::kDelLaddr;
+  ASSERT_EQ(ctl_.apply(p), 0);
+  EXPECT_FALSE(ctl_.data_plane().current()->is_local_addr(p.laddr));
+  EXPECT_TRUE(ctl_.data_plane().current()->laddr_services().empty());
+}
+
 
 TEST_F(ControlTest, SummaryAndOneServiceListWhatTheTableLists) {
   auto k = tcp("10.0.0.1", 80);

@@ -37,6 +37,8 @@ class HandoffRing {
     ring_.publish();
     return true;
   }
+  // Producer: frames push() can still take.
+  uint32_t room() const { return ring_.room(); }
   // Consumer: the oldest slot, or null; release() it after copying out.
   const Slot* peek() const { return ring_.peek(); }
   void release() { ring_.release(); }

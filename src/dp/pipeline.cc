@@ -23,7 +23,7 @@ constexpr const char* kDropNames[] = {
     "malformed",      "not-ours",     "no-connection", "no-destination", "dest-gone",
     "table-full",     "defence",      "ttl-exceeded",  "too-big",        "no-route",
     "neighbour-pending", "no-room",   "fragment-orphan", "no-local-port", "unsupported",
-    "tx-full",
+    "tx-full",        "fragment-bad", "fragment-incomplete",
 };
 static_assert(sizeof(kDropNames) / sizeof(kDropNames[0]) == static_cast<size_t>(Drop::kCount));
 
@@ -197,6 +197,22 @@ void Pipeline::process(std::span<io::Frame> burst, uint64_t now_ms, bool taken_o
 }
 
 unsigned Pipeline::owner_of(const pkt::ParsedPacket& p) const {
+  return p.is_fragment && !p.is_icmp_error ? fragment_owner(p) : flow_owner(p);
+}
+
+unsigned Pipeline::worker_of_lport(uint16_t lport) const {
+  const Sysctls& s = snap_->sysctls();
+  return conn::worker_of_lport({static_cast<uint16_t>(s.fullnat_lport_min),
+                                static_cast<uint16_t>(s.fullnat_lport_max)},
+                               options_.workers, lport);
+}
+
+unsigned Pipeline::fragment_owner(const pkt::ParsedPacket& p) const {
+  return util::mix32(p.saddr.fold() ^ p.daddr.fold() * util::kGolden32 ^ p.frag_id) %
+         options_.workers;
+}
+
+unsigned Pipeline::flow_owner(const pkt::ParsedPacket& p) const {
   const unsigned workers = options_.workers;
   InetAddr client;
   uint16_t port;
@@ -207,21 +223,18 @@ unsigned Pipeline::owner_of(const pkt::ParsedPacket& p) const {
     const uint32_t mark = snap_->classify(p.inner.proto, p.inner.saddr, p.inner.sport);
     const bool from_vip =
         snap_->find(p.af, p.inner.proto, p.inner.saddr, p.inner.sport, mark) != nullptr;
+    if (!from_vip && snap_->is_local_addr(p.inner.saddr))  // FULLNAT: by local port
+      return worker_of_lport(p.inner.sport);
     client = from_vip ? p.inner.daddr : p.inner.saddr;
     port = from_vip ? p.inner.dport : p.inner.sport;
   } else if (!p.has_l4 || !util::has_ports(p.proto)) {
-    // Non-first fragments carry no ports: they stay where they land (with several workers
-    // they may miss their first fragment's connection).
-    return options_.worker;
+    return options_.worker;  // nothing to hash: a datagram's fragments met in fragment_owner()
   } else if (snap_->find(p.af, p.proto, p.daddr, p.dport,
                          snap_->classify(p.proto, p.daddr, p.dport))) {
     client = p.saddr;
     port = p.sport;
   } else if (snap_->is_local_addr(p.daddr)) {
-    const Sysctls& s = snap_->sysctls();
-    return conn::worker_of_lport({static_cast<uint16_t>(s.fullnat_lport_min),
-                                  static_cast<uint16_t>(s.fullnat_lport_max)},
-                                 workers, p.dport);
+    return worker_of_lport(p.dport);
   } else {
     client = p.daddr;  // a reply toward the client
     port = p.dport;
@@ -278,6 +291,10 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
     retry_held(now_ms);
     flush();
   }
+  if (frag_queue_.datagrams()) {
+    frag_queue_.expire(now_ms);
+    drop_given_up_fragments();
+  }
   if (offload_.removals_pending()) offload_.retry_removals();
   if (offload_.enabled() && now_ms >= next_fold_ms_) {
     next_fold_ms_ = now_ms + kFoldMs;
@@ -296,7 +313,7 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
 
 // --- One packet -----------------------------------------------------------------------------
 
-void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
+void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in, bool collected) {
   if (!p.ok()) {
     if (p.verdict == pkt::Verdict::kNotIp) {
       free_passed(f);
@@ -314,10 +331,18 @@ void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
     free_passed(f);
     return;
   }
+  if (p.is_fragment && !collected) {
+    collect_fragment(f, p);
+    return;
+  }
   if (p.is_fragment && !p.has_l4) {
     handle_fragment(f, p);
     return;
   }
+  handle_ports(f, p, hash_in);
+}
+
+void Pipeline::handle_ports(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
   const conn::Tuple t = conn::Tuple::of(p.af, p.proto, p.saddr, p.sport, p.daddr, p.dport);
   conn::Conn* c = tracker_.table().lookup_in_with_hash(hash_in, t);
   if (c) {
@@ -383,7 +408,10 @@ conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::T
 Pipeline::Step Pipeline::admit_new_conn(io::Frame& f, const pkt::ParsedPacket& p) {
   const Sysctls& sys = snap_->sysctls();
   if (!conn::may_create_conn(p.proto, l4_of(p), sys.sloppy_tcp, sys.sloppy_sctp)) {
-    drop(f, Drop::kNoConnection);
+    // As ip_vs_in(): a segment that may not open a connection is the local stack's, which has
+    // no socket for it and resets it.
+    count_drop(Drop::kNoConnection);
+    answer_reset(f, p);
     return Step::kConsumed;
   }
   if (tracker_.drop_new_conn()) {
@@ -556,7 +584,9 @@ void Pipeline::count_out(const conn::Conn& c, uint64_t bytes, uint64_t packets) 
 
 void Pipeline::offload_settle(conn::Conn& c) {
   const uint32_t index = tracker_.table().index_of(c);
-  const bool settled = offloadable(c);
+  // A deleted real server's connections are user space's for good: it drops (or expires) what
+  // the client sends, while the real server's replies still pass (handle_response()).
+  const bool settled = offloadable(c) && (!c.dest || c.dest->available());
   if (settled == offload_.offloaded(index)) return;
   if (!settled) {
     remove_offload(c);
@@ -646,6 +676,17 @@ void Pipeline::answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpK
   }
 }
 
+void Pipeline::answer_reset(io::Frame& f, const pkt::ParsedPacket& p) {
+  xmit::L2Next back;
+  back.port = f.port;
+  std::memcpy(back.src.data(), f.data, 6);
+  std::memcpy(back.dst.data(), f.data + 6, 6);
+  if (xmit::make_tcp_reset(f, p, back))
+    queue_tx(f, back.port);
+  else
+    io_.free({&f, 1});
+}
+
 // --- ICMP errors about tracked connections (ip_vs_in_icmp(), ip_vs_out_icmp()) ---------------
 
 void Pipeline::handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p) {
@@ -675,12 +716,66 @@ void Pipeline::handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p) {
     free_passed(f);
     return;
   }
-  if (route_or_hold(f, p.daddr, &hop, &route) == Step::kConsumed) return;
+  // To the client (FULLNAT: the error came to our local address).
+  if (route_or_hold(f, conn::to_inet(c->af, c->caddr), &hop, &route) == Step::kConsumed) return;
   count_out(*c, p.ip_total_len());
   transmit(f, p, *c, route, hop, xmit::transmitter_of(*c).icmp_out);
 }
 
-// --- Fragments: the first one carries the ports; the rest follow its connection -------------
+// --- Fragments: collected until whole; then the first one, with the ports, finds or makes the
+// connection and the rest follow it ---------------------------------------------------------
+
+void Pipeline::collect_fragment(io::Frame& f, const pkt::ParsedPacket& p) {
+  switch (frag_queue_.add(f, p, now_ms_)) {
+    case FragQueue::Added::kHeld:
+      return;
+    case FragQueue::Added::kDuplicate:
+      drop(f, Drop::kFragmentBad);
+      return;
+    case FragQueue::Added::kBad:
+      drop(f, Drop::kFragmentBad);
+      for (io::Frame& g : frag_queue_.dropped()) drop(g, Drop::kFragmentBad);
+      frag_queue_.clear_dropped();
+      return;
+    case FragQueue::Added::kComplete:
+      drop_given_up_fragments();  // what made room for this one
+      forward_datagram(frag_queue_.whole());
+      return;
+  }
+}
+
+void Pipeline::drop_given_up_fragments() {
+  for (io::Frame& g : frag_queue_.dropped()) drop(g, Drop::kFragmentIncomplete);
+  frag_queue_.clear_dropped();
+}
+
+void Pipeline::forward_datagram(std::span<io::Frame> frames) {
+  pkt::ParsedPacket first;
+  pkt::parse_frame(frames[0].data, frames[0].len, &first);
+  // Its connection lives with the worker that owns the flow: the fragments go there in order
+  // (and meet again in that worker's queue), or not at all.
+  if (options_.handoff && first.ok()) {
+    const unsigned owner = flow_owner(first);
+    if (owner != options_.worker) {
+      HandoffRing& ring = options_.handoff->ring(options_.worker, owner);
+      const bool room = ring.room() >= frames.size();
+      for (io::Frame& g : frames) {
+        if (room && ring.push(g)) {
+          ++stats_.handed_off;
+          free_.push_back(g);
+        } else {
+          drop(g, Drop::kTxFull);
+        }
+      }
+      return;
+    }
+  }
+  for (io::Frame& g : frames) {
+    pkt::ParsedPacket p;
+    pkt::parse_frame(g.data, g.len, &p);
+    handle(g, p, flow_hash(p), /*collected=*/true);
+  }
+}
 
 uint32_t Pipeline::frag_slot(const pkt::ParsedPacket& p) {
   return (p.frag_id * util::kGolden32 ^ p.saddr.fold() ^ p.daddr.fold()) % kFragSlots;
@@ -788,7 +883,7 @@ void Pipeline::retry_held(uint64_t now_ms) {
     pkt::ParsedPacket p;
     pkt::parse_frame(again[i].frame.data, again[i].frame.len, &p);
     size_t before = held_.size();
-    handle(again[i].frame, p, flow_hash(p));
+    handle(again[i].frame, p, flow_hash(p), /*collected=*/true);
     // Still pending: keep the original deadline.
     if (held_.size() > before) held_.back().deadline_ms = again[i].deadline_ms;
   }

@@ -22,6 +22,7 @@
 #include "conn/local_addr.h"
 #include "conn/tracker.h"
 #include "dp/epoch.h"
+#include "dp/frag_queue.h"
 #include "dp/handoff.h"
 #include "dp/offload.h"
 #include "dp/router.h"
@@ -29,6 +30,7 @@
 #include "io/packet_io.h"
 #include "pkt/parse.h"
 #include "xmit/icmp.h"
+#include "xmit/reset.h"
 #include "xmit/transmitter.h"
 
 namespace uvs::dp {
@@ -51,6 +53,8 @@ enum class Drop : uint8_t {
   kNoLocalPort,    // FULLNAT local address pool exhausted
   kUnsupported,    // a case the data plane does not handle (counted, never crashes)
   kTxFull,
+  kFragmentBad,         // overlapping, duplicate or beyond the datagram's end (RFC 5722)
+  kFragmentIncomplete,  // its datagram was not complete in time, or made room for others
   kCount,
 };
 const char* drop_name(Drop d);
@@ -134,15 +138,27 @@ class Pipeline {
   // The worker that owns the packet's flow: a hash of the client's address and port (FULLNAT
   // replies: the worker whose port slice holds the local port).
   unsigned owner_of(const pkt::ParsedPacket& p) const;
+  unsigned flow_owner(const pkt::ParsedPacket& p) const;
+  // FULLNAT replies: the worker whose slice of local ports holds `lport`.
+  unsigned worker_of_lport(uint16_t lport) const;
+  // Every fragment of a datagram meets on one worker (by addresses and identification), which
+  // collects them; the whole datagram then goes to its flow's owner.
+  unsigned fragment_owner(const pkt::ParsedPacket& p) const;
   // The connection-table hash of the packet's input tuple; 0 for a packet not looked up by
   // its ports.
   uint64_t flow_hash(const pkt::ParsedPacket& p) const;
   void take_over(uint64_t now_ms);
 
   // Each of these consumes the frame: transmitted, held, answered, passed or dropped.
-  void handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in);
+  // `collected`: a fragment whose datagram is already whole (released by frag_queue_).
+  void handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in, bool collected = false);
+  void handle_ports(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in);
   void handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p);
   void handle_fragment(io::Frame& f, pkt::ParsedPacket& p);
+  // Keeps a fragment until its datagram is whole, then forwards the datagram.
+  void collect_fragment(io::Frame& f, const pkt::ParsedPacket& p);
+  void forward_datagram(std::span<io::Frame> frames);
+  void drop_given_up_fragments();
   // The client -> real server direction of `c` for the packet in `f`.
   void forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
   // The real server -> client direction (NAT and FULLNAT replies).
@@ -177,6 +193,8 @@ class Pipeline {
   // Turns the frame into an ICMP error back to the packet's sender and queues it.
   void answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,
                    uint32_t info);
+  // Turns a TCP segment into the reset the local stack would send for it (xmit/reset.h).
+  void answer_reset(io::Frame& f, const pkt::ParsedPacket& p);
   void count_in(const conn::Conn& c, uint64_t bytes, uint64_t packets = 1);
   void count_out(const conn::Conn& c, uint64_t bytes, uint64_t packets = 1);
   // The fast path: hands the connection's directions to XDP once its state leaves nothing to
@@ -229,6 +247,7 @@ class Pipeline {
   std::vector<io::Frame> free_;
   std::vector<Held> held_;
   static constexpr uint32_t kMaxHeld = 256;
+  FragQueue frag_queue_;
   std::vector<FragSlot> frags_;  // direct-mapped
   static constexpr uint32_t kFragSlots = 1024;
   // FULLNAT local-address pools of this worker, by service identity.

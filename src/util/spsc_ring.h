@@ -20,6 +20,10 @@ class SpscRing {
     if (head - tail_.load(std::memory_order_acquire) == kSlots) return nullptr;
     return &slots_[head & (kSlots - 1)];
   }
+  // Producer: slots free to claim.
+  uint32_t room() const {
+    return kSlots - (head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_acquire));
+  }
   void publish() { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
 
   // Consumer: the oldest published slot, or null; release() it after reading.

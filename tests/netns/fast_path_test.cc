@@ -160,6 +160,78 @@ TEST_F(FastPathTest, IdleConnectionsExpireAndLeaveTheMap) {
   EXPECT_TRUE(wait_until([&] { return flows_in_map() == 0; }, 2s, 100ms)) << flows_in_map();
 }
 
+// A connection the director no longer has (here: timed out while idle, after XDP forwarded
+// its handshake's ACKs) gets a reset for its next segment, as the local stack answers what
+// IPVS hands it; without it, the client would retransmit into silence.
+TEST_F(FastPathTest, ASegmentOfAForgottenConnectionIsReset) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--offload"}));
+  ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
+  const std::string vip = "192.168.56.102";
+  ASSERT_TRUE(adm({"-A", "-t", vip + ":80", "-s", "rr"}));
+  for (int k = 1; k <= 2; ++k)
+    ASSERT_TRUE(adm({"-a", "-t", vip + ":80", "-r", Lab::server_v4(k) + ":8000", "-m"}));
+  ASSERT_TRUE(adm({"--set", "2", "0", "0"}));  // established TCP idles out after 2 s
+  static constexpr const char* kIdleClient = R"(
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=3)
+time.sleep(4)
+t0 = time.monotonic()
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+try:
+    print("data", len(s.recv(100)))
+except ConnectionResetError:
+    print("reset after %.1f s" % (time.monotonic() - t0))
+except socket.timeout:
+    print("silence")
+)";
+  RunResult r = lab_->exec(lab_->client(), {"/usr/bin/python3", "-c", kIdleClient, vip}, 20s);
+  EXPECT_EQ(r.out.rfind("reset after", 0), 0u) << r.out << r.err << director_->adm({"-Lnc"}).out;
+}
+
+// Deleting the real server mid-stream stops the download at once, XDP included (IPVS drops
+// the packets of a connection whose real server is gone), and the flows leave the map;
+// setting its weight to 0 instead lets the connection finish (quiescent), byte for byte.
+TEST_F(FastPathTest, DeletingOrQuiescingTheRealServerMidStream) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(1, {"--offload"}));
+  ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
+  const std::string vip = "192.168.56.102";
+  const std::string rs = Lab::server_v4(1) + ":8000";
+  ASSERT_TRUE(adm({"-A", "-t", vip + ":80", "-s", "rr"}));
+  ASSERT_TRUE(adm({"-a", "-t", vip + ":80", "-r", rs, "-m"}));
+  auto download = [&](const std::string& name) -> Process& {
+    return spawn(lab_->client(),
+                 {"/usr/bin/curl", "-sS", "--max-time", "30", "--limit-rate", "2M", "-o",
+                  lab_->tmp(name), http_url(vip, 80, "/10m.bin")},
+                 name);
+  };
+  auto size_of = [&](const std::string& name) {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(lab_->tmp(name), ec);
+    return ec ? 0 : static_cast<long>(n);
+  };
+
+  Process& quiesced = download("quiesced");
+  ASSERT_TRUE(wait_until([&] { return flows_in_map() == 2; }, 5s, 100ms)) << director_->log();
+  ASSERT_TRUE(adm({"-e", "-t", vip + ":80", "-r", rs, "-m", "-w", "0"}));
+  ASSERT_EQ(quiesced.wait(30s), std::optional<int>(0)) << quiesced.log();
+  EXPECT_EQ(which_server_file(lab_->tmp("quiesced")), 1);
+
+  ASSERT_TRUE(adm({"-e", "-t", vip + ":80", "-r", rs, "-m", "-w", "1"}));
+  Process& deleted = download("deleted");
+  ASSERT_TRUE(wait_until([&] { return flows_in_map() == 2; }, 5s, 100ms)) << director_->log();
+  ASSERT_TRUE(wait_until([&] { return size_of("deleted") > (1 << 20); }, 5s, 50ms));
+  ASSERT_TRUE(adm({"-d", "-t", vip + ":80", "-r", rs}));
+  EXPECT_TRUE(wait_until([&] { return flows_in_map() == 0; }, 3s, 100ms))
+      << flows_in_map() << "\n" << director_->adm({"-Lnc"}).out << director_->adm({"-Ln"}).out << director_->log();
+  // What was in flight lands; then nothing more.
+  std::this_thread::sleep_for(1500ms);
+  const long stalled = size_of("deleted");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(size_of("deleted"), stalled);
+  EXPECT_LT(stalled, static_cast<long>(kTenMegabytes));
+  EXPECT_TRUE(deleted.running());
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, FastPathDownloads, ::testing::Values(Mode::kNat, Mode::kFullNat),
                          [](const auto& info) { return mode_name(info.param); });
 

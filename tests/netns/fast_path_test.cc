@@ -232,6 +232,71 @@ TEST_F(FastPathTest, DeletingOrQuiescingTheRealServerMidStream) {
   EXPECT_TRUE(deleted.running());
 }
 
+// --stats counts exactly what went through, XDP's share folded in; and uvsd killed with
+// SIGKILL leaves no XDP program and no map behind (bpf_link detaches with the process), so a
+// new uvsd starts on the same interfaces and serves.
+TEST_F(FastPathTest, ExactStatisticsAndNothingLeftAfterSigkill) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--offload"}));
+  ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
+  const std::string vip = "192.168.56.102";
+  ASSERT_TRUE(adm({"-A", "-u", vip + ":7000", "-s", "rr"}));
+  for (int k = 1; k <= 2; ++k) {
+    ASSERT_TRUE(adm({"-a", "-u", vip + ":7000", "-r", Lab::server_v4(k) + ":7000", "-m"}));
+    start_udp_echo(k, "0.0.0.0", 7000);
+  }
+  ASSERT_TRUE(wait_until(
+      [&] { return director_->log().find("d1: XDP sends here") != std::string::npos; }, 5s, 50ms))
+      << director_->log();
+  constexpr int kSockets = 2, kEach = 50, kSize = 100;
+  const UdpResult udp = udp_exchange(vip, 7000, kSockets, kEach, kSize);
+  ASSERT_EQ(udp.ok, kSockets * kEach) << udp.output;
+  // A request is 20 + 8 + 100 bytes of IP, its echo 3 more (the server's "sN " tag); all
+  // but the first of each socket went through XDP.
+  const long want_pkts = kSockets * kEach, want_in = want_pkts * (20 + 8 + kSize),
+             want_out = want_pkts * (20 + 8 + 3 + kSize);
+  Table t;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        t = director_->stats();
+        const ServiceRow* s = t.service("UDP", vip + ":7000");
+        return s && s->in_pkts == want_pkts && s->out_pkts == want_pkts &&
+               s->in_bytes == want_in && s->out_bytes == want_out;
+      },
+      5s, 200ms))
+      << director_->adm({"-Ln", "--stats", "--exact"}).out;
+
+  // What uvsd holds: its maps and programs (fdinfo names their ids).
+  std::vector<std::string> maps, progs;
+  const std::string fdinfo = "/proc/" + std::to_string(director_->pid()) + "/fdinfo";
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator(fdinfo, ec)) {
+    const std::string info = read_file(fd.path().string(), 4096);
+    for (auto [field, ids] : {std::pair{"map_id:", &maps}, std::pair{"prog_id:", &progs}})
+      if (size_t at = info.find(field); at != std::string::npos)
+        ids->push_back(std::to_string(std::stol(info.substr(at + std::strlen(field)))));
+  }
+  ASSERT_FALSE(maps.empty());
+  ASSERT_EQ(kill(director_->pid(), SIGKILL), 0);
+  director_->stop();
+  auto gone = [&](const char* kind, const std::vector<std::string>& ids) {
+    for (const auto& id : ids)
+      if (run({"/usr/sbin/bpftool", kind, "show", "id", id}).status == 0) return false;
+    return true;
+  };
+  EXPECT_TRUE(wait_until([&] { return gone("map", maps) && gone("prog", progs); }, 10s, 200ms))
+      << "maps " << join(maps) << " progs " << join(progs);
+  for (const char* dev : {"d0", "d1"}) {
+    RunResult link = lab_->exec(lab_->director(), {kIp, "link", "show", "dev", dev});
+    EXPECT_EQ(link.out.find("xdp"), std::string::npos) << link.out;
+  }
+  ASSERT_TRUE(director_->start({"--offload"})) << director_->log();
+  ASSERT_TRUE(adm({"-A", "-u", vip + ":7000", "-s", "rr"}));
+  for (int k = 1; k <= 2; ++k)
+    ASSERT_TRUE(adm({"-a", "-u", vip + ":7000", "-r", Lab::server_v4(k) + ":7000", "-m"}));
+  const UdpResult again = udp_exchange(vip, 7000, kSockets, 5, kSize);
+  EXPECT_EQ(again.ok, kSockets * 5) << again.output << director_->log();
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, FastPathDownloads, ::testing::Values(Mode::kNat, Mode::kFullNat),
                          [](const auto& info) { return mode_name(info.param); });
 

@@ -45,6 +45,15 @@ class FastPathTest : public LabTest {
 
   std::string last_dump_;
 
+  // A NAT service on VIP:7000 (UDP) to both real servers, each running an echo server.
+  void udp_echo_service(const std::string& vip) {
+    ASSERT_TRUE(adm({"-A", "-u", vip + ":7000", "-s", "rr"}));
+    for (int k = 1; k <= 2; ++k) {
+      ASSERT_TRUE(adm({"-a", "-u", vip + ":7000", "-r", Lab::server_v4(k) + ":7000", "-m"}));
+      start_udp_echo(k, "0.0.0.0", 7000);
+    }
+  }
+
   long forwarded_by_xdp() {
     const std::string log = director_->log();
     const std::string mark = "uvsd: fast path: ";
@@ -136,11 +145,7 @@ TEST_F(FastPathTest, IdleConnectionsExpireAndLeaveTheMap) {
   ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--offload"}));
   ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
   const std::string vip = "192.168.56.102";
-  ASSERT_TRUE(adm({"-A", "-u", vip + ":7000", "-s", "rr"}));
-  for (int k = 1; k <= 2; ++k) {
-    ASSERT_TRUE(adm({"-a", "-u", vip + ":7000", "-r", Lab::server_v4(k) + ":7000", "-m"}));
-    start_udp_echo(k, "0.0.0.0", 7000);
-  }
+  ASSERT_NO_FATAL_FAILURE(udp_echo_service(vip));
   ASSERT_TRUE(adm({"--set", "0", "0", "6"}));  // UDP connections idle out after 6 s
   ASSERT_TRUE(wait_until(
       [&] { return director_->log().find("d1: XDP sends here") != std::string::npos; }, 5s, 50ms))
@@ -239,11 +244,7 @@ TEST_F(FastPathTest, ExactStatisticsAndNothingLeftAfterSigkill) {
   ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--offload"}));
   ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
   const std::string vip = "192.168.56.102";
-  ASSERT_TRUE(adm({"-A", "-u", vip + ":7000", "-s", "rr"}));
-  for (int k = 1; k <= 2; ++k) {
-    ASSERT_TRUE(adm({"-a", "-u", vip + ":7000", "-r", Lab::server_v4(k) + ":7000", "-m"}));
-    start_udp_echo(k, "0.0.0.0", 7000);
-  }
+  ASSERT_NO_FATAL_FAILURE(udp_echo_service(vip));
   ASSERT_TRUE(wait_until(
       [&] { return director_->log().find("d1: XDP sends here") != std::string::npos; }, 5s, 50ms))
       << director_->log();

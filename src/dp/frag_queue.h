@@ -41,6 +41,14 @@ class FragQueue {
 
   FragQueue();
 
+  // A first fragment too short for its whole L4 header (RFC 791 allows 8 bytes of data): moves
+  // the header's missing bytes, in 8-byte units, from the second fragment into the first, so
+  // the first fragment says what the reassembled datagram would (its ports, its TCP flags).
+  // Returns how many frames of `whole` still carry the datagram: one less when the second
+  // fragment was emptied, which is then moved to the end for the caller to free. Leaves
+  // `whole` as it was when it cannot (no tailroom).
+  static size_t complete_l4_header(std::span<io::Frame> whole);
+
   // Takes fragment `f` (parsed as `p`) unless it says kDuplicate or kBad.
   Added add(const io::Frame& f, const pkt::ParsedPacket& p, uint64_t now_ms);
   // After kComplete: the datagram in offset order. Valid until the next add().

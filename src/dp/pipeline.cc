@@ -750,6 +750,9 @@ void Pipeline::drop_given_up_fragments() {
 }
 
 void Pipeline::forward_datagram(std::span<io::Frame> frames) {
+  const size_t used = FragQueue::complete_l4_header(frames);
+  for (size_t i = used; i < frames.size(); ++i) free_.push_back(frames[i]);
+  frames = frames.first(used);
   pkt::ParsedPacket first;
   pkt::parse_frame(frames[0].data, frames[0].len, &first);
   // Its connection lives with the worker that owns the flow: the fragments go there in order

@@ -283,8 +283,6 @@ Verdict parse_ipv4(const uint8_t* data, uint32_t len, uint32_t off, ParsedPacket
     const bool more = frag & kIpv4FlagMf;
     if (frag_len == 0 || (more && frag_len % 8) || hlen + frag_offset + frag_len > kIpMaxDatagram)
       return malformed(out, Reason::kIpv4BadFragment);
-    if (frag_offset == 8 && ip->protocol == IPPROTO_TCP)
-      return malformed(out, Reason::kIpv4TinyFragment);
     out->is_fragment = true;
     out->more_fragments = more;
     out->frag_offset = static_cast<uint16_t>(frag_offset);
@@ -402,7 +400,6 @@ const char* reason_name(Reason reason) {
     case Reason::kIpv4TotLenTooLarge: return "ipv4_tot_len_too_large";
     case Reason::kIpv4BadChecksum: return "ipv4_bad_checksum";
     case Reason::kIpv4BadFragment: return "ipv4_bad_fragment";
-    case Reason::kIpv4TinyFragment: return "ipv4_tiny_fragment";
     case Reason::kIpv6Truncated: return "ipv6_truncated";
     case Reason::kIpv6BadVersion: return "ipv6_bad_version";
     case Reason::kIpv6PayloadTooLarge: return "ipv6_payload_too_large";

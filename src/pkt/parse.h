@@ -41,7 +41,6 @@ enum class Reason : uint8_t {
   kIpv4BadChecksum,
   kIpv4BadFragment,      // MF with a length not a multiple of 8, offset + length > 65535,
                          // or an empty fragment
-  kIpv4TinyFragment,     // TCP fragment at offset 8 (RFC 1858 overlapping-header attack)
   // IPv6
   kIpv6Truncated,
   kIpv6BadVersion,

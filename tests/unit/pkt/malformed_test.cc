@@ -140,8 +140,6 @@ std::vector<BadCase> bad_cases() {
        Reason::kIpv4BadFragment},
       {"Ipv4FragEmptyLast", v4().ipv4_frag(800, false).raw(IPPROTO_UDP).build(), Verdict::kMalformed,
        Reason::kIpv4BadFragment},
-      {"Ipv4TcpFragAtOffset8", v4().ipv4_frag(8, true).raw(IPPROTO_TCP).payload_size(16).build(), Verdict::kMalformed,
-       Reason::kIpv4TinyFragment},
       // ---- L4 over IPv4
       {"TcpNineteenBytes", v4().raw(IPPROTO_TCP).payload_size(19).build(), Verdict::kMalformed, Reason::kTcpTruncated},
       {"TcpEmpty", v4().raw(IPPROTO_TCP).build(), Verdict::kMalformed, Reason::kTcpTruncated},

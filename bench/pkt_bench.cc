@@ -1,5 +1,5 @@
 // pkt/ microbenchmarks: parse cost per packet, checksum primitives, incremental NAT updates
-// against full recomputation, CRC32c, reassembly.
+// against full recomputation, CRC32c, collecting a fragmented datagram (dp/frag_queue.h).
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -7,7 +7,7 @@
 #include "pkt/builder.h"
 #include "pkt/checksum.h"
 #include "pkt/parse.h"
-#include "pkt/reasm.h"
+#include "dp/frag_queue.h"
 
 namespace uvs::pkt {
 namespace {
@@ -145,24 +145,28 @@ void BM_Crc32cPortable(benchmark::State& state) {
 BENCHMARK(BM_Crc32c)->Arg(64)->Arg(1500);
 BENCHMARK(BM_Crc32cPortable)->Arg(64)->Arg(1500);
 
-// ---- Reassembly -----------------------------------------------------------------------------------
+// ---- Fragments ------------------------------------------------------------------------------------
 
-void BM_ReassembleThreeFragments(benchmark::State& state) {
-  const std::vector<Bytes> frags = fragment_frame(
+void BM_CollectThreeFragments(benchmark::State& state) {
+  std::vector<Bytes> frags = fragment_frame(
       FrameBuilder().ipv4("192.0.2.10", "198.51.100.1").udp(5000, 53).payload_size(3500).build(), 1480);
   std::vector<ParsedPacket> parsed(frags.size());
-  for (size_t i = 0; i < frags.size(); ++i)
+  std::vector<io::Frame> frames(frags.size());
+  for (size_t i = 0; i < frags.size(); ++i) {
     parse_frame(frags[i].data(), static_cast<uint32_t>(frags[i].size()), &parsed[i]);
-  Reassembler reasm;
+    frames[i].data = frags[i].data();
+    frames[i].len = static_cast<uint32_t>(frags[i].size());
+  }
+  dp::FragQueue queue;
   uint64_t now = 0;
   for (auto _ : state) {
     for (size_t i = 0; i < frags.size(); ++i)
-      benchmark::DoNotOptimize(reasm.add(frags[i].data(), static_cast<uint32_t>(frags[i].size()), parsed[i], ++now));
+      benchmark::DoNotOptimize(queue.add(frames[i], parsed[i], ++now));
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel("datagrams");
 }
-BENCHMARK(BM_ReassembleThreeFragments);
+BENCHMARK(BM_CollectThreeFragments);
 
 }  // namespace
 }  // namespace uvs::pkt

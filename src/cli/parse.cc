@@ -25,7 +25,6 @@ using parse_internal::parse_integer;
 using parse_internal::parse_ipv4_netmask;
 using parse_internal::parse_ipv6_prefix;
 
-constexpr long kMaxTimeout = 86400 * 31;   // --set and -p accept at most 31 days
 constexpr size_t kSchedFlagsArgMax = 127;  // ipvsadm keeps -b in a 128-byte buffer
 constexpr int kExitFail = 2;               // fail()
 constexpr int kExitPopt = 255;             // exit(-1): usage hint and popt errors
@@ -680,13 +679,13 @@ Parser::Taken Parser::take_server_option(int code, const std::string& arg) {
                                     : Fwd::kFullNat;
       return true;
     case 'w':
-      return take_number(kOptWeight, arg, 0, INT_MAX, "illegal weight specified",
+      return take_number(kOptWeight, arg, 0, kMaxWeight, "illegal weight specified",
                          &cmd_.dest.weight);
     case 'x':
-      return take_number(kOptUThreshold, arg, 0, INT_MAX, "illegal u_threshold specified",
+      return take_number(kOptUThreshold, arg, 0, kMaxThreshold, "illegal u_threshold specified",
                          &cmd_.dest.u_threshold);
     case 'y':
-      return take_number(kOptLThreshold, arg, 0, INT_MAX, "illegal l_threshold specified",
+      return take_number(kOptLThreshold, arg, 0, kMaxThreshold, "illegal l_threshold specified",
                          &cmd_.dest.l_threshold);
     case kCodeTunType:
       return take_tun_type(arg);
@@ -734,7 +733,7 @@ Parser::Taken Parser::take_daemon_option(int code, const std::string& arg) {
       cmd_.daemon.mcast_ifn = arg.substr(0, kIfNameMax);
       return true;
     case kCodeSyncId:
-      return take_number(kOptSyncId, arg, 0, 255, "illegal syncid specified",
+      return take_number(kOptSyncId, arg, 0, kMaxSyncId, "illegal syncid specified",
                          &cmd_.daemon.syncid);
     case kCodeMcastGroup:
       return take_mcast_group(arg);
@@ -745,8 +744,7 @@ Parser::Taken Parser::take_daemon_option(int code, const std::string& arg) {
       return take_number(kOptMcastTtl, arg, 1, 255, "illegal mcast-ttl specified",
                          &cmd_.daemon.mcast_ttl);
     case kCodeSyncMaxlen:
-      // The largest UDP payload of one IPv4 datagram: 65535 - IP header - UDP header.
-      return take_number(kOptSyncMaxlen, arg, 1, 65535 - 20 - 8, "illegal sync-maxlen specified",
+      return take_number(kOptSyncMaxlen, arg, 1, kMaxSyncMaxlen, "illegal sync-maxlen specified",
                          &cmd_.daemon.sync_maxlen);
     default:
       return std::nullopt;
@@ -846,10 +844,8 @@ bool Parser::check_legality() {
 
 bool Parser::check_service_definition() {
   ServiceConfig& svc = cmd_.svc;
-  if (!svc.key.is_fwmark() && svc.key.port == 0 && !svc.persistent()) {
-    return fail("Zero port specified for non-persistent service");
-  }
-  if ((svc.flags & kSvcOnePacket) && !svc.key.is_fwmark() && svc.key.protocol != kProtoUdp) {
+  if (zero_port_refused(svc)) return fail("Zero port specified for non-persistent service");
+  if (one_packet_refused(svc)) {
     return fail("One-Packet Scheduling is only for UDP virtual services");
   }
   // -A and -E both send a complete definition, so an omitted -s means wlc again.
@@ -1021,6 +1017,29 @@ std::vector<std::string> split_restore_line(std::string_view line, std::string_v
   if (words.empty()) return {};
   words.insert(words.begin(), std::string(progname));
   return words;
+}
+
+std::optional<ParseResult> parse_restore_line(std::string_view line, std::string_view progname) {
+  const size_t first = line.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || line[first] == '#') return std::nullopt;
+  auto argv = split_restore_line(line, progname);
+  // A line of nothing but "ipvsadm" words is as empty as a blank one.
+  if (argv.size() <= 1) return std::nullopt;
+  return parse_command_line(argv);
+}
+
+bool RestoreReader::next(RestoreLine& line) {
+  std::string text;
+  while (std::getline(in_, text)) {
+    ++lineno_;
+    auto parsed = parse_restore_line(text, progname_);
+    if (!parsed) continue;
+    line.lineno = lineno_;
+    line.text = std::move(text);
+    line.parsed = std::move(*parsed);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace uvs::cli

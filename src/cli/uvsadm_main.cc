@@ -94,15 +94,15 @@ class Session {
   uvs::api::Client client_;
 };
 
-// -R: every line is a command line. Parse errors end the restore; table errors are reported
-// and the restore goes on; the status is the last line's.
+// -R: every line is a command line (blank and '#' lines skipped, as ipvsadm-restore does).
+// Parse errors end the restore; table errors are reported and the restore goes on; the status
+// is the last line's.
 int restore(Session& session, const std::string& progname) {
-  std::string line;
+  uvs::cli::RestoreReader reader(std::cin, progname);
+  uvs::cli::RestoreLine line;
   int status = 0;
-  while (std::getline(std::cin, line)) {
-    auto argv = uvs::cli::split_restore_line(line, progname);
-    if (argv.size() <= 1) continue;
-    auto parsed = uvs::cli::parse_command_line(argv);
+  while (reader.next(line)) {
+    const auto& parsed = line.parsed;
     if (!parsed.command) {
       write_err(parsed.error);
       return parsed.exit_code;

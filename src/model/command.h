@@ -76,6 +76,25 @@ enum OptionBit : int {
 
 inline constexpr uint64_t opt(OptionBit b) { return uint64_t{1} << b; }
 
+// ipvsadm's value limits, checked by uvsadm when it reads them and by uvsd again when they
+// arrive on its socket (ctl/validate.h), so a client other than uvsadm gets no further.
+inline constexpr uint32_t kMaxTimeout = 86400 * 31;  // -p and --set: at most 31 days
+inline constexpr int32_t kMaxWeight = INT32_MAX;     // -w, -x, -y: 0..INT_MAX
+inline constexpr uint32_t kMaxThreshold = INT32_MAX;
+inline constexpr int kMaxSyncId = 255;
+// --sync-maxlen: the largest UDP payload of one IPv4 datagram (65535 - IP header - UDP header).
+inline constexpr uint16_t kMaxSyncMaxlen = 65535 - 20 - 8;
+
+// ipvsadm's process_options() refusals of a -A/-E definition, shared by both checks.
+// "Zero port specified for non-persistent service":
+inline bool zero_port_refused(const ServiceConfig& svc) {
+  return !svc.key.is_fwmark() && svc.key.port == 0 && !svc.persistent();
+}
+// "One-Packet Scheduling is only for UDP virtual services":
+inline bool one_packet_refused(const ServiceConfig& svc) {
+  return (svc.flags & kSvcOnePacket) && !svc.key.is_fwmark() && svc.key.protocol != kProtoUdp;
+}
+
 // How `-L` output is shaped (client side only).
 struct ListFormat {
   bool numeric = false;

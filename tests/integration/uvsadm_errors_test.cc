@@ -30,6 +30,9 @@ const std::vector<ErrorCase> kCases = {
     {{"-E", "-t", "10.0.0.1:80", "-s", "foo"}, "Scheduler or persistence engine not found\n", 255},
     {{"-A", "-t", "10.0.0.1:82", "-p", "--pe", "nope"},
      "Scheduler or persistence engine not found\n", 255},
+    // No persistence engine is built in: sip fails as when ip_vs_pe_sip is not loaded.
+    {{"-A", "-u", "10.0.0.1:5060", "-p", "--pe", "sip"},
+     "Scheduler or persistence engine not found\n", 255},
     {{"-a", "-t", "10.0.0.1:80", "-r", "192.168.0.2", "-x", "10", "-y", "20"},
      "Numerical result out of range\n", 255},
     {{"-a", "-t", "10.0.0.1:80", "-r", "192.168.0.2", "-y", "5"},
@@ -165,9 +168,15 @@ TEST_F(Errors, RestoreStopsAtAParseErrorAndGoesOnAfterTableErrors) {
   std::string saved = uvsd_.adm({"-S", "-n"}).out;
   EXPECT_NE(saved.find("10.0.0.3:80"), std::string::npos);
   EXPECT_EQ(saved.find("10.0.0.5:80"), std::string::npos);
-  // '#' is not a comment for ipvsadm -R.
-  r = uvsd_.adm({"-R"}, "# a comment\n");
-  EXPECT_EQ(r.status, 255);
+  // Comment and blank lines are skipped, as ipvsadm-restore skips them ('#' elsewhere on a
+  // line is still a word).
+  r = uvsd_.adm({"-R"}, "# a comment\n\n   # indented\n-A -t 10.0.0.6:80 -s rr\n");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(uvsd_.adm({"-S", "-n"}).out.find("10.0.0.6:80"), std::string::npos);
+  r = uvsd_.adm({"-R"}, "-A -t 10.0.0.7:80 -s rr # web\n");
+  EXPECT_EQ(r.err, "unexpected argument #\n");
+  EXPECT_EQ(r.status, 2);
   // -R inside -R.
   r = uvsd_.adm({"-R"}, "-R\n");
   EXPECT_EQ(r.status, 255);

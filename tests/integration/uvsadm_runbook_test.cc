@@ -135,6 +135,32 @@ TEST_F(Runbook, PortCopiedFromServiceAndSaveRestore) {
   EXPECT_EQ(uvsd_.adm({"-S", "-n"}).out, saved);
 }
 
+TEST_F(Runbook, EveryPersistentServiceSavedRestores) {
+  // -S writes what -R reads back: uvsd refuses the timeouts -p refuses (0, over 31 days), so
+  // no persistent service can be saved as an unreadable `-p 0`.
+  ok({"-A", "-t", "10.0.3.1:80", "-p"});
+  ok({"-A", "-t", "10.0.3.2:80", "-p", "1"});
+  ok({"-A", "-t", "10.0.3.3:80", "-p", "2678400"});
+  ok({"-A", "-t", "10.0.3.4:0", "-s", "rr", "--persistent=60", "-M", "255.255.0.0"});
+  ok({"-A", "-f", "7", "-p", "120"});
+  ok({"-A", "-f", "8", "-6", "-p", "-M", "64"});
+  ok({"-A", "-u", "[2001:db8::3]:53", "-s", "sh", "-p", "30", "-M", "96", "-o"});
+  ok({"-E", "-t", "10.0.3.1:80", "-s", "wrr", "-p", "600"});
+  const std::string saved = uvsd_.adm({"-S", "-n"}).out;
+  for (const char* bad : {"0", "2678401"}) {
+    RunResult r = uvsd_.adm({"-A", "-t", "10.0.3.9:80", "-p", bad});
+    EXPECT_EQ(r.status, 2);
+  }
+  const std::string before = list();
+  ok({"-C"});
+  // As the README's runbook keeps it: a file with comments, restored by -R.
+  RunResult r = uvsd_.adm({"-R"}, "# uvsadm -S -n\n\n" + saved);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(uvsd_.adm({"-S", "-n"}).out, saved);
+  EXPECT_EQ(list(), before);
+}
+
 TEST_F(Runbook, EditServiceReplacesTheWholeDefinition) {
   ok({"-A", "-t", "10.1.1.1:80", "-s", "sh", "-p", "600", "-M", "255.255.0.0", "-b", "sh-port"});
   EXPECT_EQ(uvsd_.adm({"-S", "-n"}).out,

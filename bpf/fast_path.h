@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The fast path: a packet of a connection user space has offloaded (uvs_flows, see
  * io/xdp_flow_abi.h) is rewritten and sent from XDP, with the same code the user-space
- * transmitters run (pkt/nat_rewrite.h). User space stays the authority: whatever may change the
+ * transmitters run (pkt/nat_rewrite.h, pkt/tunnel_hdr.h). User space stays the authority: whatever may change the
  * connection's state or needs an answer goes up as before -- TCP SYN, FIN and RST, fragments,
  * IP options of IPv4 and extension headers of IPv6, VLAN-tagged frames, a packet larger than
  * the path MTU or with its TTL run out, and a local sender's partial checksum (which an
@@ -18,6 +18,7 @@
 #include <linux/tcp.h>
 
 #include "io/xdp_flow_abi.h"
+#include "pkt/tunnel_hdr.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -49,6 +50,71 @@ static __always_inline int partial_checksum(const __u8 *ip, int v6, __u8 protoco
   for (int i = 0; i < 8; i++)
     if (i < words) sum += uvs_load32(addrs + 4 * i);
   return field == uvs_csum_fold64(sum);
+}
+
+/* Counts the packet in its direction's slot and sends it. */
+static __always_inline int fast_path_send(struct xdp_md *ctx, const struct uvs_flow *flow,
+                                          __u16 datagram_len) {
+  __u32 slot = flow->stats;
+  struct uvs_flow_stats *stats = bpf_map_lookup_elem(&uvs_flow_stats, &slot);
+  if (stats) {
+    __sync_fetch_and_add(&stats->packets, 1);
+    __sync_fetch_and_add(&stats->bytes, datagram_len);
+    stats->last_seen_ns = bpf_ktime_get_ns();
+  }
+  if (flow->ifindex == ctx->ingress_ifindex) return XDP_TX;
+  return bpf_redirect(flow->ifindex, 0);
+}
+
+/* The smallest Ethernet frame without its FCS: a shorter datagram arrives padded to it. */
+#define ETH_MIN_FRAME 60
+
+/* TUN: the flow's outer headers go in front of the inner datagram at `ip` (checked up to its
+ * transport header), written as xmit::tunnel_encap() writes them (pkt/tunnel_hdr.h), then the
+ * Ethernet header of the outer family. Misses, with nothing changed, what user space must do:
+ * an outer IPv4 header for an inner packet without DF (ip_vs_tunnel_xmit() gives it a fresh id
+ * and may fragment it), TTL expiry, an odd frame. Returns 0 when the frame is ready. */
+static __always_inline int tunnel_push(struct xdp_md *ctx, const struct uvs_flow *flow, __u8 *ip,
+                                       int v6, __u16 datagram_len) {
+  const struct uvs_tun_hdr *t = &flow->tun;
+  const __u32 len = t->len;
+  const int outer_v6 = t->flags & UVS_TUN_F_V6;
+  if (!outer_v6 && (v6 || !(ip[UVS_IPV4_FRAG_OFF] & UVS_IPV4_DF))) return FAST_PATH_MISS;
+  /* The template is copied in words at constant offsets, so the frame must hold them all once
+   * pushed; only an IPIP datagram under 32 bytes does not, and is user space's. */
+  if (len > UVS_TUN_HDR_MAX || (len & 3) || datagram_len + len < UVS_TUN_HDR_MAX)
+    return FAST_PATH_MISS;
+  if (uvs_inner_ttl(ip, v6) <= 1) return FAST_PATH_MISS;
+  /* Link padding after a short datagram would end up inside the tunnel: trimmed, as
+   * tunnel_encap() trims it. Other trailing bytes: user space. */
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  int pad = 0;
+  if (data + ETH_HLEN + datagram_len < data_end) {
+    if (data + ETH_MIN_FRAME != data_end) return FAST_PATH_MISS;
+    pad = ETH_MIN_FRAME - ETH_HLEN - datagram_len;
+  }
+  if (pad > 0 && bpf_xdp_adjust_tail(ctx, -pad)) return FAST_PATH_MISS;
+  if (bpf_xdp_adjust_head(ctx, -(int)len)) return FAST_PATH_MISS;
+  data = (void *)(long)ctx->data;
+  data_end = (void *)(long)ctx->data_end;
+  __u8 *outer = data + ETH_HLEN;
+  __u8 *inner = outer + (len & 0x3c); /* len itself, bounded for the verifier */
+  if ((void *)(outer + UVS_TUN_HDR_MAX) > data_end ||
+      (void *)(inner + UVS_IPV4_HDR_LEN) > data_end) {
+    bpf_xdp_adjust_head(ctx, (int)len); /* cannot happen (checked above); user space's */
+    return FAST_PATH_MISS;
+  }
+  uvs_decrement_ttl(inner, v6);
+  uvs_tun_copy(outer, t);
+  /* Outer IPv4 here always has DF, so id 0 (ip_select_ident_segs()). */
+  uvs_tun_fill(outer, t, datagram_len, uvs_inner_tos(inner, v6), uvs_inner_ttl(inner, v6),
+               !outer_v6, 0);
+  struct ethhdr *eth = data;
+  __builtin_memcpy(eth->h_dest, flow->dmac, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, flow->smac, ETH_ALEN);
+  eth->h_proto = outer_v6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+  return 0;
 }
 
 static __always_inline int fast_path(struct xdp_md *ctx) {
@@ -105,7 +171,9 @@ static __always_inline int fast_path(struct xdp_md *ctx) {
 
   struct uvs_flow *flow = bpf_map_lookup_elem(&uvs_flows, &key);
   if (!flow) return FAST_PATH_MISS;
-  if (datagram_len > flow->mtu) return FAST_PATH_MISS;
+  /* TUN's outer headers count against the path MTU too (user space answers frag-needed). */
+  const int tun = flow->flags & UVS_FLOW_F_TUN;
+  if (datagram_len + (tun ? flow->tun.len : 0) > flow->mtu) return FAST_PATH_MISS;
   /* A datagram longer than the frame, or shorter than its headers (IPv6 jumbograms among
    * them), is user space's to count as malformed. */
   if (data + ETH_HLEN + datagram_len > data_end || datagram_len < l4_off - ETH_HLEN + 8)
@@ -116,6 +184,10 @@ static __always_inline int fast_path(struct xdp_md *ctx) {
     return FAST_PATH_MISS;
   /* The real server's segments with options may carry SACK edges to shift: user space. */
   if (th && (flow->flags & UVS_FLOW_F_ACK) && th->doff != 5) return FAST_PATH_MISS;
+  if (tun) {
+    if (tunnel_push(ctx, flow, ip, v6, datagram_len) == FAST_PATH_MISS) return FAST_PATH_MISS;
+    return fast_path_send(ctx, flow, datagram_len);
+  }
   if (!uvs_decrement_ttl(ip, v6)) return FAST_PATH_MISS;
 
   if (flow->flags & UVS_FLOW_F_NAT) {
@@ -127,15 +199,7 @@ static __always_inline int fast_path(struct xdp_md *ctx) {
   }
   __builtin_memcpy(eth->h_dest, flow->dmac, ETH_ALEN);
   __builtin_memcpy(eth->h_source, flow->smac, ETH_ALEN);
-  __u32 slot = flow->stats;
-  struct uvs_flow_stats *stats = bpf_map_lookup_elem(&uvs_flow_stats, &slot);
-  if (stats) {
-    __sync_fetch_and_add(&stats->packets, 1);
-    __sync_fetch_and_add(&stats->bytes, datagram_len);
-    stats->last_seen_ns = bpf_ktime_get_ns();
-  }
-  if (flow->ifindex == ctx->ingress_ifindex) return XDP_TX;
-  return bpf_redirect(flow->ifindex, 0);
+  return fast_path_send(ctx, flow, datagram_len);
 }
 
 #endif /* UVS_BPF_FAST_PATH_H */

@@ -331,6 +331,7 @@ int uvs_steer(struct xdp_md *ctx) {
       count(UVS_STEER_CNT_FLOW_FORWARDED);
       return forwarded;
     }
+    data = (void *)(long)ctx->data, data_end = (void *)(long)ctx->data_end; /* TUN may move them */
   }
 
   __u32 verdict = classify(data, data_end, rules);

@@ -10,6 +10,7 @@
 #include <linux/types.h>
 
 #include "pkt/nat_rewrite.h"
+#include "pkt/tunnel_hdr.h"
 
 #define UVS_STEER_MAP_FLOWS "uvs_flows"
 #define UVS_STEER_MAP_FLOW_STATS "uvs_flow_stats"
@@ -34,6 +35,9 @@ struct uvs_flow_key {
 #define UVS_FLOW_F_SEQ (1u << 1) /* FULLNAT TCP toward the real server: seq += seq_delta */
 #define UVS_FLOW_F_ACK (1u << 2) /* FULLNAT TCP toward the client: ack -= seq_delta; segments
                                     with options (SACK edges to shift) go to user space */
+#define UVS_FLOW_F_TUN (1u << 3) /* TUN: push `tun`'s outer headers (pkt/tunnel_hdr.h); an
+                                    outer IPv4 header takes DF from the inner packet, so one
+                                    without DF (id per packet, maybe fragments) is user space's */
 
 /* Written by user space only. */
 struct uvs_flow {
@@ -47,6 +51,7 @@ struct uvs_flow {
   __u32 stats;             /* this direction's slot in uvs_flow_stats */
   __u32 seq_delta;         /* with UVS_FLOW_F_SEQ / _ACK: the connection's sequence shift */
   __u32 pad2;
+  struct uvs_tun_hdr tun;  /* with UVS_FLOW_F_TUN; the inner datagram plus tun.len must fit mtu */
 };
 
 /* Written by XDP, read by the worker that owns the connection: an mmap-able array

@@ -18,7 +18,8 @@ Result local_in(Context&, io::Frame&, pkt::ParsedPacket&, conn::Conn&, const Hop
 constexpr Transmitter kNat{"nat",        true,           nat_in,         nat_out,
                           nat_icmp_in,  nat_icmp_out,   nat_offload_in, nat_offload_out};
 constexpr Transmitter kLocal{"local", false, local_in, nat_out, nullptr, nullptr, nullptr, nullptr};
-constexpr Transmitter kTun{"tun", true, tun_in, nat_out, tun_icmp_in, nullptr, nullptr, nullptr};
+constexpr Transmitter kTun{"tun",       true,    tun_in,         nat_out,
+                          tun_icmp_in, nullptr, tun_offload_in, nullptr};
 constexpr Transmitter kDr{"dr",       true,    dr_in,         nat_out,
                          dr_icmp_in, nullptr, dr_offload_in, nullptr};
 constexpr Transmitter kFullNat{"fullnat", true,    fullnat_in,         fullnat_out,

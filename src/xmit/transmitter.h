@@ -69,7 +69,7 @@ struct Transmitter {
   // (ip_vs_out_icmp()); null where the method does not relay it.
   XmitFn icmp_out;
   // The fast path's entries for `in` and `out`; null where XDP does not repeat the method
-  // (TUN's encapsulation, local delivery) or no reply passes.
+  // (local delivery) or no reply passes.
   OffloadFn offload_in;
   OffloadFn offload_out;
 };
@@ -101,6 +101,7 @@ Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn&
 bool nat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
 bool nat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
 bool dr_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+bool tun_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
 bool fullnat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
                         uvs_flow* flow);
 bool fullnat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,

@@ -36,38 +36,70 @@ uint8_t outer_protocol(const TunnelParams& t, bool inner_v6) {
   }
 }
 
-// ECN on encapsulation (RFC 6040 normal mode as INET_ECN_encapsulate): DSCP copied, CE becomes
-// ECT(0) so the outer header never claims congestion the tunnel did not see.
-uint8_t outer_tos(uint8_t inner_tos) {
-  return (inner_tos & 0x03) == 0x03 ? static_cast<uint8_t>((inner_tos & ~0x03) | 0x02)
-                                    : inner_tos;
-}
-
-// A UDP source port from the inner flow, in the ephemeral range, so that ECMP and RSS on the
-// way to the real server spread tunnels the way they spread the flows inside.
-uint16_t flow_source_port(const pkt::ParsedPacket& p) {
-  uint32_t h = p.saddr.fold() * util::kGolden32 ^ p.daddr.fold() ^
-               (uint32_t{p.sport} << 16 | p.dport) ^ p.proto;
-  h ^= h >> 15;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  return static_cast<uint16_t>(32768 + (h % 28232));  // 32768..60999, the Linux default range
-}
-
 }  // namespace
 
 uint32_t tunnel_overhead(const TunnelParams& t) {
   return (t.dst.is_v6() ? pkt::kIpv6HdrLen : pkt::kIpv4HdrLen) + encap_len(t);
 }
 
+bool outer_df(const TunnelParams& t, const uint8_t* inner_ip, bool inner_v6) {
+  return !t.dst.is_v6() && !inner_v6 && pkt::ipv4_df(inner_ip) && t.pmtu_disc;
+}
+
+uint16_t tunnel_source_port(const InetAddr& saddr, const InetAddr& daddr, uint16_t sport,
+                            uint16_t dport, uint8_t proto) {
+  uint32_t h = saddr.fold() * util::kGolden32 ^ daddr.fold() ^ (uint32_t{sport} << 16 | dport) ^
+               proto;
+  h ^= h >> 15;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  return static_cast<uint16_t>(32768 + (h % 28232));  // 32768..60999, the Linux default range
+}
+
+uvs_tun_hdr tunnel_template(const TunnelParams& t, bool inner_v6, uint16_t gue_sport) {
+  uvs_tun_hdr h{};
+  const bool v6 = t.dst.is_v6();
+  const uint32_t outer_ip = v6 ? pkt::kIpv6HdrLen : pkt::kIpv4HdrLen;
+  h.len = static_cast<uint8_t>(outer_ip + encap_len(t));
+  h.flags = static_cast<uint8_t>((v6 ? UVS_TUN_F_V6 : 0) |
+                                 (t.type == TunType::kGue ? UVS_TUN_F_UDP : 0));
+  uint8_t* ip = h.hdr;
+  const uint8_t proto = outer_protocol(t, inner_v6);
+  if (v6) {
+    auto* o = reinterpret_cast<pkt::Ipv6Hdr*>(ip);
+    o->nexthdr = proto;
+    std::memcpy(&o->saddr, t.src.bytes.data(), 16);
+    std::memcpy(&o->daddr, t.dst.bytes.data(), 16);
+  } else {
+    auto* o = reinterpret_cast<pkt::Ipv4Hdr*>(ip);
+    o->version_ihl = 0x45;
+    o->protocol = proto;
+    std::memcpy(&o->saddr, t.src.bytes.data(), 4);
+    std::memcpy(&o->daddr, t.dst.bytes.data(), 4);
+  }
+  uint8_t* l4 = ip + outer_ip;
+  if (t.type == TunType::kGue) {
+    store_be16(l4, gue_sport);
+    store_be16(l4 + 2, t.port);
+    uint8_t* gue = l4 + pkt::kUdpHdrLen;
+    gue[0] = 0;  // version 0, data message, no options
+    gue[1] = inner_v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+  } else if (t.type == TunType::kGre) {
+    store_be16(l4, t.csum == TunCsum::kCsum ? pkt::kGreFlagCsum : 0);
+    store_be16(l4 + 2, inner_v6 ? pkt::kEthPIpv6 : pkt::kEthPIpv4);
+  }
+  return h;
+}
+
 bool tunnel_encap(io::Frame& f, const pkt::ParsedPacket& p, const TunnelParams& t,
                   const L2Next& next) {
   // The inner datagram is kept as is; drop link padding after it.
   f.adjust_tail(-static_cast<int32_t>(f.len - p.l3_end));
-  const uint32_t inner_len = p.ip_total_len();
-  const uint32_t outer_ip = t.dst.is_v6() ? pkt::kIpv6HdrLen : pkt::kIpv4HdrLen;
-  const uint32_t extra = encap_len(t);
-  const uint32_t need = pkt::kEthHdrLen + outer_ip + extra;
+  const uvs_tun_hdr h = tunnel_template(
+      t, p.is_v6(),
+      t.type == TunType::kGue ? tunnel_source_port(p.saddr, p.daddr, p.sport, p.dport, p.proto)
+                              : 0);
+  const uint32_t need = pkt::kEthHdrLen + h.len;
   // Move the data pointer so that the outer headers end right before the inner IP header.
   const int32_t shift = static_cast<int32_t>(need) - static_cast<int32_t>(p.l3_off);
   if (shift > 0) {
@@ -75,67 +107,24 @@ bool tunnel_encap(io::Frame& f, const pkt::ParsedPacket& p, const TunnelParams& 
   } else if (shift < 0) {
     f.pull_front(static_cast<uint16_t>(-shift));
   }
-  uint8_t* inner = f.data + need;
-  const uint8_t* inner_hdr = inner;
-  const uint8_t inner_tos =
-      p.is_v6() ? static_cast<uint8_t>((pkt::load_be16(inner_hdr) >> 4) & 0xff) : inner_hdr[1];
-  const uint8_t inner_ttl = inner_hdr[p.is_v6() ? pkt::kIpv6HopLimitOffset : pkt::kIpv4TtlOffset];
-  const bool inner_df = !p.is_v6() && pkt::ipv4_df(inner_hdr) && t.pmtu_disc;
-  const uint32_t payload_len = extra + inner_len;  // what follows the outer IP header
+  const uint8_t* inner = f.data + need;
   uint8_t* ip = f.data + pkt::kEthHdrLen;
-  const uint8_t proto = outer_protocol(t, p.is_v6());
+  // The fast path (bpf/fast_path.h) writes the same headers with the same two calls.
+  uvs_tun_copy(ip, &h);
+  uvs_tun_fill(ip, &h, static_cast<uint16_t>(p.ip_total_len()), uvs_inner_tos(inner, p.is_v6()),
+               uvs_inner_ttl(inner, p.is_v6()), outer_df(t, inner, p.is_v6()), htons(t.ip_id));
 
-  if (t.dst.is_v6()) {
-    auto* h = reinterpret_cast<pkt::Ipv6Hdr*>(ip);
-    uint32_t vtc = (6u << 28) | (uint32_t{outer_tos(inner_tos)} << 20);
-    pkt::store_be32(ip, vtc);
-    h->payload_len = htons(static_cast<uint16_t>(payload_len));
-    h->nexthdr = proto;
-    h->hop_limit = inner_ttl;
-    std::memcpy(&h->saddr, t.src.bytes.data(), 16);
-    std::memcpy(&h->daddr, t.dst.bytes.data(), 16);
-  } else {
-    auto* h = reinterpret_cast<pkt::Ipv4Hdr*>(ip);
-    h->version_ihl = 0x45;
-    h->tos = outer_tos(inner_tos);
-    h->tot_len = htons(static_cast<uint16_t>(outer_ip + payload_len));
-    h->id = htons(t.ip_id);
-    h->frag_off = htons(inner_df ? pkt::kIpv4FlagDf : 0);
-    h->ttl = inner_ttl;
-    h->protocol = proto;
-    h->check = 0;
-    std::memcpy(&h->saddr, t.src.bytes.data(), 4);
-    std::memcpy(&h->daddr, t.dst.bytes.data(), 4);
-    pkt::set_ipv4_header_checksum(ip);
-  }
-
+  const uint32_t outer_ip = t.dst.is_v6() ? pkt::kIpv6HdrLen : pkt::kIpv4HdrLen;
+  const uint32_t payload_len = h.len - outer_ip + p.ip_total_len();  // after the outer IP header
   uint8_t* l4 = ip + outer_ip;
-  const uint16_t inner_ethertype = p.is_v6() ? pkt::kEthPIpv6 : pkt::kEthPIpv4;
-  if (t.type == TunType::kGue) {
-    const uint32_t udp_len = payload_len;
-    store_be16(l4, flow_source_port(p));
-    store_be16(l4 + 2, t.port);
-    store_be16(l4 + 4, static_cast<uint16_t>(udp_len));
-    store_u16(l4 + 6, 0);
-    uint8_t* gue = l4 + pkt::kUdpHdrLen;
-    gue[0] = 0;  // version 0, data message, no options
-    gue[1] = p.is_v6() ? IPPROTO_IPV6 : IPPROTO_IPIP;
-    store_u16(gue + 2, 0);
-    // The kernel computes the UDP checksum for --tun-csum and --tun-remcsum (the remote
-    // checksum offload option itself needs a partial inner checksum, which we never send).
-    if (t.csum != TunCsum::kNoCsum || t.dst.is_v6()) {
-      uint16_t c = pkt::compute_l4_checksum(t.src, t.dst, IPPROTO_UDP, l4, udp_len);
-      store_u16(l4 + 6, pkt::udp_checksum_nonzero(c));
-    }
-  } else if (t.type == TunType::kGre) {
-    const bool csum = t.csum == TunCsum::kCsum;
-    store_be16(l4, csum ? pkt::kGreFlagCsum : 0);
-    store_be16(l4 + 2, inner_ethertype);
-    if (csum) {
-      store_u16(l4 + 4, 0);
-      store_u16(l4 + 6, 0);
-      store_u16(l4 + 4, pkt::internet_checksum(l4, payload_len));
-    }
+  // The kernel computes GUE's UDP checksum for --tun-csum and --tun-remcsum (the remote
+  // checksum offload option itself needs a partial inner checksum, which we never send), and
+  // always over IPv6; GRE's with --tun-csum. Over the whole payload: user space only.
+  if (t.type == TunType::kGue && (t.csum != TunCsum::kNoCsum || t.dst.is_v6())) {
+    uint16_t c = pkt::compute_l4_checksum(t.src, t.dst, IPPROTO_UDP, l4, payload_len);
+    store_u16(l4 + 6, pkt::udp_checksum_nonzero(c));
+  } else if (t.type == TunType::kGre && t.csum == TunCsum::kCsum) {
+    store_u16(l4 + 4, pkt::internet_checksum(l4, payload_len));
   }
   return set_ethernet_at(f, pkt::kEthHdrLen, t.dst.is_v6() ? AF_INET6 : AF_INET, next);
 }

@@ -9,6 +9,7 @@
 #include "io/packet_io.h"
 #include "model/service.h"
 #include "pkt/parse.h"
+#include "pkt/tunnel_hdr.h"
 #include "xmit/l3.h"
 
 namespace uvs::xmit {
@@ -20,8 +21,23 @@ struct TunnelParams {
   InetAddr src{};     // our address toward the real server (routing's preferred source)
   InetAddr dst{};     // the real server; its family picks the outer header
   bool pmtu_disc = true;  // copy DF from the inner packet (sysctl pmtu_disc)
-  uint16_t ip_id = 0;     // outer IPv4 identification
+  uint16_t ip_id = 0;     // outer IPv4 identification (0 when outer_df(): ip_select_ident_segs())
 };
+
+// Whether the outer IPv4 header of the inner datagram at `inner_ip` (family `inner_v6`) gets DF:
+// the inner IPv4 packet's, under sysctl pmtu_disc, as ip_vs_tunnel_xmit(). Never for outer IPv6.
+bool outer_df(const TunnelParams& t, const uint8_t* inner_ip, bool inner_v6);
+
+// GUE's UDP source port for an inner flow (addresses, ports host order, protocol): from a
+// hash of it, so ECMP and RSS on the way to the real server spread tunnels as the flows inside.
+uint16_t tunnel_source_port(const InetAddr& saddr, const InetAddr& daddr, uint16_t sport,
+                            uint16_t dport, uint8_t proto);
+
+// The outer headers toward t.dst (src set) for inner datagrams of family `inner_v6`, with GUE
+// source port `gue_sport`, per-packet fields left for uvs_tun_fill(): what tunnel_encap() writes
+// and what the fast path's flows carry (UVS_FLOW_F_TUN). Checksum flags are set, the checksums
+// themselves are tunnel_encap()'s.
+uvs_tun_hdr tunnel_template(const TunnelParams& t, bool inner_v6, uint16_t gue_sport);
 
 // Bytes the outer headers add for these parameters (IP + UDP/GUE or GRE).
 uint32_t tunnel_overhead(const TunnelParams& t);

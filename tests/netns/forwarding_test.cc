@@ -172,6 +172,19 @@ class ForwardingTest : public LabTest, public ::testing::WithParamInterface<Mode
     return counters;
   }
 
+  // What uvsd says at exit XDP forwarded itself ("uvsd: fast path: N packets forwarded by
+  // XDP", the steering program's UVS_STEER_CNT_FLOW_FORWARDED); -1 if it did not say.
+  long forwarded_by_xdp() {
+    const std::string log = director_->log();
+    const std::string mark = "uvsd: fast path: ";
+    for (size_t at = log.rfind(mark); at != std::string::npos; at = log.rfind(mark, at - 1)) {
+      const std::string rest = log.substr(at + mark.size());
+      if (rest.find(" packets forwarded by XDP") < rest.find('\n')) return std::stol(rest);
+      if (at == 0) break;
+    }
+    return -1;
+  }
+
   std::vector<Process*> decaps_;
 };
 
@@ -310,6 +323,20 @@ TEST_P(ForwardingTest, HttpDownloadUploadAndUdpArriveIntact) {
         }
     }
   }
+
+  if (is_tun(c.mode) && c.offload) {
+    SCOPED_TRACE("the client's packets went into the tunnel from XDP");
+    ASSERT_EQ(director_->stop(), 0) << director_->log();
+    const long via_xdp = forwarded_by_xdp();
+    if (c.mode == Mode::kTunGue && c.v6) {
+      EXPECT_EQ(via_xdp, 0) << "GUE over IPv6 needs a UDP checksum: user space's\n"
+                            << director_->log();
+    } else {
+      // The two 10 MB uploads alone are over 14,000 segments; the downloads' ACKs add more.
+      EXPECT_GT(via_xdp, 10000) << director_->log();
+    }
+    std::cout << "packets forwarded by XDP: " << via_xdp << "\n";
+  }
 }
 
 // Datagrams larger than the links' MTU leave the client as IP fragments; uvs must forward
@@ -360,9 +387,13 @@ INSTANTIATE_TEST_SUITE_P(
                       ModeCase{Mode::kTunGue, false}, ModeCase{Mode::kTunGue, true},
                       ModeCase{Mode::kTunGre, false}, ModeCase{Mode::kTunGre, true},
                       ModeCase{Mode::kFullNat, false}, ModeCase{Mode::kFullNat, true},
-                      // The same with the XDP fast path (TUN is not offloaded).
+                      // The same with the XDP fast path (TUN over GUE/IPv6 stays in user space:
+                      // its UDP checksum covers the payload).
                       ModeCase{Mode::kNat, false, true}, ModeCase{Mode::kNat, true, true},
                       ModeCase{Mode::kDr, false, true}, ModeCase{Mode::kDr, true, true},
+                      ModeCase{Mode::kTunIpip, false, true}, ModeCase{Mode::kTunIpip, true, true},
+                      ModeCase{Mode::kTunGue, false, true}, ModeCase{Mode::kTunGue, true, true},
+                      ModeCase{Mode::kTunGre, false, true}, ModeCase{Mode::kTunGre, true, true},
                       ModeCase{Mode::kFullNat, false, true}, ModeCase{Mode::kFullNat, true, true}),
     case_name);
 

@@ -86,11 +86,16 @@ mode="data plane attached (uvsd --interface on a veth, $ns)"
 echo "uvs control plane at scale: $services services x $reals real servers, $mode"
 echo "uvsd RSS before restore: $(rss)"
 
+# CPU time uvsd spent, ms (wall time on a busy machine is mostly waiting for a CPU).
+uvsd_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / hz}' "/proc/$pid/stat"; }
+
+c0=$(uvsd_cpu)
 t0=$(now)
 "$uvsadm" --socket "$sock" -R < "$dir/rules"
 t1=$(now)
+c1=$(uvsd_cpu)
 lines=$("$uvsadm" --socket "$sock" -Ln | wc -l)
-echo "restore (uvsadm -R, $(wc -l < "$dir/rules") lines): $(ms "$t0" "$t1") ms; -Ln has $lines lines"
+echo "restore (uvsadm -R, $(wc -l < "$dir/rules") lines): $(ms "$t0" "$t1") ms wall, uvsd CPU $((c1 - c0)) ms; -Ln has $lines lines"
 echo "uvsd RSS after restore: $(rss)"
 if (( ! control_only )); then
   echo "steering maps of this uvsd: $(map_keys)"
@@ -104,9 +109,16 @@ best() {  # best and median of 5 runs of a listing, ms
   done
   printf '%s\n' "${t[@]}" | sort -n | awk '{v[NR]=$1} END {printf "best %s ms, median %s ms", v[1], v[3]}'
 }
-echo "uvsadm -Ln:  $(best -Ln)"
-echo "uvsadm -Lnc: $(best -Lnc)"
+cpu_of() {  # uvsd's and uvsadm's CPU time for one listing, ms
+  local a b u; a=$(uvsd_cpu)
+  u=$( { /usr/bin/time -f '%U %S' "$uvsadm" --socket "$sock" "$@" > /dev/null; } 2>&1 | awk '{print ($1 + $2) * 1000}')
+  b=$(uvsd_cpu)
+  echo "uvsd CPU $((b - a)) ms, uvsadm CPU $u ms"
+}
+echo "uvsadm -Ln:  $(best -Ln); $(cpu_of -Ln)"
+echo "uvsadm -Lnc: $(best -Lnc); $(cpu_of -Lnc)"
 "$ops" "$sock" "$services" "$reals" 200
+echo "uvsd load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 "$uvsadm" --socket "$sock" -C
 echo "uvsadm -Lnc with an empty table: $(best -Lnc)"
 echo "uvsadm -Ln with an empty table:  $(best -Ln)"

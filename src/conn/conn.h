@@ -89,7 +89,7 @@ struct alignas(64) Conn {
   uint64_t expires_ms;      // absolute, on the caller's clock; refreshing is storing this
   sched::Dest* dest;        // bound real server (counted in its counters); null only for
                             // entries created by sync before their dest exists
-  AddrBytes laddr;          // FULLNAT local address (family daf)
+  AddrBytes laddr;          // FULLNAT local address; TUN: the tunnel's source (family daf)
   uint16_t lport;           // FULLNAT local port, host order
   uint8_t daf;              // family of daddr/laddr (differs from af only across tunnels/NAT64)
   uint8_t xflags;           // kX*

@@ -592,7 +592,7 @@ void Pipeline::offload_settle(conn::Conn& c) {
     remove_offload(c);
     return;
   }
-  // A method XDP does not repeat (TUN), nowhere XDP could send (veths without peer programs),
+  // A method XDP does not repeat, nowhere XDP could send (veths without peer programs),
   // or no slot left: not worth describing the flow on every packet.
   const xmit::Transmitter& x = xmit::transmitter_of(c);
   if (!x.offload_in && !x.offload_out) return;

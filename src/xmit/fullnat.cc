@@ -14,6 +14,8 @@
 //  - the real server's SYN-ACK announces an MSS lowered by the TOA's size (fullnat_mss_adjust),
 //    so the client never sends a segment that no longer fits once TOA is added.
 // The L4 checksum is then recomputed once over the edited segment.
+#include "pkt/checksum.h"
+#include "xmit/icmp.h"
 #include "xmit/tcp_opts.h"
 #include "xmit/transmitter.h"
 
@@ -75,6 +77,42 @@ Result fullnat_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn&
                    const Hop& hop) {
   return translate(f, p, hop, conn::to_inet(c.af, c.vaddr), c.vport,
                    conn::to_inet(c.af, c.caddr), c.cport, [&] { tcp_out(ctx, f, p, c); });
+}
+
+// ICMP errors about a FULLNAT connection, translated both ways as DPVS's
+// dp_vs_fnat_xmit_icmp() does: each side sees an error about the packet it sent itself.
+Result fullnat_icmp_in(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                       const Hop& hop) {
+  if (c.af != c.daf) return {Verdict::kPass};  // the quote cannot change family
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  // Quoted: our reply (VIP -> client); it becomes the real server's (RIP -> local address).
+  const InetAddr laddr = conn::to_inet(c.daf, c.laddr);
+  const InetAddr daddr = conn::to_inet(c.daf, c.daddr);
+  rewrite_icmp_error(f.data, p, laddr, daddr, daddr, c.dport, laddr, c.lport);
+  return to_hop(f, p, hop);
+}
+
+Result fullnat_icmp_out(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                        const Hop& hop) {
+  if (c.af != c.daf) return {Verdict::kPass};
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  // Quoted: the request the real server got (local address -> RIP), with our sequence
+  // numbers; it becomes the client's own (client -> VIP), which its stack checks the error
+  // against (tcp_v4_err() ignores an error about a sequence number it never sent).
+  constexpr uint32_t kSeqOff = 4, kCheckOff = 16;
+  if (p.inner.proto == IPPROTO_TCP && p.inner.l4_len >= kSeqOff + 4 &&
+      (c.xflags & conn::kXFnatSeqDelta)) {
+    uint8_t* tcp = f.data + p.inner.l4_off;
+    const uint32_t old_seq = pkt::load_u32(tcp + kSeqOff);
+    pkt::store_be32(tcp + kSeqOff, pkt::load_be32(tcp + kSeqOff) - c.fnat_seq_delta);
+    if (p.inner.l4_len >= kCheckOff + 2)  // the quoted checksum, when quoted, stays true
+      pkt::store_u16(tcp + kCheckOff, pkt::csum_replace32(pkt::load_u16(tcp + kCheckOff), old_seq,
+                                                          pkt::load_u32(tcp + kSeqOff)));
+  }
+  const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
+  const InetAddr caddr = conn::to_inet(c.af, c.caddr);
+  rewrite_icmp_error(f.data, p, vaddr, caddr, caddr, c.cport, vaddr, c.vport);
+  return to_hop(f, p, hop);
 }
 
 // UDP: a plain two-sided rewrite. TCP once its handshake is through: what is left of the

@@ -22,8 +22,10 @@ constexpr Transmitter kTun{"tun",       true,    tun_in,         nat_out,
                           tun_icmp_in, nullptr, tun_offload_in, nullptr};
 constexpr Transmitter kDr{"dr",       true,    dr_in,         nat_out,
                          dr_icmp_in, nullptr, dr_offload_in, nullptr};
-constexpr Transmitter kFullNat{"fullnat", true,    fullnat_in,         fullnat_out,
-                               nullptr,   nullptr, fullnat_offload_in, fullnat_offload_out};
+constexpr Transmitter kFullNat{"fullnat",          true,
+                               fullnat_in,         fullnat_out,
+                               fullnat_icmp_in,    fullnat_icmp_out,
+                               fullnat_offload_in, fullnat_offload_out};
 
 // By the values of uvs::Fwd (the kernel's IP_VS_CONN_F_* forwarding bits); unused values
 // deliver locally, as the kernel's default case does.

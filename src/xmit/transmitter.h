@@ -102,6 +102,10 @@ bool nat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, 
 bool nat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
 bool dr_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
 bool tun_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key, uvs_flow* flow);
+Result fullnat_icmp_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                       const Hop& hop);
+Result fullnat_icmp_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                        const Hop& hop);
 bool fullnat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
                         uvs_flow* flow);
 bool fullnat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,

@@ -123,13 +123,30 @@ void Pipeline::adopt(const Snapshot* snap) {
   xmit_.sysctls = &snap->sysctls();
   tracker_.set_timeouts(snap->timeouts());
   tracker_.set_sysctls(conn_sysctls(snap->sysctls()));
-  // Local-address pools follow the services' -P/-Q lists; a pool whose list is unchanged keeps
-  // its port cursor and counters.
-  const Sysctls& s = snap->sysctls();
+  adopt_pools(*snap);
+  // A deleted real server gets no more packets from XDP; user space decides for them again
+  // (expire_nodest_conn, or the drop the kernel does).
+  offload_.each([&](uint32_t index) {
+    const conn::Conn& c = tracker_.table().at(index);
+    if (c.dest && !c.dest->available()) remove_offload(c);
+  });
+}
+
+// Local-address pools follow the services' -P/-Q lists; a pool whose list is unchanged keeps
+// its port cursor and counters. The snapshot hands on the same list while no FULLNAT service
+// changed, so a change elsewhere costs nothing here, whatever the table's size.
+void Pipeline::adopt_pools(const Snapshot& snap) {
+  const Sysctls& s = snap.sysctls();
   conn::LocalPortRange range{static_cast<uint16_t>(s.fullnat_lport_min),
                              static_cast<uint16_t>(s.fullnat_lport_max)};
+  const auto* list = &snap.laddr_services();
+  if (list == pools_from_ && range.min == pools_range_.min && range.max == pools_range_.max)
+    return;
+  pools_from_ = list;
+  pools_range_ = range;
   std::unordered_map<uint64_t, std::unique_ptr<conn::LocalAddrPool>> next;
-  for (const auto& svc : snap->services()) {
+  for (const auto& entry : *list) {
+    const ServiceEntry& svc = *entry;
     if (svc.laddrs.empty()) continue;
     uint64_t id = service_id(svc.cfg.key);
     auto it = pools_.find(id);
@@ -145,12 +162,6 @@ void Pipeline::adopt(const Snapshot* snap) {
     }
   }
   pools_ = std::move(next);
-  // A deleted real server gets no more packets from XDP; user space decides for them again
-  // (expire_nodest_conn, or the drop the kernel does).
-  offload_.each([&](uint32_t index) {
-    const conn::Conn& c = tracker_.table().at(index);
-    if (c.dest && !c.dest->available()) remove_offload(c);
-  });
 }
 
 // --- Burst ----------------------------------------------------------------------------------

@@ -218,6 +218,7 @@ class Pipeline {
   void on_expire(const conn::Conn& c, conn::ExpireEvent ev);
   static void expire_hook(void* ctx, const conn::Conn& c, conn::ExpireEvent ev);
   void adopt(const Snapshot* snap);
+  void adopt_pools(const Snapshot& snap);
 
   // Frame ownership ends in one of these: queued for its port's next tx_burst, kept until its
   // neighbour resolves, counted and freed.
@@ -252,6 +253,10 @@ class Pipeline {
   static constexpr uint32_t kFragSlots = 1024;
   // FULLNAT local-address pools of this worker, by service identity.
   std::unordered_map<uint64_t, std::unique_ptr<conn::LocalAddrPool>> pools_;
+  // The laddr_services() list they were built from (alive while this worker holds a snapshot
+  // that has it, so a new list never takes its address unnoticed).
+  const void* pools_from_ = nullptr;
+  conn::LocalPortRange pools_range_{};
   xmit::Context xmit_;  // what this worker's transmitters read and advance
   Offload offload_;
   uint64_t next_fold_ms_ = 0;

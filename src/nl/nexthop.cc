@@ -252,6 +252,8 @@ void NextHopResolver::run() {
     Clock::time_point now = Clock::now();
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_refresh - now);
     if (publisher_.reclaim() > 0) wait = std::min(wait, kReclaimPoll);
+    if (publish_due_)
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(*publish_due_ - now));
     pollfd fds[2] = {{cache_->event_fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     poll(fds, 2, static_cast<int>(std::max<int64_t>(wait.count(), 0)));
     if (stopping_.load()) break;
@@ -262,29 +264,42 @@ void NextHopResolver::run() {
     }
 
     CacheChanges changes = cache_->process_events();
-    bool membership_changed = take_requests();
+    const Taken taken = take_requests();
     bool refresh = Clock::now() >= next_refresh;
     if (refresh) {
       // Ask everything again: catches what raises no event (a learned path MTU).
       cache_->invalidate_routes();
       next_refresh = Clock::now() + options_.refresh_interval;
     }
-    if (changes.any() || membership_changed || refresh) recompute(refresh, membership_changed);
+    if (changes.any() || refresh)
+      recompute(refresh, taken.changed() || publish_due_.has_value());
+    else if (taken.changed())
+      add_destinations(taken);
+    // A worker that asked waits for the table (a held packet): now.
+    if (publish_due_ && (taken.from_worker || Clock::now() >= *publish_due_)) publish();
   }
 }
 
-bool NextHopResolver::take_requests() {
-  bool changed = false;
+void NextHopResolver::add_destinations(const Taken& taken) {
+  for (const InetAddr& addr : taken.added) {
+    auto it = destinations_.find(addr);
+    if (it != destinations_.end()) it->second = compute(addr, &it->second, false);
+  }
+  if (!publish_due_) publish_due_ = Clock::now() + kCoalesce;
+}
+
+NextHopResolver::Taken NextHopResolver::take_requests() {
+  Taken taken;
   auto add = [&](const InetAddr& addr) {
-    if (destinations_.find(addr) == destinations_.end()) {
-      destinations_.emplace(addr, kPendingHop);
-      changed = true;
-    }
+    if (destinations_.emplace(addr, kPendingHop).second) taken.added.push_back(addr);
   };
   size_t count = worker_count_.load();
   for (size_t i = 0; i < count; ++i) {
     InetAddr addr;
-    while (workers_[i]->requests_.pop(addr)) add(addr);
+    while (workers_[i]->requests_.pop(addr)) {
+      add(addr);
+      taken.from_worker = true;
+    }
   }
   std::vector<InetAddr> prefetches;
   std::vector<InetAddr> forgets;
@@ -297,10 +312,12 @@ bool NextHopResolver::take_requests() {
   for (const InetAddr& addr : forgets) {
     if (destinations_.erase(addr) > 0) {
       cache_->forget_route(addr);
-      changed = true;
+      taken.removed = true;
     }
   }
-  return changed;
+  // One forgotten and added again in the same round is simply there.
+  std::erase_if(taken.added, [&](const InetAddr& a) { return !destinations_.count(a); });
+  return taken;
 }
 
 void NextHopResolver::recompute(bool refresh, bool force_publish) {
@@ -318,7 +335,11 @@ void NextHopResolver::recompute(bool refresh, bool force_publish) {
         Clock::now() - 4 * std::max(options_.failed_neighbour_retry, options_.refresh_interval);
     std::erase_if(last_probe_, [&](const auto& entry) { return entry.second < horizon; });
   }
-  if (!changed) return;
+  if (changed) publish();
+}
+
+void NextHopResolver::publish() {
+  publish_due_.reset();
   std::vector<std::pair<InetAddr, NextHop>> entries(destinations_.begin(), destinations_.end());
   uint64_t generation = generation_.load() + 1;
   publisher_.publish(std::make_unique<NextHopTable>(generation, entries));

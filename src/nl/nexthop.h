@@ -259,12 +259,23 @@ class NextHopResolver {
   NextHopResolver(const Options& options, std::unique_ptr<KernelCache> cache, int wake_fd);
   void wake_helper();
   void run();
-  // Moves requests from the worker rings and the control plane into destinations_. True when
-  // the set of destinations changed.
-  bool take_requests();
+  // What take_requests() moved into destinations_.
+  struct Taken {
+    std::vector<InetAddr> added;
+    bool removed = false;
+    bool from_worker = false;  // a worker asked (it holds a packet for the answer)
+    bool changed() const { return removed || !added.empty(); }
+  };
+  // Moves requests from the worker rings and the control plane into destinations_.
+  Taken take_requests();
   // Asks the kernel again about every destination; publishes a table when an answer changed
   // or `force_publish`.
   void recompute(bool refresh, bool force_publish);
+  // Asks about the new destinations alone and publishes within kCoalesce, at once when a
+  // worker asked (a restore prefetches its real servers one command at a time: a whole
+  // recompute and table for each made it quadratic).
+  void add_destinations(const Taken& taken);
+  void publish();
   NextHop compute(const InetAddr& daddr, const NextHop* previous, bool refresh);
   // Asks the kernel to resolve a neighbour, at most once per `min_gap` per neighbour. True
   // when a request went out now.
@@ -288,6 +299,8 @@ class NextHopResolver {
   // Helper thread state.
   std::unordered_map<InetAddr, NextHop, InetAddrHash> destinations_;
   std::unordered_map<NeighbourKey, Clock::time_point, NeighbourKeyHash> last_probe_;
+  std::optional<Clock::time_point> publish_due_;
+  static constexpr std::chrono::milliseconds kCoalesce{50};
   std::thread helper_;
 };
 

@@ -19,7 +19,8 @@ namespace {
 // The policy types ip_vs_ctl.c uses; validate_nla() in its liberal (deprecated) mode: integers
 // must be at least their size, binaries at most their len, NUL strings NUL-terminated within
 // len + 1 and at most len characters. Unknown attribute types are ignored.
-enum class Kind : uint8_t { kNone, kU8, kU16, kU32, kNested, kBinary, kNulString };
+// kMinLen is a policy entry with only .len: at least that many bytes.
+enum class Kind : uint8_t { kNone, kU8, kU16, kU32, kNested, kBinary, kNulString, kMinLen };
 struct Policy {
   Kind kind = Kind::kNone;
   uint16_t len = 0;
@@ -41,6 +42,8 @@ int validate(const nlattr* a, const Policy& p) {
       return len != 0 && len < NLA_HDRLEN ? ERANGE : 0;
     case Kind::kBinary:
       return p.len && len > p.len ? ERANGE : 0;
+    case Kind::kMinLen:
+      return len < p.len ? ERANGE : 0;
     case Kind::kNulString: {
       const size_t scan = p.len ? std::min<size_t>(len, p.len + 1u) : len;
       if (scan == 0 || std::memchr(data, '\0', scan) == nullptr) return EINVAL;
@@ -117,7 +120,7 @@ constexpr std::array<Policy, IPVS_SVC_ATTR_MAX + 1> kSvcPolicy = [] {
   p[IPVS_SVC_ATTR_PORT] = {Kind::kU16};
   p[IPVS_SVC_ATTR_FWMARK] = {Kind::kU32};
   p[IPVS_SVC_ATTR_SCHED_NAME] = {Kind::kNulString, IP_VS_SCHEDNAME_MAXLEN - 1};
-  p[IPVS_SVC_ATTR_PE_NAME] = {Kind::kNulString, IP_VS_PENAME_MAXLEN - 1};
+  p[IPVS_SVC_ATTR_PE_NAME] = {Kind::kNulString, IP_VS_PENAME_MAXLEN};  // sic, no - 1
   p[IPVS_SVC_ATTR_FLAGS] = {Kind::kBinary, sizeof(ip_vs_flags)};
   p[IPVS_SVC_ATTR_TIMEOUT] = {Kind::kU32};
   p[IPVS_SVC_ATTR_NETMASK] = {Kind::kU32};
@@ -153,7 +156,7 @@ constexpr std::array<Policy, IPVS_DAEMON_ATTR_MAX + 1> kDaemonPolicy = [] {
   p[IPVS_DAEMON_ATTR_SYNC_ID] = {Kind::kU32};
   p[IPVS_DAEMON_ATTR_SYNC_MAXLEN] = {Kind::kU16};
   p[IPVS_DAEMON_ATTR_MCAST_GROUP] = {Kind::kU32};
-  p[IPVS_DAEMON_ATTR_MCAST_GROUP6] = {Kind::kBinary, 16};
+  p[IPVS_DAEMON_ATTR_MCAST_GROUP6] = {Kind::kMinLen, 16};
   p[IPVS_DAEMON_ATTR_MCAST_PORT] = {Kind::kU16};
   p[IPVS_DAEMON_ATTR_MCAST_TTL] = {Kind::kU8};
   return p;
@@ -290,8 +293,6 @@ int parse_daemon(const nlattr* nest, bool start, DaemonConfig& d) {
     d.mcast_group.family = AF_INET6;
     copy_payload(g6, d.mcast_group.bytes.data(), 16);
     d.has_group = true;
-    // The kernel refuses a link-local IPv6 group (ipv6_addr_type() & IPV6_ADDR_LINKLOCAL).
-    if (d.mcast_group.bytes[0] == 0xff && (d.mcast_group.bytes[1] & 0x0f) == 0x02) return EINVAL;
   }
   if (tb[IPVS_DAEMON_ATTR_MCAST_PORT])
     d.mcast_port = mnl_attr_get_u16(tb[IPVS_DAEMON_ATTR_MCAST_PORT]);

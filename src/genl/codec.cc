@@ -377,7 +377,9 @@ void put_stats64(Message& m, uint16_t type, const StatsView& s, const RateView& 
 }
 
 // The IPVS family's ops as ctrl_fill_info() reports them (ip_vs_genl_ops order): every op is
-// GENL_ADMIN_PERM and has the family's policy (GENL_CMD_CAP_HASPOL); DO/DUMP as implemented.
+// GENL_ADMIN_PERM, DO/DUMP as implemented. A doit gets the family's policy (GENL_CMD_CAP_HASPOL);
+// a dumpit does not, since every op carries GENL_DONT_VALIDATE_DUMP and
+// genl_cmd_full_to_split() drops the policy of such dumps.
 struct OpInfo {
   uint8_t cmd;
   bool doit, dumpit;
@@ -563,8 +565,8 @@ Bytes encode_family(uint16_t family_id, uint32_t seq, uint32_t portid, uint16_t 
   nlattr* ops = m.nest_start(CTRL_ATTR_OPS);
   uint16_t index = 1;
   for (const OpInfo& op : kIpvsOps) {
-    uint32_t flags = GENL_ADMIN_PERM | GENL_CMD_CAP_HASPOL;
-    if (op.doit) flags |= GENL_CMD_CAP_DO;
+    uint32_t flags = GENL_ADMIN_PERM;
+    if (op.doit) flags |= GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL;
     if (op.dumpit) flags |= GENL_CMD_CAP_DUMP;
     nlattr* n = m.nest_start(index++);
     mnl_attr_put_u32(h, CTRL_ATTR_OP_ID, op.cmd);

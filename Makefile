@@ -30,14 +30,20 @@ demo: setup
 asan:
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DUVS_SANITIZE=ON -DUVS_BENCH=OFF" test
 
-# libFuzzer over parse + pipeline, clang with ASan/UBSan, bounded in time (FUZZ_SECONDS).
+# libFuzzer, clang with ASan/UBSan, bounded in time (FUZZ_SECONDS) and executions (FUZZ_RUNS,
+# -1: no bound). FUZZ_TARGET picks tests/fuzz/<name>_fuzz.cc: pipeline (parse + pipeline,
+# the default) or control_request (the control socket's frame readers and request decoder).
 FUZZ_SECONDS ?= 120
+FUZZ_RUNS ?= -1
+FUZZ_TARGET ?= pipeline
+FUZZ_BUILD ?= build-fuzz
 fuzz: setup
-	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DUVS_FUZZ=ON -DUVS_BENCH=OFF
-	cmake --build build-fuzz --target fuzz_pipeline_fuzz
-	mkdir -p build-fuzz/corpus
-	build-fuzz/tests/fuzz_pipeline_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	  -print_final_stats=1 build-fuzz/corpus
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DUVS_FUZZ=ON -DUVS_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) --target fuzz_$(FUZZ_TARGET)_fuzz
+	mkdir -p $(FUZZ_BUILD)/corpus-$(FUZZ_TARGET)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(FUZZ_BUILD)/tests/fuzz_$(FUZZ_TARGET)_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	  -runs=$(FUZZ_RUNS) -max_len=8192 -print_final_stats=1 $(FUZZ_BUILD)/corpus-$(FUZZ_TARGET)
 
 bench: build
 	scripts/bench

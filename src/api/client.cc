@@ -39,20 +39,31 @@ bool Client::connect() {
 }
 
 std::optional<Reply> Client::call(const Command& cmd) {
-  if (!connect()) return std::nullopt;
-  std::string payload;
-  if (!write_frame(fd_, encode_request(cmd)) ||
-      read_frame(fd_, kMaxReplyBytes, payload) != ReadStatus::kOk) {
+  // uvsd closes a connection that stays idle past its request deadline (a slow -R on a
+  // terminal); nothing was read from it, so a reused connection that turns out closed before
+  // any reply is opened again once.
+  const bool reused = fd_ >= 0;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!connect()) return std::nullopt;
+    std::string payload;
+    errno = 0;
+    ReadStatus st = ReadStatus::kError;
+    const bool sent = write_frame(fd_, encode_request(cmd));
+    if (sent) st = read_frame(fd_, kMaxReplyBytes, payload);
+    if (st == ReadStatus::kOk) {
+      try {
+        return decode_reply(payload);
+      } catch (const std::exception&) {
+        return std::nullopt;
+      }
+    }
     error_ = errno ? errno : ECONNRESET;
     ::close(fd_);
     fd_ = -1;
-    return std::nullopt;
+    const bool closed_idle = st == ReadStatus::kClosed || error_ == EPIPE || error_ == ECONNRESET;
+    if (!(reused && attempt == 0 && closed_idle)) return std::nullopt;
   }
-  try {
-    return decode_reply(payload);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  return std::nullopt;
 }
 
 std::string resolve_socket_path(const std::string& from_flag) {

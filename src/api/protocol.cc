@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "api/codec.h"
@@ -115,6 +116,13 @@ bool write_frame(int fd, const std::string& payload) {
          write_all(fd, payload.data(), payload.size());
 }
 
+std::string encode_frame(const std::string& payload) {
+  uint32_t len = htonl(static_cast<uint32_t>(payload.size()));
+  std::string out(reinterpret_cast<const char*>(&len), sizeof len);
+  out += payload;
+  return out;
+}
+
 ReadStatus read_frame(int fd, size_t max_bytes, std::string& payload) {
   uint32_t len;
   ssize_t r = read_all(fd, reinterpret_cast<char*>(&len), sizeof len);
@@ -126,6 +134,26 @@ ReadStatus read_frame(int fd, size_t max_bytes, std::string& payload) {
   if (len == 0) return ReadStatus::kOk;
   if (read_all(fd, payload.data(), len) != static_cast<ssize_t>(len)) return ReadStatus::kError;
   return ReadStatus::kOk;
+}
+
+void FrameDecoder::feed(const char* bytes, size_t n) {
+  if (start_ > 0) {
+    buf_.erase(0, start_);
+    start_ = 0;
+  }
+  buf_.append(bytes, n);
+}
+
+FrameDecoder::Status FrameDecoder::next(std::string& payload) {
+  if (buffered() < 4) return Status::kNeedMore;
+  uint32_t len;
+  std::memcpy(&len, buf_.data() + start_, sizeof len);
+  len = ntohl(len);
+  if (len > max_bytes_) return Status::kTooLarge;
+  if (buffered() - 4 < len) return Status::kNeedMore;
+  payload.assign(buf_, start_ + 4, len);
+  start_ += 4 + size_t{len};
+  return Status::kFrame;
 }
 
 }  // namespace uvs::api

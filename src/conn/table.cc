@@ -14,16 +14,23 @@ namespace {
 constexpr double kSizedLoad = 0.8;
 constexpr double kMaxLoad = 0.9;
 
+uint32_t capacity_of(const TableOptions& o) { return std::max<uint32_t>(1, o.capacity); }
+
 uint32_t buckets_for(const TableOptions& o) {
-  const double slots = static_cast<double>(o.capacity) * std::max<uint32_t>(1, o.tuples_per_conn);
+  const double slots = static_cast<double>(capacity_of(o)) * std::max<uint32_t>(1, o.tuples_per_conn);
   const double buckets = slots / (Table::kSlotsPerBucket * kSizedLoad);
   return std::max<uint32_t>(1, static_cast<uint32_t>(buckets) + 1);
 }
 
 }  // namespace
 
+size_t Table::memory_for(const TableOptions& options) {
+  return Region::mapped_size(sizeof(Conn) * size_t{capacity_of(options)}) +
+         Region::mapped_size(sizeof(Bucket) * size_t{buckets_for(options)});
+}
+
 Table::Table(const TableOptions& options)
-    : capacity_(std::max<uint32_t>(1, options.capacity)),
+    : capacity_(capacity_of(options)),
       n_buckets_(buckets_for(options)),
       pool_region_(sizeof(Conn) * size_t{capacity_}),
       index_region_(sizeof(Bucket) * size_t{n_buckets_}) {
@@ -36,32 +43,22 @@ Table::Table(const TableOptions& options)
 
   pool_ = static_cast<Conn*>(pool_region_.data());
   buckets_ = static_cast<Bucket*>(index_region_.data());
-  // Writing every entry and bucket now also faults the memory in, so the first packets do not
-  // pay for page faults.
-  for (uint32_t i = 0; i < capacity_; ++i) {
-    Conn& c = pool_[i];
-    c = Conn{};
-    c.control = kNoConn;
-    c.wheel_prev = kNoConn;
-    c.wheel_next = i + 1 < capacity_ ? i + 1 : kNoConn;
-  }
-  free_head_ = 0;
-  for (uint32_t b = 0; b < n_buckets_; ++b) {
-    Bucket& bucket = buckets_[b];
-    for (uint32_t s = 0; s < kSlotsPerBucket; ++s) {
-      bucket.sig[s] = 0;
-      bucket.idx[s] = kNoConn;
-    }
-    bucket.overflow = 0;
-    bucket.used = 0;
-  }
+  // Nothing is written here: zeroed memory is a valid empty index (Bucket::idx) and unused
+  // entries (not in use), and alloc() takes never-used entries in order. A 100-million-entry
+  // table costs what its connections use, not 16 GB at start.
 }
 
 Conn* Table::alloc() {
-  if (free_head_ == kNoConn) return nullptr;
-  const uint32_t i = free_head_;
+  uint32_t i;
+  if (free_head_ != kNoConn) {
+    i = free_head_;
+    free_head_ = pool_[i].wheel_next;
+  } else if (fresh_ < capacity_) {
+    i = fresh_++;
+  } else {
+    return nullptr;
+  }
   Conn& c = pool_[i];
-  free_head_ = c.wheel_next;
   c = Conn{};
   c.control = kNoConn;
   c.wheel_next = kNoConn;
@@ -115,9 +112,9 @@ void Table::insert_slot(uint64_t h, uint32_t index) {
     Bucket& bucket = buckets_[b];
     if (bucket.used < kSlotsPerBucket) {
       for (uint32_t s = 0; s < kSlotsPerBucket; ++s) {
-        if (bucket.idx[s] == kNoConn) {
+        if (bucket.idx[s] == ~kNoConn) {
           bucket.sig[s] = signature(h);
-          bucket.idx[s] = index;
+          bucket.idx[s] = ~index;
           ++bucket.used;
           return;
         }
@@ -137,8 +134,8 @@ void Table::erase_slot(uint64_t h, uint32_t index) {
   for (;;) {
     Bucket& bucket = buckets_[b];
     for (uint32_t s = 0; s < kSlotsPerBucket; ++s) {
-      if (bucket.idx[s] == index && bucket.sig[s] == sig) {
-        bucket.idx[s] = kNoConn;
+      if (bucket.idx[s] == ~index && bucket.sig[s] == sig) {
+        bucket.idx[s] = ~kNoConn;
         bucket.sig[s] = 0;
         --bucket.used;
         return;

@@ -13,8 +13,11 @@
 // key; output lookups hash the reply's destination either way and match both kinds. Templates
 // hash like connections with cport 0.
 //
+// Memory: both blocks are mapped at construction and touched as used (region.h), so an entry
+// costs memory only once a connection has used it; memory_for() is what a full table takes.
+//
 // Single-threaded: one worker owns a table. No allocation, exception, lock or system call
-// after construction. Lookups are inline so a pipeline can split them DPDK-style: compute the
+// after construction (page faults aside, as entries are first used). Lookups are inline so a pipeline can split them DPDK-style: compute the
 // hash of every packet in a burst and prefetch its bucket, then look each up with its hash.
 //
 //   Tuple t = Tuple::of(pkt.af, pkt.proto, pkt.saddr, pkt.sport, pkt.daddr, pkt.dport);
@@ -104,8 +107,12 @@ class Table {
   // Entries with NO_CPORT set and linked: while there are none, input lookups skip the
   // second, cport-0 probe (as ip_vs_conn_in_get()).
   uint32_t no_cport_count() const { return no_cport_; }
-  // Memory held for entries and index.
+  // Memory mapped for entries and index (what they take once every entry has been used).
   size_t memory_bytes() const { return pool_region_.size() + index_region_.size(); }
+  // memory_bytes() of a table built with `options`, without building it.
+  static size_t memory_for(const TableOptions& options);
+  // Entries ever handed out: those at and above it are untouched (still zero) memory.
+  uint32_t high_water() const { return fresh_; }
 
   // --- Pool --------------------------------------------------------------------------------
   // A zeroed entry marked in use (control/wheel links set to kNoConn), not linked in the
@@ -147,7 +154,7 @@ class Table {
   void prefetch_candidates(uint64_t h) const {
     const Bucket& b = buckets_[bucket_of(h)];
     for (uint32_t mask = matching_slots(b, signature(h)); mask != 0; mask &= mask - 1) {
-      const uint32_t idx = b.idx[__builtin_ctz(mask)];
+      const uint32_t idx = ~b.idx[__builtin_ctz(mask)];
       if (idx == kNoConn) continue;
       const char* e = reinterpret_cast<const char*>(&pool_[idx]);
       prefetch_line(e);
@@ -191,7 +198,9 @@ class Table {
  private:
   struct alignas(64) Bucket {
     uint32_t sig[kSlotsPerBucket];
-    uint32_t idx[kSlotsPerBucket];  // pool index, kNoConn when the slot is empty
+    // Bitwise NOT of the pool index, so that an empty slot (kNoConn) is 0 and a fresh, untouched
+    // page of buckets is already a valid empty index.
+    uint32_t idx[kSlotsPerBucket];
     uint32_t overflow;              // index entries that passed this bucket, full, on insert
     uint32_t used;                  // occupied slots
   };
@@ -235,7 +244,7 @@ class Table {
     for (;;) {
       const Bucket& bucket = buckets_[b];
       for (uint32_t mask = matching_slots(bucket, sig); mask != 0; mask &= mask - 1) {
-        const uint32_t idx = bucket.idx[__builtin_ctz(mask)];
+        const uint32_t idx = ~bucket.idx[__builtin_ctz(mask)];
         if (idx == kNoConn) continue;  // an empty slot when `sig` happens to be 0
         Conn& c = pool_[idx];
         if (match(c)) return &c;
@@ -281,7 +290,8 @@ class Table {
   uint32_t index_used_ = 0;
   uint32_t size_ = 0;
   uint32_t no_cport_ = 0;
-  uint32_t free_head_ = kNoConn;
+  uint32_t free_head_ = kNoConn;  // entries freed since they were first used
+  uint32_t fresh_ = 0;            // entries [fresh_, capacity_) were never used
   uint64_t seed_[4];
   Region pool_region_;
   Region index_region_;

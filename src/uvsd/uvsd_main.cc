@@ -1,12 +1,18 @@
 // uvsd: the director daemon. Holds the IPVS model and answers uvsadm on a UNIX socket.
+#include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <sstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,17 +25,14 @@
 #include "api/dispatch.h"
 #include "api/server.h"
 #include "cli/parse.h"
+#include "conn/table.h"
+#include "conn/tracker.h"
 #include "ctl/control.h"
 #include "model/errors.h"
+#include "nl/xdp_owner.h"
 #include "uvsd/dataplane.h"
 
 namespace {
-
-uvs::api::Server* g_server = nullptr;
-
-void on_signal(int) {
-  if (g_server) g_server->stop();
-}
 
 void usage(FILE* out) {
   fmt::print(out,
@@ -51,13 +54,49 @@ void usage(FILE* out) {
              uvs::api::kDefaultSocket);
 }
 
-// Applies a file of uvsadm -S lines. Blank lines and lines starting with '#' are skipped.
-bool apply_config(uvs::ctl::Control& control, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    fmt::print(stderr, "uvsd: cannot read config {}\n", path);
+// The whole of a --config file, or false with a message: a directory, an unreadable file or a
+// read error half-way must stop uvsd, never apply part of the table.
+bool read_config(const std::string& path, std::string* text) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) < 0) {
+    fmt::print(stderr, "uvsd: cannot read config {}: {}\n", path, std::strerror(errno));
+    if (fd >= 0) ::close(fd);
     return false;
   }
+  if (S_ISDIR(st.st_mode)) {
+    fmt::print(stderr, "uvsd: cannot read config {}: {}\n", path, std::strerror(EISDIR));
+    ::close(fd);
+    return false;
+  }
+  text->clear();
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      text->append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      fmt::print(stderr, "uvsd: cannot read config {}: {}\n", path, std::strerror(errno));
+      ::close(fd);
+      return false;
+    }
+  }
+  ::close(fd);
+  return true;
+}
+
+struct ConfigLine {
+  int lineno;
+  uvs::Command command;
+};
+
+// The commands of a file of uvsadm -S lines; blank lines and lines starting with '#' are
+// skipped. False, with `uvsd: FILE:LINE: <message>`, at the first line that is not a table
+// command.
+bool parse_config(const std::string& path, const std::string& text, std::vector<ConfigLine>* out) {
+  std::istringstream in(text);
   std::string line;
   int lineno = 0;
   while (std::getline(in, line)) {
@@ -68,22 +107,45 @@ bool apply_config(uvs::ctl::Control& control, const std::string& path) {
     if (argv.size() <= 1) continue;
     auto parsed = uvs::cli::parse_command_line(argv);
     if (!parsed.command) {
-      std::string text = parsed.error;
-      while (!text.empty() && text.back() == '\n') text.pop_back();
-      fmt::print(stderr, "uvsd: {}:{}: {}\n", path, lineno, text);
+      // uvsadm's text without its "Try `uvsadm -h'" hint, which means nothing to uvsd's user.
+      std::string message, part;
+      std::istringstream parts(parsed.error);
+      while (std::getline(parts, part))
+        if (!part.empty() && part.rfind("Try `", 0) != 0)
+          message += (message.empty() ? "" : "; ") + part;
+      if (message.empty()) message = "not a uvsadm command: " + line.substr(first);
+      fmt::print(stderr, "uvsd: {}:{}: {}\n", path, lineno, message);
       return false;
     }
     if (!uvs::api::is_table_change(parsed.command->kind)) {
       fmt::print(stderr, "uvsd: {}:{}: not a table command: {}\n", path, lineno, line);
       return false;
     }
-    if (int err = control.apply(*parsed.command)) {
-      fmt::print(stderr, "uvsd: {}:{}: {}\n", path, lineno,
-                 uvs::ipvs_strerror(parsed.command->kind, err));
+    out->push_back(ConfigLine{lineno, std::move(*parsed.command)});
+  }
+  return true;
+}
+
+// Applies the commands in order; false, with `uvsd: FILE:LINE: <message>`, at the first the
+// table refuses.
+bool apply_lines(uvs::ctl::Control& control, const std::string& path,
+                 const std::vector<ConfigLine>& lines) {
+  for (const auto& l : lines) {
+    if (int err = control.apply(l.command)) {
+      fmt::print(stderr, "uvsd: {}:{}: {}\n", path, l.lineno,
+                 uvs::ipvs_strerror(l.command.kind, err));
       return false;
     }
   }
   return true;
+}
+
+// A --config file at start: read whole and every line parsed before anything is applied.
+bool apply_config(uvs::ctl::Control& control, const std::string& path) {
+  std::string text;
+  std::vector<ConfigLine> lines;
+  return read_config(path, &text) && parse_config(path, text, &lines) &&
+         apply_lines(control, path, lines);
 }
 
 // The command line, once read.
@@ -208,6 +270,50 @@ bool settle_workers(DaemonArgs* args) {
   return true;
 }
 
+// /proc/meminfo's MemAvailable in bytes; nullopt if it cannot be read.
+std::optional<uint64_t> mem_available() {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  uint64_t kib;
+  while (in >> key >> kib) {
+    std::getline(in, unit);
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return std::nullopt;
+}
+
+// Bytes the data plane's connection state takes once every slot has been used: per worker the
+// table's entries and index (conn/table.h: 128 + about 23 bytes a slot), the timer wheel's
+// blocks (conn/timer_wheel.h: 64 bytes per 15 slots, plus a block and a head per wheel slot)
+// and the fast path's slot map (dp/offload.h: 4 bytes a slot).
+uint64_t conn_state_bytes(const DaemonArgs& args) {
+  uvs::conn::TableOptions topts;
+  topts.capacity = uvs::conn::per_worker_capacity(args.conn_max, args.workers);
+  constexpr uint64_t kWheelSlots = 65536, kBlockBytes = 64, kSlotHeadBytes = 8;
+  const uint64_t wheel =
+      (topts.capacity / 15 + kWheelSlots + 2) * kBlockBytes + kWheelSlots * kSlotHeadBytes;
+  const uint64_t offload = args.offload ? uint64_t{4} * topts.capacity : 0;
+  return uint64_t{args.workers} * (uvs::conn::Table::memory_for(topts) + wheel + offload);
+}
+
+// --conn-max is checked against the memory there is before anything is attached: a table that
+// cannot fit must stop uvsd with the reason, not with std::bad_alloc (or the OOM killer) later.
+bool check_conn_memory(const DaemonArgs& args) {
+  if (args.interfaces.empty()) return true;  // no data plane, no connection table
+  const uint64_t need = conn_state_bytes(args);
+  const std::optional<uint64_t> avail = mem_available();
+  if (avail && need > *avail) {
+    fmt::print(stderr,
+               "uvsd: --conn-max {} needs {} bytes ({} MiB, {} bytes per connection slot); "
+               "only {} bytes ({} MiB) are available (MemAvailable)\n",
+               args.conn_max, need, need >> 20, need / args.conn_max, *avail, *avail >> 20);
+    return false;
+  }
+  fmt::print(stderr, "uvsd: connection table: {} slots, {} MiB once all are used\n",
+             args.conn_max, need >> 20);
+  return true;
+}
+
 uvs::ctl::ControlOptions control_options(const DaemonArgs& args) {
   uvs::ctl::ControlOptions copts;
   copts.conn_tab_size = args.conn_max;
@@ -216,14 +322,65 @@ uvs::ctl::ControlOptions control_options(const DaemonArgs& args) {
   return copts;
 }
 
-// SIGTERM and SIGINT end server.serve(); a client that hangs up must not kill uvsd.
-void stop_on_signals(uvs::api::Server* server) {
-  g_server = server;
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+// Signals are taken by one thread with sigwait() rather than by handlers, so that a reload can
+// do real work: SIGTERM and SIGINT end server.serve(), SIGHUP reloads --config, SIGUSR1 (sent by
+// main itself) ends the thread. Blocked before any thread starts, so every thread inherits it.
+sigset_t daemon_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&set, sig);
+  return set;
+}
+
+// SIGHUP, as `systemctl reload`: the file's table replaces the running one. The file is read
+// whole and every line parsed, then applied to a scratch table: if anything is wrong the
+// running table is left as it was. Then the table is flushed and the file applied.
+void reload_config(uvs::ctl::Control& control, const std::string& path) {
+  if (path.empty()) {
+    fmt::print(stderr, "uvsd: SIGHUP: no --config to reload; table unchanged\n");
+    return;
+  }
+  std::string text;
+  std::vector<ConfigLine> lines;
+  if (!read_config(path, &text) || !parse_config(path, text, &lines)) {
+    fmt::print(stderr, "uvsd: SIGHUP: {} refused; table unchanged\n", path);
+    return;
+  }
+  {
+    uvs::ctl::Control scratch(control.options());
+    if (!apply_lines(scratch, path, lines)) {
+      fmt::print(stderr, "uvsd: SIGHUP: {} refused; table unchanged\n", path);
+      return;
+    }
+  }
+  uvs::Command flush;
+  flush.kind = uvs::CommandKind::kFlush;
+  if (int err = control.apply(flush)) {
+    fmt::print(stderr, "uvsd: SIGHUP: flush: {}; table unchanged\n",
+               uvs::ipvs_strerror(flush.kind, err));
+    return;
+  }
+  if (!apply_lines(control, path, lines)) {
+    // Only the data plane can refuse what the scratch table took (a full BPF map).
+    fmt::print(stderr, "uvsd: SIGHUP: {} applied only up to the line above\n", path);
+    return;
+  }
+  fmt::print(stderr, "uvsd: SIGHUP: reloaded {} ({} command(s))\n", path, lines.size());
+}
+
+void handle_signals(uvs::api::Server& server, uvs::ctl::Control& control,
+                    const std::string& config) {
+  const sigset_t set = daemon_signals();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      reload_config(control, config);
+      continue;
+    }
+    if (sig != SIGUSR1) server.stop();
+    return;
+  }
 }
 
 // The XDP steering and the workers on args.interfaces. Null, with a message, on failure.
@@ -241,6 +398,10 @@ std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(const DaemonArgs& args,
   auto dataplane = uvs::daemon::DataPlane::start(dopts, control, &error);
   if (!dataplane) {
     fmt::print(stderr, "uvsd: data plane: {}\n", error);
+    // The kernel's EBUSY/EEXIST does not say who holds the hook: name the program.
+    for (const auto& ifname : args.interfaces)
+      if (auto owner = uvs::nl::xdp_owner(ifname))
+        fmt::print(stderr, "uvsd: {}: is another uvsd running?\n", *owner);
     return nullptr;
   }
   fmt::print(stderr, "uvsd: {} worker(s) on {} interface(s)\n", args.workers,
@@ -254,6 +415,10 @@ int main(int argc, char** argv) {
   DaemonArgs args;
   if (std::optional<int> exit_status = parse_args(argc, argv, &args)) return *exit_status;
   if (!settle_workers(&args)) return 2;
+  if (!check_conn_memory(args)) return 1;
+  const sigset_t signals = daemon_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill uvsd
 
   uvs::ctl::Control control(control_options(args));
   if (!args.config.empty() && !apply_config(control, args.config)) return 1;
@@ -266,18 +431,26 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "uvsd: {}\n", error);
     return 1;
   }
-  stop_on_signals(&server);
+  std::thread signal_thread(
+      [&server, &control, &args] { handle_signals(server, control, args.config); });
+  auto end_signal_thread = [&signal_thread] {
+    pthread_kill(signal_thread.native_handle(), SIGUSR1);  // a no-op once it has ended
+    signal_thread.join();
+  };
 
   std::unique_ptr<uvs::daemon::DataPlane> dataplane;
   if (!args.interfaces.empty()) {
     dataplane = start_data_plane(args, control);
-    if (!dataplane) return 1;
+    if (!dataplane) {
+      end_signal_thread();
+      return 1;
+    }
   }
   control.start_estimator();
   fmt::print(stderr, "uvsd: listening on {}\n", path);
   server.serve();
   fmt::print(stderr, "uvsd: stopping\n");
+  end_signal_thread();
   dataplane.reset();
-  g_server = nullptr;
   return 0;
 }

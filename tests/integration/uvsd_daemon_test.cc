@@ -9,6 +9,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/harness.h"
 
@@ -216,6 +217,185 @@ TEST(Uvsd, ListingsAreAtomicUnderConcurrentChanges) {
   for (auto& t : writers) t.join();
   EXPECT_EQ(failures, 0);
   EXPECT_TRUE(uvsd.running());
+}
+
+// Issue 11, defect 3: 64 clients at most, the 65th closed at once; 200 simultaneous -L saw 131
+// failures. A thousand clients connected at once are all answered.
+TEST(Uvsd, AThousandConcurrentClientsAreAllAnswered) {
+  Daemon uvsd;
+  ASSERT_EQ(uvsd.adm({"-A", "-t", "10.0.0.1:80", "-s", "rr"}).status, 0);
+  constexpr int kClients = 1000;
+  const std::string list = frame(R"({"command":{"kind":5}})");
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = connect_raw(uvsd.socket());
+    ASSERT_GE(fd, 0) << "client " << i;
+    fds.push_back(fd);
+  }
+  for (int fd : fds) send_bytes(fd, list);
+  int answered = 0;
+  for (int fd : fds) {
+    if (read_reply(fd).find("\"errno\":0") != std::string::npos) ++answered;
+    close(fd);
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                              start).count();
+  EXPECT_EQ(answered, kClients);
+  std::printf("%d concurrent clients: %d answered in %.0f ms\n", kClients, answered, ms);
+  // And as uvsadm processes: 200 at once, none refused.
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 200; ++i)
+    threads.emplace_back([&] {
+      if (uvsd.adm({"-Ln"}).status != 0) ++failures;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+}
+
+// Issue 11, defect 3: the receive timeout restarted on every byte, so 64 clients dripping a
+// byte every few seconds locked every uvsadm out. Now a listing amid 100 dripping clients is
+// immediate, and the request deadline (10 s for the whole frame) closes the drippers.
+TEST(Uvsd, DrippingClientsNeitherLockOutOthersNorStayConnected) {
+  Daemon uvsd;
+  const std::string list = frame(R"({"command":{"kind":5}})");
+  constexpr int kDrippers = 100;
+  std::vector<int> fds;
+  for (int i = 0; i < kDrippers; ++i) {
+    int fd = connect_raw(uvsd.socket());
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> closed{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::thread dripper([&] {
+    std::vector<bool> gone(fds.size(), false);
+    for (size_t byte = 0; byte < list.size() && !stop; ++byte) {
+      for (size_t i = 0; i < fds.size(); ++i)
+        if (!gone[i] && send(fds[i], &list[byte], 1, MSG_NOSIGNAL) != 1) {
+          gone[i] = true;
+          ++closed;
+        }
+      for (int t = 0; t < 10 && !stop; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double worst_ms = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    RunResult r = uvsd.adm({"-Ln"});
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    worst_ms = std::max(worst_ms, ms);
+    EXPECT_EQ(r.status, 0) << r.err;
+  }
+  std::printf("uvsadm -Ln amid %d dripping clients: worst of 5 %.0f ms\n", kDrippers, worst_ms);
+  EXPECT_LT(worst_ms, 2000);
+  // The drippers have sent a byte a second, never a whole frame: closed at the deadline.
+  while (closed < kDrippers && std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const double closed_after =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stop = true;
+  dripper.join();
+  EXPECT_EQ(closed, kDrippers);
+  EXPECT_LT(closed_after, 16.0);
+  std::printf("%d dripping clients closed after %.1f s\n", closed.load(), closed_after);
+  for (int fd : fds) close(fd);
+  EXPECT_TRUE(uvsd.running());
+}
+
+// Issue 11, defect 4: `uvsd --socket /etc/uvs/rules` (a slip for --config) replaced the file
+// and deleted it on exit.
+TEST(Uvsd, SocketPathThatIsNotASocketIsLeftAlone) {
+  char tmpl[] = "/tmp/uvs-it-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string rules = dir + "/rules";
+  std::ofstream(rules) << "-A -t 10.0.0.1:80 -s rr\n";
+  RunResult r = run({build_path("uvsd"), "--socket", rules}, "", std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(rules + " exists and is not a socket"), std::string::npos) << r.err;
+  std::ifstream in(rules);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "-A -t 10.0.0.1:80 -s rr");
+  std::filesystem::remove_all(dir);
+}
+
+// Issue 11, defect 5: a directory as --config started an empty uvsd with status 0.
+TEST(Uvsd, ConfigThatCannotBeReadStopsUvsd) {
+  char tmpl[] = "/tmp/uvs-it-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  RunResult r = run({build_path("uvsd"), "--socket", dir + "/s.sock", "--config", dir}, "",
+                    std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot read config " + dir + ": Is a directory"), std::string::npos)
+      << r.err;
+  r = run({build_path("uvsd"), "--socket", dir + "/s.sock", "--config", dir + "/missing"}, "",
+          std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
+  // A bad line is uvsd's message alone, without uvsadm's "Try `uvsadm -h'" hint.
+  std::string bad = dir + "/bad.conf";
+  std::ofstream(bad) << "-A -t 10.0.0.1:80 -s rr\n--bogus-option\n";
+  r = run({build_path("uvsd"), "--socket", dir + "/s.sock", "--config", bad}, "",
+          std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("uvsd: " + bad + ":2: "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Try"), std::string::npos) << r.err;
+  std::filesystem::remove_all(dir);
+}
+
+// Issue 11, defect 9: SIGHUP killed uvsd and left its socket. It reloads --config: a good file
+// replaces the table, a bad one leaves it as it was.
+TEST(Uvsd, SighupReloadsTheConfig) {
+  char tmpl[] = "/tmp/uvs-it-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string conf = dir + "/rules";
+  std::ofstream(conf) << "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.0.1:80 -m -w 1\n";
+  Daemon uvsd({"--config", conf});
+  ASSERT_TRUE(uvsd.running()) << uvsd.log();
+  ASSERT_EQ(uvsd.adm({"-A", "-t", "10.0.0.9:80"}).status, 0);  // not in the file: goes
+  std::ofstream(conf) << "# reloaded\n-A -t 10.0.0.2:80 -s wrr\n";
+  const std::string reloaded = "-A -t 10.0.0.2:80 -s wrr\n";
+  auto hup_and_wait = [&](const std::string& want) {
+    RunResult p = run({"/usr/bin/pgrep", "-f", "uvsd --socket " + uvsd.socket()});
+    EXPECT_FALSE(p.out.empty());
+    kill(std::stoi(p.out), SIGHUP);
+    for (int i = 0; i < 100; ++i) {
+      if (uvsd.adm({"-S", "-n"}).out == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  EXPECT_TRUE(hup_and_wait(reloaded)) << uvsd.adm({"-S", "-n"}).out << uvsd.log();
+  // A file with a bad line, or one the table refuses, changes nothing.
+  std::ofstream(conf) << "-A -t 10.0.0.3:80 -s rr\n-A -t 10.0.0.3:80 -s rr\n";
+  hup_and_wait("never");
+  EXPECT_EQ(uvsd.adm({"-S", "-n"}).out, reloaded);
+  EXPECT_TRUE(uvsd.running());
+  EXPECT_NE(uvsd.log().find("table unchanged"), std::string::npos) << uvsd.log();
+  EXPECT_EQ(uvsd.stop(), 0);
+  std::filesystem::remove_all(dir);
+}
+
+// Issue 11, defect 6: --conn-max 1073741824 aborted with std::bad_alloc after XDP was
+// attached. The cost is checked against MemAvailable first, and the refusal names the bytes.
+TEST(Uvsd, ConnMaxBeyondMemoryIsRefusedBeforeAnythingIsAttached) {
+  char tmpl[] = "/tmp/uvs-it-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  RunResult r = run({build_path("uvsd"), "--socket", dir + "/s.sock", "--conn-max", "1073741824",
+                     "--interface", "lo"},
+                    "", std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("--conn-max 1073741824 needs "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("MemAvailable"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("XDP attached"), std::string::npos) << r.err;
+  struct stat st;
+  EXPECT_NE(stat((dir + "/s.sock").c_str(), &st), 0);
+  std::filesystem::remove_all(dir);
 }
 
 // The regular expressions ldirectord and similar monitoring scripts apply to ipvsadm output.

@@ -1,0 +1,241 @@
+// The control socket's server with real sockets and a short deadline: many clients at once,
+// clients that drip or stall, and the socket file it may and may not replace or remove.
+#include "api/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "api/client.h"
+
+namespace uvs::api {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/uvs-srv-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A Server on its own thread, answering every request with errno 0.
+class Running {
+ public:
+  Running(const std::string& path, ServerOptions options)
+      : server_(path, [](const Command&) { return Reply{}; }, options) {
+    std::string error;
+    ok_ = server_.listen(error);
+    EXPECT_TRUE(ok_) << error;
+    if (ok_) thread_ = std::thread([this] { server_.serve(); });
+  }
+  ~Running() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  Server& server() { return server_; }
+
+ private:
+  Server server_;
+  std::thread thread_;
+  bool ok_ = false;
+};
+
+int connect_to(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+std::string list_request() {
+  Command c;
+  c.kind = CommandKind::kList;
+  return encode_frame(encode_request(c));
+}
+
+// True once the server has closed `fd` (EOF or reset), waiting at most `limit`.
+bool closed_within(int fd, std::chrono::milliseconds limit) {
+  timeval tv{0, static_cast<suseconds_t>(limit.count() * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char c;
+  ssize_t n = recv(fd, &c, 1, 0);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+TEST(Server, AThousandClientsAtOnceAreAllAnswered) {
+  TempDir dir;
+  Running r(dir / "s.sock", ServerOptions{std::chrono::milliseconds(5000), 4, 0});
+  constexpr int kClients = 1000;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = connect_to(dir / "s.sock");
+    ASSERT_GE(fd, 0) << "client " << i << ": " << std::strerror(errno);
+    fds.push_back(fd);
+  }
+  const std::string req = list_request();
+  for (int fd : fds) ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), ssize_t(req.size()));
+  int answered = 0;
+  for (int fd : fds) {
+    std::string payload;
+    if (read_frame(fd, kMaxReplyBytes, payload) == ReadStatus::kOk &&
+        decode_reply(payload).err == 0)
+      ++answered;
+    close(fd);
+  }
+  EXPECT_EQ(answered, kClients);
+}
+
+TEST(Server, ADrippingClientIsClosedAtTheDeadlineNotKeptAliveByEachByte) {
+  TempDir dir;
+  Running r(dir / "s.sock", ServerOptions{std::chrono::milliseconds(300), 2, 0});
+  int fd = connect_to(dir / "s.sock");
+  ASSERT_GE(fd, 0);
+  const std::string req = list_request();
+  const auto start = Clock::now();
+  bool closed = false;
+  // One byte every 50 ms never completes the frame before 300 ms.
+  for (size_t i = 0; i < req.size() && !closed; ++i) {
+    if (send(fd, &req[i], 1, MSG_NOSIGNAL) != 1) closed = true;
+    std::this_thread::sleep_for(50ms);
+    if (Clock::now() - start > 2s) break;
+  }
+  if (!closed) closed = closed_within(fd, 1000ms);
+  const auto took = Clock::now() - start;
+  EXPECT_TRUE(closed);
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 1500ms);
+  EXPECT_GE(r.server().deadline_closes(), 1u);
+  close(fd);
+}
+
+TEST(Server, StuckAndDrippingClientsDoNotDelayOthers) {
+  TempDir dir;
+  Running r(dir / "s.sock", ServerOptions{std::chrono::milliseconds(2000), 2, 0});
+  std::vector<int> stuck;
+  for (int i = 0; i < 200; ++i) {
+    int fd = connect_to(dir / "s.sock");
+    ASSERT_GE(fd, 0);
+    // Half send nothing, half send half a length prefix and stop.
+    if (i % 2) {
+      ASSERT_EQ(send(fd, "\0\0", 2, MSG_NOSIGNAL), 2);
+    }
+    stuck.push_back(fd);
+  }
+  Client client(dir / "s.sock");
+  Command c;
+  c.kind = CommandKind::kList;
+  const auto start = Clock::now();
+  auto reply = client.call(c);
+  const auto took = Clock::now() - start;
+  ASSERT_TRUE(reply);
+  EXPECT_LT(took, 500ms);
+  std::printf("one request amid 200 stuck clients: %.2f ms\n",
+              std::chrono::duration<double, std::milli>(took).count());
+  for (int fd : stuck) close(fd);
+}
+
+TEST(Server, AClientReconnectsWhenItsIdleConnectionWasClosed) {
+  TempDir dir;
+  Running r(dir / "s.sock", ServerOptions{std::chrono::milliseconds(200), 1, 0});
+  Client client(dir / "s.sock");
+  Command c;
+  c.kind = CommandKind::kList;
+  ASSERT_TRUE(client.call(c));
+  std::this_thread::sleep_for(500ms);  // past the deadline: uvsd hung up the idle connection
+  EXPECT_TRUE(client.call(c));
+}
+
+TEST(Server, RefusesToReplaceAFileThatIsNotASocket) {
+  TempDir dir;
+  const std::string rules = dir / "rules";
+  std::ofstream(rules) << "-A -t 10.0.0.1:80 -s rr\n";
+  Server s(rules, [](const Command&) { return Reply{}; });
+  std::string error;
+  EXPECT_FALSE(s.listen(error));
+  EXPECT_NE(error.find("is not a socket"), std::string::npos) << error;
+  std::ifstream in(rules);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "-A -t 10.0.0.1:80 -s rr");
+}
+
+TEST(Server, ReplacesAStaleSocketAndRemovesOnlyItsOwn) {
+  TempDir dir;
+  const std::string path = dir / "s.sock";
+  {  // a stale socket: bound, then its owner died
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    close(fd);
+  }
+  {
+    Server s(path, [](const Command&) { return Reply{}; });
+    std::string error;
+    ASSERT_TRUE(s.listen(error)) << error;
+    // Someone replaces the socket with a file while uvsd runs: uvsd must not delete it.
+    ASSERT_EQ(unlink(path.c_str()), 0);
+    std::ofstream(path) << "precious\n";
+  }
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  {
+    Server s(dir / "t.sock", [](const Command&) { return Reply{}; });
+    std::string error;
+    ASSERT_TRUE(s.listen(error)) << error;
+  }
+  EXPECT_NE(stat((dir / "t.sock").c_str(), &st), 0);  // its own socket is removed
+}
+
+TEST(FrameDecoder, WholeFramesOutOfAnyCut) {
+  const std::string stream = encode_frame("hello") + encode_frame("") + encode_frame("world!");
+  for (size_t cut = 1; cut <= stream.size(); ++cut) {
+    FrameDecoder dec(100);
+    std::vector<std::string> got;
+    std::string p;
+    for (size_t off = 0; off < stream.size(); off += cut) {
+      dec.feed(stream.data() + off, std::min(cut, stream.size() - off));
+      while (dec.next(p) == FrameDecoder::Status::kFrame) got.push_back(p);
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"hello", "", "world!"})) << cut;
+    EXPECT_EQ(dec.buffered(), 0u);
+  }
+  FrameDecoder dec(4);
+  dec.feed("\0\0\0\5", 4);
+  std::string p;
+  EXPECT_EQ(dec.next(p), FrameDecoder::Status::kTooLarge);
+}
+
+}  // namespace
+}  // namespace uvs::api

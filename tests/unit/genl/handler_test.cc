@@ -282,3 +282,83 @@ TEST_F(GenlHandlerTest, DaemonsGetServiceZeroFlush) {
 
 }  // namespace
 }  // namespace uvs::genl
+
+namespace uvs::genl {
+namespace {
+
+// Many services: a dump fills datagrams up to the budget, whole messages only, then DONE.
+TEST(GenlHandlerDump, EntriesShareDatagramsUpToTheBudget) {
+  ctl::Control control{ctl::ControlOptions{4096}};
+  ControlAdapter adapter{control};
+  Handler handler{adapter, HandlerOptions{0x1f, 1000}};
+  for (uint16_t port = 1; port <= 7; ++port) {
+    Command c;
+    c.kind = CommandKind::kAddService;
+    c.options = opt(kOptService);
+    c.svc.key.addr = InetAddr::v4(0x0a000001);
+    c.svc.key.port = port;
+    c.svc.sched_name = "rr";
+    ASSERT_EQ(control.apply(c), 0);
+  }
+  const auto r = handler.handle(hex("14000000 1f00 0503 01000000 01000000 | 04 01 0000"),
+                                Peer{1, false});
+  // Each service message is 320 bytes: three fit in 1000, so 3 + 3 + 1, then DONE.
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].size(), 960u);
+  EXPECT_EQ(r[1].size(), 960u);
+  EXPECT_EQ(r[2].size(), 320u);
+  EXPECT_EQ(header_of(r[3]).type, NLMSG_DONE);
+  size_t total = 0;
+  for (size_t i = 0; i < 3; ++i)
+    for (auto m : split_messages(r[i])) {
+      EXPECT_EQ(header_of(m).flags, NLM_F_MULTI);
+      ++total;
+    }
+  EXPECT_EQ(total, 7u);
+}
+
+// An IPv6 service and real server travel through the handler and back.
+TEST(GenlHandlerDump, Ipv6ServiceAndDest) {
+  ctl::Control control{ctl::ControlOptions{4096}};
+  ControlAdapter adapter{control};
+  Handler handler{adapter, HandlerOptions{0x1f}};
+  const Peer peer{7, false};
+  // NEW_SERVICE [2001:db8::1]:443/tcp wlc, netmask 128 (prefix length).
+  const std::string svc_nest =
+      "0600 0100 0a00 0000 | 0600 0200 0600 0000 |"
+      "1400 0300 20010db8 00000000 00000000 00000001 | 0600 0400 01bb 0000 |";
+  auto r = handler.handle(hex("68000000 1f00 0500 01000000 07000000 | 01 01 0000 | 5400 0100 |" +
+                              svc_nest +
+                              "0800 0600 776c6300 | 0c00 0700 00000000 ffffffff |"
+                              "0800 0800 00000000 | 0800 0900 80000000"),
+                          peer);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(to_hex(r[0]).substr(32, 8), "00000000");  // error 0
+  // NEW_DEST [2001:db8::2]:8443 masq weight 5, no ADDR_FAMILY (the service's is used).
+  r = handler.handle(hex("84000000 1f00 0500 02000000 07000000 | 05 01 0000 | 3000 0100 |" +
+                         svc_nest +
+                         "4000 0200 | 1400 0100 20010db8 00000000 00000000 00000002 |"
+                         "0600 0200 20fb 0000 | 0800 0300 00000000 | 0800 0400 05000000 |"
+                         "0800 0500 00000000 | 0800 0600 00000000"),
+                     peer);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(to_hex(r[0]).substr(32, 8), "00000000");
+  const TableView t = control.table();
+  ASSERT_EQ(t.services.size(), 1u);
+  EXPECT_EQ(t.services[0].cfg.key.af, AF_INET6);
+  EXPECT_EQ(t.services[0].cfg.netmask, 128u);
+  ASSERT_EQ(t.services[0].dests.size(), 1u);
+  EXPECT_EQ(t.services[0].dests[0].cfg.key.addr.to_string(), "2001:db8::2");
+  EXPECT_EQ(t.services[0].dests[0].cfg.key.port, 8443);
+  EXPECT_EQ(t.services[0].dests[0].cfg.weight, 5);
+
+  // The GET_SERVICE dump carries netmask 128 as a native u32 and the address in 16 bytes.
+  r = handler.handle(hex("14000000 1f00 0503 03000000 07000000 | 04 01 0000"), peer);
+  ASSERT_EQ(r.size(), 2u);
+  const std::string h = to_hex(r[0]);
+  EXPECT_NE(h.find("1400030020010db8000000000000000000000001"), std::string::npos);
+  EXPECT_NE(h.find("0800090080000000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace uvs::genl

@@ -334,7 +334,7 @@ int Control::zero(const Command& cmd) {
 
 int Control::set_timeouts(const Command& cmd) {
   const Timeouts& t = cmd.timeouts;
-  if (t.tcp < 0 || t.tcp_fin < 0 || t.udp < 0) return EINVAL;
+  if (int err = check_timeouts(t)) return err;
   if (t.tcp) config_.timeouts.tcp = t.tcp;
   if (t.tcp_fin) config_.timeouts.tcp_fin = t.tcp_fin;
   if (t.udp) config_.timeouts.udp = t.udp;
@@ -344,7 +344,7 @@ int Control::set_timeouts(const Command& cmd) {
 
 int Control::start_daemon(const Command& cmd) {
   const DaemonConfig& d = cmd.daemon;
-  if (d.state != kDaemonMaster && d.state != kDaemonBackup) return EINVAL;
+  if (int err = check_daemon(d)) return err;
   for (const auto& running : config_.daemons)
     if (running.state == d.state) return EEXIST;
   if (d.mcast_ifn.empty() || if_nametoindex(d.mcast_ifn.c_str()) == 0) return ENODEV;

@@ -163,6 +163,23 @@ TEST_F(UntrustedRequests, RealServersUvsadmWouldRefuse) {
   }
 }
 
+// --set and --start-daemon as uvsadm would refuse them: a timeout beyond 31 days, a sync id
+// beyond 255, a group that is not multicast.
+TEST_F(UntrustedRequests, TimeoutsAndDaemonsUvsadmWouldRefuse) {
+  Command set;
+  set.kind = CommandKind::kSetTimeout;
+  set.timeouts.tcp = 900;
+  EXPECT_EQ(send_edited(set, [](json& c) { c["timeouts"]["tcp"] = 86400 * 31 + 1; }), EINVAL);
+  EXPECT_EQ(uvsd_.adm({"-L", "--timeout"}).out.find("2678401"), std::string::npos);
+  Command daemon;
+  daemon.kind = CommandKind::kStartDaemon;
+  daemon.daemon.state = kDaemonMaster;
+  daemon.daemon.mcast_ifn = "lo";
+  EXPECT_EQ(send_edited(daemon, [](json& c) { c["daemon"]["syncid"] = 256; }), EINVAL);
+  EXPECT_EQ(send_edited(daemon, [](json& c) { c["daemon"]["state"] = 7; }), EINVAL);
+  EXPECT_EQ(uvsd_.adm({"-L", "--daemon"}).out, "");
+}
+
 TEST_F(UntrustedRequests, UndecodableRequestsGetEinval) {
   for (const char* payload :
        {"", "not json", "{}", "[]", R"({"command":5})", R"({"command":{"kind":"add"}})",

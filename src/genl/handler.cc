@@ -84,7 +84,8 @@ int Handler::handle_ipvs(std::span<const uint8_t> msg, const Peer& peer, Datagra
           encode_info(options_.family_id, seq, peer.portid, control_.summary().conn_tab_size));
       return 0;
     case IPVS_CMD_GET_CONFIG:
-      out.push_back(encode_config(options_.family_id, seq, peer.portid, control_.summary().timeouts));
+      out.push_back(
+          encode_config(options_.family_id, seq, peer.portid, control_.summary().timeouts));
       return 0;
     default:
       return handle_ipvs_set(req);

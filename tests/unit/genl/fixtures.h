@@ -16,7 +16,8 @@ inline std::vector<uint8_t> hex(std::string_view text) {
   int high = -1;
   for (char c : text) {
     if (std::isspace(static_cast<unsigned char>(c)) || c == '|') continue;
-    const int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(c) - 'a' + 10;
+    const int v =
+        std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(c) - 'a' + 10;
     if (high < 0) {
       high = v;
     } else {

@@ -53,7 +53,8 @@ TEST_F(GenlHandlerTest, KeepalivedSession) {
   auto r = send(testing::kGetFamily);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0], encode_family(testing::kCapturedFamilyId, 1796202740, kPeer.portid, 0));
-  EXPECT_EQ(to_hex(r[1]), "2400000002000001f4e00f6b725c40a2000000002000000010000500f4e00f6b725c40a2");
+  EXPECT_EQ(to_hex(r[1]),
+            "2400000002000001f4e00f6b725c40a2000000002000000010000500f4e00f6b725c40a2");
 
   // GET_INFO and GET_CONFIG: the reply, then the ACK (keepalived waits for it).
   r = send(testing::kGetInfo);
@@ -76,7 +77,8 @@ TEST_F(GenlHandlerTest, KeepalivedSession) {
 
   r = send(testing::kNewService);
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(to_hex(r[0]), "2400000002000001f8e00f6b725c40a20000000068000000f0030500f8e00f6b725c40a2");
+  EXPECT_EQ(to_hex(r[0]),
+            "2400000002000001f8e00f6b725c40a20000000068000000f0030500f8e00f6b725c40a2");
   ASSERT_EQ(send(testing::kNewDest1).size(), 1u);
   r = send(testing::kNewDest2);
   ASSERT_EQ(r.size(), 1u);
@@ -358,6 +360,49 @@ TEST(GenlHandlerDump, Ipv6ServiceAndDest) {
   const std::string h = to_hex(r[0]);
   EXPECT_NE(h.find("1400030020010db8000000000000000000000001"), std::string::npos);
   EXPECT_NE(h.find("0800090080000000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace uvs::genl
+
+namespace uvs::genl {
+namespace {
+
+class NoTable : public ControlPlane {
+ public:
+  int apply(const Command&) override { return 0; }
+  TableView table() override { return {}; }
+  TableView summary() override { return {}; }
+  std::optional<ServiceView> service(const ServiceKey&) override { return std::nullopt; }
+};
+
+TEST(GenlHandlerCtrl, FamilyByIdWithoutAckAndDump) {
+  NoTable plane;
+  Handler handler{plane, HandlerOptions{0x22}};
+  const Peer peer{0x99, false};
+  // GETFAMILY by id 0x22, REQUEST only: the answer and no ACK.
+  auto r = handler.handle(
+      hex("1c000000 1000 0100 05000000 99000000 | 03 01 0000 | 0600 0100 2200 0000"), peer);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0], encode_family(0x22, 5, 0x99, 0));
+  // Another id: ENOENT. No attribute at all: EINVAL.
+  r = handler.handle(hex("1c000000 1000 0500 06000000 99000000 | 03 01 0000 | 0600 0100 2300 0000"),
+                     peer);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(to_hex(r[0]).substr(32, 8), "feffffff");
+  r = handler.handle(hex("14000000 1000 0500 07000000 99000000 | 03 01 0000"), peer);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(to_hex(r[0]).substr(32, 8), "eaffffff");
+  // A dump of all families lists IPVS with NLM_F_MULTI, then DONE, no ACK.
+  r = handler.handle(hex("14000000 1000 0503 08000000 99000000 | 03 01 0000"), peer);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0], encode_family(0x22, 8, 0x99, NLM_F_MULTI));
+  EXPECT_EQ(to_hex(r[1]), "14000000030002000800000099000000" "00000000");
+  // Control messages (type < 0x10) and non-requests are acknowledged only if asked.
+  EXPECT_TRUE(handler.handle(hex("10000000 0300 0100 09000000 99000000"), peer).empty());
+  r = handler.handle(hex("10000000 0300 0500 0a000000 99000000"), peer);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(to_hex(r[0]).substr(32, 8), "00000000");
 }
 
 }  // namespace

@@ -31,20 +31,24 @@ Reply handle_request(ctl::Control& control, const Command& cmd) {
     case CommandKind::kList:
     case CommandKind::kSave:
     case CommandKind::kGetLaddr: {
-      TableView table = control.table();
-      if (cmd.kind == CommandKind::kList && cmd.list.connections) {
-        reply.conns = control.connections();
-      } else if (cmd.has(kOptService)) {
-        std::vector<ServiceView> one;
-        for (auto& s : table.services)
-          if (s.cfg.key == cmd.svc.key) one.push_back(std::move(s));
-        if (one.empty()) {
+      const ListFormat& f = cmd.list;
+      // -c, --timeout and --daemon need no service: their cost must not grow with the table.
+      if (cmd.kind == CommandKind::kList && (f.connections || f.timeout || f.daemon)) {
+        reply.table = control.summary();
+        if (f.connections) reply.conns = control.connections();
+        return reply;
+      }
+      if (cmd.has(kOptService)) {
+        std::optional<ServiceView> one = control.service(cmd.svc.key);
+        if (!one) {
           reply.err = ESRCH;
           return reply;
         }
-        table.services = std::move(one);
+        reply.table = control.summary();
+        reply.table->services.push_back(std::move(*one));
+        return reply;
       }
-      reply.table = std::move(table);
+      reply.table = control.table();
       return reply;
     }
     default:

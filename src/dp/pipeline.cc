@@ -666,14 +666,20 @@ uint64_t Pipeline::activity_hook(void* ctx, const conn::Conn& c) {
   return self->offload_.last_seen_ms(self->tracker_.table().index_of(c));
 }
 
-void Pipeline::answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,
-                           uint32_t info) {
-  // Back out of the port the packet came in, to the MAC it came from. The source is the
-  // packet's destination when that is ours (a VIP), else our address toward the sender.
+// Back out of the port a frame came in, to the MAC it came from.
+xmit::L2Next Pipeline::back_to_sender(const io::Frame& f) {
   xmit::L2Next back;
   back.port = f.port;
   std::memcpy(back.src.data(), f.data, 6);
   std::memcpy(back.dst.data(), f.data + 6, 6);
+  return back;
+}
+
+void Pipeline::answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,
+                           uint32_t info) {
+  // The source is the packet's destination when that is ours (a VIP), else our address
+  // toward the sender.
+  const xmit::L2Next back = back_to_sender(f);
   InetAddr src = p.daddr;
   xmit::Hop toward;
   if (!snap_->find(p.af, p.proto, p.daddr, p.dport, snap_->classify(p.proto, p.daddr, p.dport)) &&
@@ -688,10 +694,7 @@ void Pipeline::answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpK
 }
 
 void Pipeline::answer_reset(io::Frame& f, const pkt::ParsedPacket& p) {
-  xmit::L2Next back;
-  back.port = f.port;
-  std::memcpy(back.src.data(), f.data, 6);
-  std::memcpy(back.dst.data(), f.data + 6, 6);
+  const xmit::L2Next back = back_to_sender(f);
   if (xmit::make_tcp_reset(f, p, back))
     queue_tx(f, back.port);
   else

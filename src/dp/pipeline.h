@@ -193,6 +193,7 @@ class Pipeline {
   // Turns the frame into an ICMP error back to the packet's sender and queues it.
   void answer_icmp(io::Frame& f, const pkt::ParsedPacket& p, xmit::IcmpKind kind,
                    uint32_t info);
+  static xmit::L2Next back_to_sender(const io::Frame& f);
   // Turns a TCP segment into the reset the local stack would send for it (xmit/reset.h).
   void answer_reset(io::Frame& f, const pkt::ParsedPacket& p);
   void count_in(const conn::Conn& c, uint64_t bytes, uint64_t packets = 1);

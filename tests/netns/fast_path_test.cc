@@ -203,6 +203,12 @@ TEST_F(FastPathTest, DeletingOrQuiescingTheRealServerMidStream) {
   const std::string rs = Lab::server_v4(1) + ":8000";
   ASSERT_TRUE(adm({"-A", "-t", vip + ":80", "-s", "rr"}));
   ASSERT_TRUE(adm({"-a", "-t", vip + ":80", "-r", rs, "-m"}));
+  // curl's --limit-rate paces reads, not the wire: with the default receive buffer (up to
+  // 6 MiB) most of the file crosses the director before -d. A small one keeps it mid-stream.
+  ASSERT_EQ(lab_->exec(lab_->client(),
+                       {"/usr/sbin/sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 131072"}, 5s)
+                .status,
+            0);
   auto download = [&](const std::string& name) -> Process& {
     return spawn(lab_->client(),
                  {"/usr/bin/curl", "-sS", "--max-time", "30", "--limit-rate", "2M", "-o",

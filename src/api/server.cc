@@ -14,6 +14,8 @@
 #include <exception>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 namespace uvs::api {
 
 namespace {
@@ -335,7 +337,14 @@ void Server::handler_loop() {
 std::string Server::answer(const std::string& payload) {
   Reply reply;
   try {
-    reply = handler_(decode_request(payload));
+    const nlohmann::json request = nlohmann::json::parse(payload);
+    if (is_genl_request(request)) {
+      std::optional<GenlRelayRequest> relayed = decode_genl_request(request);
+      GenlRelayReply genl_reply{EINVAL, {}};
+      if (relayed && genl_handler_) genl_reply = genl_handler_(*relayed);
+      return encode_frame(encode_genl_reply(genl_reply));
+    }
+    reply = handler_(decode_request(request));
   } catch (const std::exception&) {
     reply = Reply{EINVAL, std::nullopt, {}};
   }

@@ -25,6 +25,7 @@
 
 #include <sys/types.h>
 
+#include "api/genl_relay.h"
 #include "api/protocol.h"
 
 namespace uvs::api {
@@ -40,11 +41,16 @@ struct ServerOptions {
 class Server {
  public:
   using Handler = std::function<Reply(const Command&)>;
+  // Answers generic-netlink datagrams relayed by libuvs-ipvs; without one they get EINVAL.
+  using GenlHandler = std::function<GenlRelayReply(const GenlRelayRequest&)>;
 
   Server(std::string path, Handler handler, ServerOptions options = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
+
+  // Set before serve().
+  void set_genl_handler(GenlHandler handler) { genl_handler_ = std::move(handler); }
 
   // Creates the socket (0600, parent directory made if missing). Fails with a message if
   // another daemon answers on the path, or if something that is not a socket is there.
@@ -96,6 +102,7 @@ class Server {
 
   std::string path_;
   Handler handler_;
+  GenlHandler genl_handler_;
   ServerOptions options_;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;

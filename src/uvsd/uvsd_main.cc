@@ -24,6 +24,8 @@
 #include "api/client.h"
 #include "api/dispatch.h"
 #include "api/server.h"
+#include "genl/control_adapter.h"
+#include "genl/handler.h"
 #include "cli/parse.h"
 #include "conn/table.h"
 #include "conn/tracker.h"
@@ -425,6 +427,14 @@ int main(int argc, char** argv) {
   const std::string path = uvs::api::resolve_socket_path(args.socket_flag);
   uvs::api::Server server(path, [&control](const uvs::Command& cmd) {
     return uvs::api::handle_request(control, cmd);
+  });
+  // keepalived, ipvsadm and ldirectord under libuvs-ipvs: their IPVS requests take the same
+  // path as uvsadm's, through Control's public API.
+  server.set_genl_handler([&control](const uvs::api::GenlRelayRequest& request) {
+    uvs::genl::ControlAdapter adapter(control);
+    uvs::genl::Handler handler(adapter, {.family_id = request.family_id});
+    return uvs::api::GenlRelayReply{
+        0, handler.handle(request.datagram, {.portid = request.portid, .cap_ack = request.cap_ack})};
   });
   std::string error;
   if (!server.listen(error)) {

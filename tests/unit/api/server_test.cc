@@ -16,7 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "api/client.h"
+#include "api/genl_relay.h"
 
 namespace uvs::api {
 namespace {
@@ -43,8 +46,10 @@ class TempDir {
 // A Server on its own thread, answering every request with errno 0.
 class Running {
  public:
-  Running(const std::string& path, ServerOptions options)
+  Running(const std::string& path, ServerOptions options,
+          Server::GenlHandler genl = nullptr)
       : server_(path, [](const Command&) { return Reply{}; }, options) {
+    if (genl) server_.set_genl_handler(std::move(genl));
     std::string error;
     ok_ = server_.listen(error);
     EXPECT_TRUE(ok_) << error;
@@ -216,6 +221,92 @@ TEST(Server, ReplacesAStaleSocketAndRemovesOnlyItsOwn) {
     ASSERT_TRUE(s.listen(error)) << error;
   }
   EXPECT_NE(stat((dir / "t.sock").c_str(), &st), 0);  // its own socket is removed
+}
+
+// libuvs-ipvs's relay shares the socket with uvsadm's commands: a "genl" request goes to the
+// generic-netlink handler with its bytes intact, a malformed one gets EINVAL, and a server
+// without a handler refuses relays without closing on the client.
+TEST(Server, RelaysGenericNetlinkDatagramsToItsHandler) {
+  TempDir dir;
+  GenlRelayRequest seen;
+  Running r(dir / "s.sock", ServerOptions{std::chrono::milliseconds(2000), 2, 0},
+            [&seen](const GenlRelayRequest& req) {
+              seen = req;
+              return GenlRelayReply{0, {{1, 2, 3}, {}, {0xff}}};
+            });
+  int fd = connect_to(dir / "s.sock");
+  ASSERT_GE(fd, 0);
+  const GenlRelayRequest req{0x3fe, 0x80001234, true, {0x14, 0, 0, 0, 0x10, 0}};
+  std::optional<GenlRelayReply> reply = genl_round_trip(fd, req);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->err, 0);
+  EXPECT_EQ(reply->datagrams, (std::vector<std::vector<uint8_t>>{{1, 2, 3}, {}, {0xff}}));
+  EXPECT_EQ(seen.family_id, 0x3fe);
+  EXPECT_EQ(seen.portid, 0x80001234u);
+  EXPECT_TRUE(seen.cap_ack);
+  EXPECT_EQ(seen.datagram, req.datagram);
+
+  // Same connection: the odd-length hex is refused, the connection stays usable.
+  ASSERT_TRUE(write_frame(
+      fd, R"({"genl":{"family_id":1,"portid":2,"cap_ack":false,"datagram":"abc"}})"));
+  std::string payload;
+  ASSERT_EQ(read_frame(fd, kMaxReplyBytes, payload), ReadStatus::kOk);
+  ASSERT_TRUE(decode_genl_reply(payload));
+  EXPECT_EQ(decode_genl_reply(payload)->err, EINVAL);
+  ASSERT_TRUE(genl_round_trip(fd, req));
+  close(fd);
+}
+
+TEST(Server, WithoutAGenlHandlerARelayIsRefused) {
+  TempDir dir;
+  Running r(dir / "s.sock", ServerOptions{std::chrono::milliseconds(2000), 2, 0});
+  int fd = connect_to(dir / "s.sock");
+  ASSERT_GE(fd, 0);
+  std::optional<GenlRelayReply> reply = genl_round_trip(fd, GenlRelayRequest{});
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->err, EINVAL);
+  EXPECT_TRUE(reply->datagrams.empty());
+  close(fd);
+}
+
+TEST(GenlRelay, RequestsSurviveTheWireAndBadOnesAreRefused) {
+  const GenlRelayRequest req{0x1f, 4242, false, {0, 1, 0x7f, 0x80, 0xfe, 0xff}};
+  const nlohmann::json j = nlohmann::json::parse(encode_genl_request(req));
+  ASSERT_TRUE(is_genl_request(j));
+  std::optional<GenlRelayRequest> back = decode_genl_request(j);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->family_id, req.family_id);
+  EXPECT_EQ(back->portid, req.portid);
+  EXPECT_EQ(back->cap_ack, req.cap_ack);
+  EXPECT_EQ(back->datagram, req.datagram);
+
+  for (const char* bad : {
+           R"({"genl":{"family_id":65536,"portid":1,"cap_ack":false,"datagram":""}})",
+           R"({"genl":{"family_id":1,"portid":-1,"cap_ack":false,"datagram":""}})",
+           R"({"genl":{"family_id":1,"portid":4294967296,"cap_ack":false,"datagram":""}})",
+           R"({"genl":{"family_id":1,"portid":1,"cap_ack":1,"datagram":""}})",
+           R"({"genl":{"family_id":1,"portid":1,"cap_ack":false,"datagram":"0g"}})",
+           R"({"genl":{"family_id":1,"portid":1,"cap_ack":false,"datagram":"AB"}})",
+           R"({"genl":{"family_id":1.5,"portid":1,"cap_ack":false,"datagram":""}})",
+           R"({"genl":{"portid":1,"cap_ack":false,"datagram":""}})",
+           R"({"genl":[],"command":{}})",
+           R"({"genl":"x"})",
+       })
+    EXPECT_FALSE(decode_genl_request(nlohmann::json::parse(bad))) << bad;
+}
+
+TEST(GenlRelay, RepliesSurviveTheWireAndGarbageIsNotAReply) {
+  const GenlRelayReply reply{0, {{0xde, 0xad}, {}, std::vector<uint8_t>(5000, 0xab)}};
+  std::optional<GenlRelayReply> back = decode_genl_reply(encode_genl_reply(reply));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->err, 0);
+  EXPECT_EQ(back->datagrams, reply.datagrams);
+  // A command-path error reply ({"errno": N} alone) is an error relay reply.
+  ASSERT_TRUE(decode_genl_reply(R"({"errno":22})"));
+  EXPECT_EQ(decode_genl_reply(R"({"errno":22})")->err, EINVAL);
+  for (const char* bad : {"", "[]", "{", R"({"genl":[]})", R"({"errno":0,"genl":[1]})",
+                          R"({"errno":0,"genl":"00"})", R"({"errno":0,"genl":["0"]})"})
+    EXPECT_FALSE(decode_genl_reply(bad)) << bad;
 }
 
 TEST(FrameDecoder, WholeFramesOutOfAnyCut) {

@@ -32,7 +32,8 @@ asan:
 
 # libFuzzer, clang with ASan/UBSan, bounded in time (FUZZ_SECONDS) and executions (FUZZ_RUNS,
 # -1: no bound). FUZZ_TARGET picks tests/fuzz/<name>_fuzz.cc: pipeline (parse + pipeline,
-# the default) or control_request (the control socket's frame readers and request decoder).
+# the default), control_request (the control socket's frame readers and request decoder),
+# restore_line or sync_message (what a sync backup does with a datagram).
 FUZZ_SECONDS ?= 120
 FUZZ_RUNS ?= -1
 FUZZ_TARGET ?= pipeline

@@ -115,6 +115,67 @@ Conn* Tracker::create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Co
   return c;
 }
 
+// --- Sync backup ------------------------------------------------------------------------
+
+Conn* Tracker::create_synced(const ConnParams& p, sched::Dest* dest, uint16_t dport,
+                             uint8_t state, uint32_t timeout_ms, uint64_t now_ms) {
+  Conn* c = table_.alloc();
+  if (c == nullptr) {
+    ++stats_.create_failed;
+    return nullptr;
+  }
+  c->af = p.af;
+  c->protocol = p.protocol;
+  c->caddr = p.caddr;
+  c->cport = p.cport;
+  c->vaddr = p.vaddr;
+  c->vport = p.vport;
+  c->dport = dport;
+  c->fwmark = p.fwmark;
+  c->daf = p.daf;
+  c->daddr = p.daddr;
+  bind_dest(*c, dest, p.flags);
+  // ip_vs_conn_new() takes the synced forwarding method over the dest's only when there is no
+  // dest; with one, the dest decides, as on the master. The local side of a FULLNAT
+  // connection is the record's, never the pool's.
+  if (c->fwd() == Fwd::kFullNat) {
+    c->laddr = p.laddr;
+    c->lport = p.lport;
+  }
+  c->state = state;
+  c->old_state = state;
+  c->timeout_ms = timeout_ms;
+  c->expires_ms = now_ms + timeout_ms;
+  if (!table_.link(*c)) {
+    if (dest != nullptr) dest->unbind_conn(kind_of(*c));
+    table_.free(*c);
+    ++stats_.create_failed;
+    return nullptr;
+  }
+  wheel_.arm(*c);
+  if (c->is_template())
+    ++stats_.templates_created;
+  else
+    ++stats_.conns_created;
+  return c;
+}
+
+void Tracker::set_synced_activity(Conn& c, bool inactive) {
+  if (c.is_template() || c.inactive() == inactive) return;
+  if (c.dest != nullptr) {
+    if (inactive)
+      c.dest->conn_became_inactive();
+    else
+      c.dest->conn_became_active();
+  }
+  c.flags = static_cast<uint16_t>(inactive ? c.flags | kConnInactive : c.flags & ~kConnInactive);
+}
+
+void Tracker::bind_synced(Conn& c, sched::Dest* dest) {
+  if (c.dest != nullptr || dest == nullptr) return;
+  bind_dest(c, dest, c.flags);  // the dest's forwarding method replaces the record's
+}
+
 // --- Persistence ------------------------------------------------------------------------
 
 Conn* Tracker::find_template(const TemplateKey& key) {

@@ -211,6 +211,17 @@ class Tracker {
   // controlled by it and the template's timer restarts. Null if the table is full.
   Conn* create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Conn* tmpl, uint64_t now_ms);
 
+  // --- Sync backup (ip_vs_proc_conn()) ------------------------------------------------------
+  // A connection or template as a sync record describes it: p.flags carries the record's
+  // flags (kConnSync added by the caller), `dest` may be null (created unbound, bound later by
+  // bind_synced()). State, timeout and in_pkts are the caller's to set; armed with `timeout_ms`.
+  Conn* create_synced(const ConnParams& p, sched::Dest* dest, uint16_t dport, uint8_t state,
+                      uint32_t timeout_ms, uint64_t now_ms);
+  // A record flipped INACTIVE: the flag and the dest's active/inactive counters follow.
+  void set_synced_activity(Conn& c, bool inactive);
+  // ip_vs_try_bind_dest(): an unbound synced entry meets its dest.
+  void bind_synced(Conn& c, sched::Dest* dest);
+
   // --- Persistence (ip_vs_sched_persist()) -------------------------------------------------
   // The template for `key` if one exists and passes check_template().
   Conn* find_template(const TemplateKey& key);

@@ -357,6 +357,8 @@ int Control::start_daemon(const Command& cmd) {
   if (!started.mcast_port) started.mcast_port = 8848;
   if (!started.mcast_ttl) started.mcast_ttl = 1;
   if (!started.sync_maxlen) started.sync_maxlen = started.mcast_group.is_v6() ? 1452 : 1472;
+  if (daemon_listener_)
+    if (int err = daemon_listener_(started, true)) return err;
   config_.daemons.push_back(started);
   std::sort(config_.daemons.begin(), config_.daemons.end(),
             [](const DaemonConfig& a, const DaemonConfig& b) { return a.state < b.state; });
@@ -367,6 +369,7 @@ int Control::stop_daemon(const Command& cmd) {
   auto it = std::find_if(config_.daemons.begin(), config_.daemons.end(),
                          [&](const DaemonConfig& d) { return d.state == cmd.daemon.state; });
   if (it == config_.daemons.end()) return ESRCH;
+  if (daemon_listener_) daemon_listener_(*it, false);
   config_.daemons.erase(it);
   return 0;
 }
@@ -477,6 +480,16 @@ int Control::set_config_listener(ConfigListener listener) {
   }
   for (const auto& [key, t] : trash_) delta.dests_added.emplace_back(t.service, t.dest.cfg);
   return delta.empty() ? 0 : config_listener_(delta);
+}
+
+int Control::set_daemon_listener(DaemonListener listener) {
+  std::lock_guard lock(mutex_);
+  daemon_listener_ = std::move(listener);
+  int first = 0;
+  if (daemon_listener_)
+    for (const auto& d : config_.daemons)
+      if (int err = daemon_listener_(d, true); err && !first) first = err;
+  return first;
 }
 
 void Control::set_connection_source(std::function<std::vector<ConnView>()> source) {

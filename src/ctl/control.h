@@ -141,6 +141,13 @@ class Control {
   // set_config_listener() returns the first call's errno.
   using ConfigListener = std::function<int(const ConfigDelta&)>;
   int set_config_listener(ConfigListener listener);
+  // Starts (true) or stops (false) a sync daemon the table now has or no longer has, under the
+  // control lock: uvsd's data plane runs the threads. A non-zero errno refuses a start, which
+  // then fails with it (the kernel's start_sync_thread() failing to make its socket); a stop
+  // always happens. set_daemon_listener() starts the daemons already configured and returns
+  // the first errno.
+  using DaemonListener = std::function<int(const DaemonConfig&, bool start)>;
+  int set_daemon_listener(DaemonListener listener);
   // Where -c listings come from (the workers' connection tables).
   void set_connection_source(std::function<std::vector<ConnView>()> source);
 
@@ -198,6 +205,7 @@ class Control {
   uint64_t generation_ = 0;
   dp::EpochPublisher<dp::Snapshot> publisher_;
   ConfigListener config_listener_;
+  DaemonListener daemon_listener_;
   std::function<std::vector<ConnView>()> connection_source_;
 
   std::mutex estimator_mutex_;

@@ -439,5 +439,36 @@ TEST_F(ControlTest, SummaryAndOneServiceListWhatTheTableLists) {
   EXPECT_FALSE(ctl_.service(tcp("10.0.0.3", 80)).has_value());
 }
 
+// The data plane runs the sync threads: it hears every start and stop, can refuse a start
+// (its socket failed), and hears about daemons configured before it was there.
+TEST_F(ControlTest, SyncDaemonsReachTheDaemonListener) {
+  Command d;
+  d.kind = CommandKind::kStartDaemon;
+  d.daemon.state = kDaemonMaster;
+  d.daemon.mcast_ifn = "lo";
+  ASSERT_EQ(ctl_.apply(d), 0);  // before a listener: configuration only
+  std::vector<std::pair<int, bool>> heard;
+  int refuse = 0;
+  ASSERT_EQ(ctl_.set_daemon_listener([&](const DaemonConfig& c, bool start) {
+    heard.emplace_back(c.state, start);
+    EXPECT_EQ(c.mcast_port, 8848);  // defaults filled before the listener sees it
+    return start ? refuse : 0;
+  }), 0);
+  ASSERT_EQ(heard, (std::vector<std::pair<int, bool>>{{kDaemonMaster, true}}));
+  d.daemon.state = kDaemonBackup;
+  refuse = EADDRINUSE;
+  EXPECT_EQ(ctl_.apply(d), EADDRINUSE);
+  EXPECT_EQ(ctl_.table().daemons.size(), 1u);  // refused: not configured
+  refuse = 0;
+  EXPECT_EQ(ctl_.apply(d), 0);
+  EXPECT_EQ(ctl_.table().daemons.size(), 2u);
+  d.kind = CommandKind::kStopDaemon;
+  d.daemon.state = kDaemonMaster;
+  EXPECT_EQ(ctl_.apply(d), 0);
+  EXPECT_EQ(heard.back(), std::make_pair(kDaemonMaster, false));
+  EXPECT_EQ(ctl_.apply(d), ESRCH);
+  EXPECT_EQ(heard.size(), 4u);
+}
+
 }  // namespace
 }  // namespace uvs::ctl

@@ -96,7 +96,9 @@ bool read_options(const uint8_t* p, const uint8_t* end, SyncConn& c, Reject& why
           return false;
         }
         seen = true;
-        if (name) c.has_pe = true;
+        // ip_vs_conn_fill_param_sync() looks a PE up only for PE data (and refuses data
+        // without a name); uvs registers none, so PE data skips the record.
+        if (!name) c.has_pe = true;
         break;
       }
       default:
@@ -107,8 +109,7 @@ bool read_options(const uint8_t* p, const uint8_t* end, SyncConn& c, Reject& why
           c.fnat.seq_delta = get32(p + 4);
           std::memcpy(c.fnat.laddr.data(), p + 8, addr_len(c.inet6));
         } else if (!(type & kOptParam)) {
-          why = Reject::kUnknownOption;
-          return false;
+          c.unknown_mandatory = true;  // the record is skipped, the message read on
         }
         break;  // an optional parameter uvs does not know (or a malformed own one): ignored
     }
@@ -143,7 +144,7 @@ size_t read_v1(std::span<const uint8_t> msg, std::span<SyncConn> out, ReadStats&
     SyncConn c;
     c.inet6 = p[0] & kTypeInet6;
     const size_t fixed = c.inet6 ? kRecordV6 : kRecordV4;
-    if (size < fixed) {  // ip_vs_proc_sync_conn(): -10
+    if ((!c.inet6 && p[0] != 0) || size < fixed) {  // ip_vs_proc_sync_conn(): -10, -20
       stats.count(Reject::kRecordMalformed);
       return n;
     }
@@ -165,7 +166,9 @@ size_t read_v1(std::span<const uint8_t> msg, std::span<SyncConn> out, ReadStats&
       return n;
     }
     c.flags &= kBackupFlagsMask;
-    if (!acceptable(c, stats)) {
+    if (c.unknown_mandatory) {
+      stats.count(Reject::kUnknownOption);
+    } else if (!acceptable(c, stats)) {
       // skipped alone
     } else if (c.has_pe) {  // ip_vs_conn_fill_param_sync(): the named PE is not registered
       stats.count(Reject::kPe);

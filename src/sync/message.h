@@ -3,7 +3,8 @@
 // ip_vs_process_message() and ip_vs_proc_sync_conn() read them, errors included: a bad header
 // drops the message, a bad record drops it and the rest of the message, a record for an unknown
 // protocol or state is skipped alone. Plain functions over byte buffers, no sockets, no
-// allocation after construction: the master's builder runs on the workers.
+// allocation after construction: the master's builder runs on the workers. (Skipped alone:
+// unknown protocol or state, an unknown mandatory option, PE data.)
 //
 // What the kernel's records cannot carry and a uvs backup needs to restore a FULLNAT connection
 // whole (local address and port, the sequence shift, the TOA and timestamp bits) travels in an
@@ -69,7 +70,8 @@ struct SyncConn {
   std::array<uint8_t, 16> caddr{}, vaddr{}, daddr{};
   bool has_seq = false;  // SEQ data (only with flags & SEQ_MASK)
   SeqData in_seq, out_seq;
-  bool has_pe = false;   // a persistence engine was named (the record needs that PE)
+  bool has_pe = false;   // PE data: the record needs a persistence engine uvs lacks
+  bool unknown_mandatory = false;  // an option uvs does not know and may not ignore
   bool has_fnat = false;
   FullNatData fnat;
 };
@@ -103,8 +105,9 @@ enum class Reject : uint8_t {
   kRecordShort,      // a record's fixed part runs past the end: rest dropped
   kRecordOverrun,    // a record's size runs past the end: rest dropped
   kRecordVersion,    // a record version other than 0: rest dropped
-  kRecordMalformed,  // options that overrun, repeat or have bad lengths: rest dropped
-  kUnknownOption,    // an unknown mandatory option: rest dropped
+  kRecordMalformed,  // a bad type, options that overrun, repeat or have bad lengths: rest
+                     // dropped
+  kUnknownOption,    // an unknown mandatory option: record skipped
   kProtocol,         // unknown protocol: record skipped
   kState,            // state out of range for the protocol: record skipped
   kPe,               // needs a persistence engine uvs does not have: record skipped

@@ -213,10 +213,16 @@ class Damaged : public ::testing::Test {
   ReadStats stats_;
 };
 
-TEST_F(Damaged, AnUnknownMandatoryOptionDropsTheRest) {
+TEST_F(Damaged, AnUnknownMandatoryOptionSkipsTheRecordAlone) {
   add_option({0x05, 2, 0xaa, 0xbb});
-  EXPECT_TRUE(read(msg_, stats_).empty());
+  EXPECT_EQ(read(msg_, stats_).size(), 1u);
   EXPECT_EQ(rejected(stats_, Reject::kUnknownOption), 1u);
+}
+
+TEST_F(Damaged, ATypeWithUnknownBitsDropsTheRest) {
+  msg_[8] = 0x02;
+  EXPECT_TRUE(read(msg_, stats_).empty());
+  EXPECT_EQ(rejected(stats_, Reject::kRecordMalformed), 1u);
 }
 
 TEST_F(Damaged, AnUnknownOptionalOptionIsIgnored) {
@@ -241,11 +247,16 @@ TEST_F(Damaged, AZeroLengthOptionDropsTheRest) {
   EXPECT_TRUE(read(msg_, stats_).empty());
 }
 
-TEST_F(Damaged, APersistenceEngineUvsLacksSkipsTheRecordAlone) {
-  add_option({kOptPeName, 3, 's', 'i', 'p'});
+TEST_F(Damaged, PersistenceEngineDataSkipsTheRecordAlone) {
+  add_option({kOptPeData, 4, 'c', 'a', 'l', 'l', kOptPeName, 3, 's', 'i', 'p'});
   const auto got = read(msg_, stats_);
   EXPECT_EQ(got.size(), 1u);
   EXPECT_EQ(rejected(stats_, Reject::kPe), 1u);
+}
+
+TEST_F(Damaged, APersistenceEngineNameAloneIsNoObstacle) {
+  add_option({kOptPeName, 3, 's', 'i', 'p'});
+  EXPECT_EQ(read(msg_, stats_).size(), 2u);
 }
 
 TEST_F(Damaged, AnUnknownProtocolOrStateSkipsTheRecordAlone) {

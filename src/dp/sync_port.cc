@@ -1,0 +1,86 @@
+#include "dp/sync_port.h"
+
+namespace uvs::dp {
+
+bool SyncPort::push(const sync::SyncConn& record) {
+  sync::SyncConn* slot = inbox_.claim();
+  if (!slot) {
+    inbox_full_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  *slot = record;
+  inbox_.publish();
+  return true;
+}
+
+void SyncPort::announce(sync::Outbox& box, conn::Tracker& tracker, conn::Conn& c,
+                        const Sysctls& sysctls, uint64_t now_ms, bool force) {
+  const sync::SyncSettings settings{sysctls.sync_threshold, sysctls.sync_period, false};
+  // ip_vs_sync_conn(): the connection (never a ONE_PACKET one), then its controlling template
+  // with the template's own count.
+  conn::Conn* cp = &c;
+  uint32_t pkts = (c.flags & conn::kConnOnePacket) ? static_cast<uint32_t>(settings.threshold)
+                                                    : c.in_pkts;
+  bool skip = c.flags & conn::kConnOnePacket;
+  for (int depth = 0; cp != nullptr && depth < 2; ++depth) {
+    conn::Conn* control = tracker.control_of(*cp);
+    bool due = force;
+    if (force)
+      cp->old_state = cp->state;
+    else
+      due = sync::sync_needed(*cp, settings, pkts, control != nullptr);
+    sync::SyncConn record;
+    if (!skip && due && sync::record_of(*cp, record)) {
+      box.add(record, now_ms);
+      ++stats_.synced;
+    }
+    skip = false;
+    if (control == nullptr) break;
+    cp = control;
+    pkts = cp->is_template() ? ++cp->in_pkts : static_cast<uint32_t>(settings.threshold);
+  }
+}
+
+sched::Dest* SyncPort::find_dest(void* snapshot, const sync::SyncConn& r) {
+  // ip_vs_find_dest(): the service by <af, protocol, vaddr, vport> or by fwmark, then the
+  // real server; a fwmark service's non-NAT real servers have no port of their own.
+  const auto& snap = *static_cast<const Snapshot*>(snapshot);
+  const uint16_t af = r.inet6 ? AF_INET6 : AF_INET;
+  InetAddr vaddr, daddr;
+  vaddr.family = daddr.family = af;
+  vaddr.bytes = r.vaddr;
+  daddr.bytes = r.daddr;
+  const ServiceEntry* svc = r.fwmark ? snap.find_fwmark(af, r.fwmark) : nullptr;
+  if (!svc) svc = snap.find_exact(af, r.protocol, vaddr, r.vport);
+  if (!svc || !svc->sched) return nullptr;
+  uint16_t port = r.dport;
+  if (svc->cfg.key.fwmark && (r.flags & conn::kConnFwdMask) != static_cast<uint32_t>(Fwd::kMasq))
+    port = 0;
+  for (sched::Dest* d : svc->sched->dests())
+    if (d->key().addr == daddr && d->key().port == port) return d;
+  return nullptr;
+}
+
+bool SyncPort::tick(conn::Tracker& tracker, const Snapshot& snap, int sync_threshold,
+                    uint64_t now_ms, uint32_t budget) {
+  if (sync::Outbox* box = outbox_.load(std::memory_order_acquire))
+    box->flush_if_older(now_ms);
+  bool worked = false;
+  void* ctx = const_cast<Snapshot*>(&snap);
+  while (budget-- > 0) {
+    const sync::SyncConn* r = inbox_.peek();
+    if (!r) break;
+    switch (sync::apply_record(tracker, *r, &find_dest, ctx, sync_threshold, now_ms)) {
+      case sync::Applied::kCreated:
+      case sync::Applied::kUpdated:
+      case sync::Applied::kReplaced: ++stats_.applied; break;
+      case sync::Applied::kIgnored: ++stats_.ignored; break;
+      case sync::Applied::kTableFull: ++stats_.table_full; break;
+    }
+    inbox_.release();
+    worked = true;
+  }
+  return worked;
+}
+
+}  // namespace uvs::dp

@@ -69,11 +69,12 @@ struct VirtualServer {
 RealServer nat_server(int k, int weight = 1) { return {Lab::server_v4(k), 8000, weight, 80}; }
 
 // keepalived.conf with one virtual_server: the shape of keepalived's own examples.
-std::string keepalived_conf(const std::string& router_id, const VirtualServer& vs) {
+std::string keepalived_conf(const std::string& router_id, const VirtualServer& vs,
+                            const std::string& more_global_defs = "") {
   std::ostringstream c;
   c << "global_defs {\n"
     << "    router_id " << router_id << "\n"
-    << "}\n\n"
+    << more_global_defs << "}\n\n"
     << "virtual_server " << vs.vip << " " << vs.port << " {\n"
     << "    delay_loop " << kDelayLoop << "\n"
     << "    lb_algo " << vs.algo << "\n"
@@ -712,8 +713,18 @@ done
 )SH";
 
 // The vrrp_instance of director ME (11 or 12) whose peer is PEER.
-std::string vrrp_instance(int me, int peer, int priority) {
+std::string vrrp_instance(int me, int peer, int priority, const std::string& track_script = "") {
   std::ostringstream c;
+  if (!track_script.empty()) {
+    // The script's exit status is the director's health: 1 s apart, one failure is enough.
+    c << "\nvrrp_script chk_uvsd {\n"
+      << "    script \"" << track_script << "\"\n"
+      << "    interval 1\n"
+      << "    timeout 1\n"
+      << "    fall 1\n"
+      << "    rise 1\n"
+      << "}\n";
+  }
   c << "\nvrrp_instance VI_1 {\n"
     << "    state BACKUP\n"
     << "    interface d0\n"
@@ -727,8 +738,9 @@ std::string vrrp_instance(int me, int peer, int priority) {
     << "    virtual_ipaddress {\n"
     << "        10.99.1.1/24 dev d0\n"
     << "        172.17.0.1/16 dev d1\n"
-    << "    }\n"
-    << "}\n";
+    << "    }\n";
+  if (!track_script.empty()) c << "    track_script {\n        chk_uvsd\n    }\n";
+  c << "}\n";
   return c.str();
 }
 
@@ -764,38 +776,41 @@ class VrrpTest : public KeepalivedTest {
            (ka_a_ ? ka_a_->log() : "") + "\n[keepalived B]\n" + (ka_b_ ? ka_b_->log() : "");
   }
 
-  std::string socket_b_;
-  Process* ka_a_ = nullptr;
-  Process* ka_b_ = nullptr;
-};
+  // The two-director lab, director B's uvsd, and keepalived on both (A priority 150, B 100),
+  // each checking the real servers for its own uvsd; with TRACK, each VRRP instance also tracks
+  // `uvsadm --socket <its uvsd> -L -n -t VIP:80` (its uvsd answers and has the service).
+  void start_two_directors(bool track) {
+    ASSERT_NO_FATAL_FAILURE(start_shaped_lab(2, kTwoDirectorsLab, {"d0", "d1"}));
+    ns_a_ = lab_->director();
+    ns_b_ = lab_->prefix() + "s9";
+    socket_b_ = lab_->tmp("uvsd-b.sock");
+    Process& uvsd_b = spawn(ns_b_,
+                            {build_path("uvsd"), "--socket", socket_b_, "--conn-max", "65536",
+                             "--interface", "d0", "--interface", "d1"},
+                            "uvsd-b");
+    ASSERT_TRUE(
+        wait_until([&] { return std::filesystem::exists(socket_b_) || !uvsd_b.running(); }, 15s) &&
+        uvsd_b.running())
+        << "director B's uvsd did not start\n"
+        << uvsd_b.log();
+    conf_a_ = lab_->tmp("keepalived-a.conf");
+    conf_b_ = lab_->tmp("keepalived-b.conf");
+    const VirtualServer vs = nat_service(Check::kTcp);
+    auto script = [&](const std::string& socket) {
+      return track ? build_path("uvsadm") + " --socket " + socket + " -L -n -t " + kService
+                   : std::string();
+    };
+    const std::string globals = track ? "    script_user root\n" : "";
+    ASSERT_TRUE(write_file(conf_a_, keepalived_conf("uvs-" + lab_->prefix() + "-a", vs, globals) +
+                                        vrrp_instance(11, 12, 150, script(director_->socket()))));
+    ASSERT_TRUE(write_file(conf_b_, keepalived_conf("uvs-" + lab_->prefix() + "-b", vs, globals) +
+                                        vrrp_instance(12, 11, 100, script(socket_b_))));
+    ka_a_ = &launch_keepalived(ns_a_, director_->socket(), conf_a_, tag_a_ = "keepalived-a");
+    ka_b_ = &launch_keepalived(ns_b_, socket_b_, conf_b_, "keepalived-b");
 
-TEST_F(VrrpTest, StoppingTheMastersKeepalivedMovesTheServiceToTheBackup) {
-  ASSERT_NO_FATAL_FAILURE(start_shaped_lab(2, kTwoDirectorsLab, {"d0", "d1"}));
-  const std::string ns_a = lab_->director(), ns_b = lab_->prefix() + "s9";
-  socket_b_ = lab_->tmp("uvsd-b.sock");
-  Process& uvsd_b = spawn(ns_b,
-                          {build_path("uvsd"), "--socket", socket_b_, "--conn-max", "65536",
-                           "--interface", "d0", "--interface", "d1"},
-                          "uvsd-b");
-  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(socket_b_) || !uvsd_b.running(); },
-                         15s) &&
-              uvsd_b.running())
-      << "director B's uvsd did not start\n"
-      << uvsd_b.log();
-
-  const std::string conf_a = lab_->tmp("keepalived-a.conf"), conf_b = lab_->tmp("keepalived-b.conf");
-  const VirtualServer vs = nat_service(Check::kTcp);
-  ASSERT_TRUE(write_file(conf_a, keepalived_conf("uvs-" + lab_->prefix() + "-a", vs) +
-                                     vrrp_instance(11, 12, 150)));
-  ASSERT_TRUE(write_file(conf_b, keepalived_conf("uvs-" + lab_->prefix() + "-b", vs) +
-                                     vrrp_instance(12, 11, 100)));
-  ka_a_ = &launch_keepalived(ns_a, director_->socket(), conf_a, "keepalived-a");
-  ka_b_ = &launch_keepalived(ns_b, socket_b_, conf_b, "keepalived-b");
-
-  {
     SCOPED_TRACE("A is master (priority 150), both uvsd have the virtual server");
-    ASSERT_TRUE(wait_until([&] { return holds_gateway(ns_a); }, 15s)) << context_b();
-    EXPECT_FALSE(holds_gateway(ns_b)) << context_b();
+    ASSERT_TRUE(wait_until([&] { return holds_gateway(ns_a_); }, 15s)) << context_b();
+    EXPECT_FALSE(holds_gateway(ns_b_)) << context_b();
     EXPECT_TRUE(wait_table([&](const Table& t) { return has_both_servers(t); }, 15s))
         << context_b();
     EXPECT_TRUE(wait_until(
@@ -808,18 +823,43 @@ TEST_F(VrrpTest, StoppingTheMastersKeepalivedMovesTheServiceToTheBackup) {
     EXPECT_EQ(conns_b(), 0) << context_b();
   }
 
+  // Stops A's keepalived (SIGTERM) and starts it again, as `systemctl restart` does.
+  void restart_keepalived_a() {
+    kill(parent_pid(*ka_a_, tag_a_), SIGTERM);
+    ASSERT_TRUE(ka_a_->wait(15s).has_value()) << context_b();
+    tag_a_ += "+";
+    ka_a_ = &launch_keepalived(ns_a_, director_->socket(), conf_a_, tag_a_);
+  }
+
+  // SIGTERM to both keepalived: they exit and leave both tables empty.
+  void stop_both() {
+    for (auto [ka, tag] : {std::pair{ka_a_, tag_a_}, std::pair{ka_b_, std::string("keepalived-b")}}) {
+      kill(parent_pid(*ka, tag), SIGTERM);
+      EXPECT_TRUE(ka->wait(15s).has_value()) << tag << "\n" << context_b();
+    }
+    EXPECT_TRUE(director_->table().services.empty()) << context_b();
+    EXPECT_TRUE(parse_table(adm_b({"-Ln"}).out, false).services.empty()) << context_b();
+  }
+
+  std::string ns_a_, ns_b_, socket_b_, conf_a_, conf_b_, tag_a_;
+  Process* ka_a_ = nullptr;
+  Process* ka_b_ = nullptr;
+};
+
+TEST_F(VrrpTest, StoppingTheMastersKeepalivedMovesTheServiceToTheBackup) {
+  ASSERT_NO_FATAL_FAILURE(start_two_directors(false));
+
   {
     SCOPED_TRACE("A's keepalived stops: B takes the gateways, new connections go through B");
     const auto t0 = Clock::now();
-    kill(parent_pid(*ka_a_, "keepalived-a"), SIGTERM);
-    ASSERT_TRUE(wait_until([&] { return holds_gateway(ns_b); }, 10s, 20ms)) << context_b();
-    const long moved = ms_since(t0);
-    std::cout << "[ failover ] master's keepalived stopped -> backup holds the VIP in " << moved
-              << " ms (advert_int 1 s)" << std::endl;
+    kill(parent_pid(*ka_a_, tag_a_), SIGTERM);
+    ASSERT_TRUE(wait_until([&] { return holds_gateway(ns_b_); }, 10s, 20ms)) << context_b();
+    std::cout << "[ failover ] master's keepalived stopped -> backup holds the VIP in "
+              << ms_since(t0) << " ms (advert_int 1 s)" << std::endl;
     auto status = ka_a_->wait(15s);
     ASSERT_TRUE(status.has_value()) << context_b();
     EXPECT_EQ(*status, 0) << context_b();
-    EXPECT_FALSE(holds_gateway(ns_a));
+    EXPECT_FALSE(holds_gateway(ns_a_));
     EXPECT_TRUE(director_->table().services.empty()) << context_b();
     auto answers = curl_each(http_url(kVip), 10);
     EXPECT_EQ(tally(answers), (std::map<std::string, int>{{"s1", 5}, {"s2", 5}}));
@@ -829,8 +869,9 @@ TEST_F(VrrpTest, StoppingTheMastersKeepalivedMovesTheServiceToTheBackup) {
   {
     SCOPED_TRACE("A's keepalived starts again: A (higher priority, preempt) takes them back");
     const auto t0 = Clock::now();
-    ka_a_ = &launch_keepalived(ns_a, director_->socket(), conf_a, "keepalived-a2");
-    ASSERT_TRUE(wait_until([&] { return holds_gateway(ns_a) && !holds_gateway(ns_b); }, 15s, 20ms))
+    tag_a_ = "keepalived-a2";
+    ka_a_ = &launch_keepalived(ns_a_, director_->socket(), conf_a_, tag_a_);
+    ASSERT_TRUE(wait_until([&] { return holds_gateway(ns_a_) && !holds_gateway(ns_b_); }, 15s, 20ms))
         << context_b();
     std::cout << "[ failover ] master's keepalived started -> it holds the VIP again in "
               << ms_since(t0) << " ms" << std::endl;
@@ -842,12 +883,59 @@ TEST_F(VrrpTest, StoppingTheMastersKeepalivedMovesTheServiceToTheBackup) {
     EXPECT_EQ(conns_a(), before + 10) << context_b();
   }
 
-  for (auto [ka, tag] : {std::pair{ka_a_, "keepalived-a2"}, std::pair{ka_b_, "keepalived-b"}}) {
-    kill(parent_pid(*ka, tag), SIGTERM);
-    EXPECT_TRUE(ka->wait(15s).has_value()) << tag << "\n" << context_b();
+  stop_both();
+}
+
+// The master's uvsd dies (SIGKILL). keepalived does not notice by itself: its requests are
+// relayed per request, so a dead uvsd only fails them. A vrrp_script tracking
+// `uvsadm -L -n -t VIP:80` puts the instance in FAULT, which hands the gateways to B. uvsd started
+// again has an empty table (keepalived never reads back, and a SIGHUP only edits what it
+// believes is there), so A stays in FAULT and B keeps the traffic until A's keepalived restarts
+// (what a systemd unit bound to uvsd's would do): then A installs its table and takes over again.
+TEST_F(VrrpTest, KillingTheMastersUvsdMovesTheServiceToTheBackup) {
+  ASSERT_NO_FATAL_FAILURE(start_two_directors(true));
+
+  {
+    SCOPED_TRACE("A's uvsd is killed: A's track_script fails, B takes the gateways");
+    const auto t0 = Clock::now();
+    ASSERT_EQ(kill(director_->pid(), SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return holds_gateway(ns_b_) && !holds_gateway(ns_a_); }, 10s, 20ms))
+        << context_b();
+    std::cout << "[ failover ] master's uvsd killed -> backup holds the VIP in " << ms_since(t0)
+              << " ms (vrrp_script interval 1 s, advert_int 1 s)" << std::endl;
+    EXPECT_TRUE(ka_a_->running()) << "keepalived exited when its uvsd died\n" << context_b();
+    auto answers = curl_each(http_url(kVip), 10);
+    EXPECT_EQ(tally(answers), (std::map<std::string, int>{{"s1", 5}, {"s2", 5}}));
+    EXPECT_EQ(conns_b(), 10) << context_b();
   }
-  EXPECT_TRUE(director_->table().services.empty()) << context_b();
-  EXPECT_TRUE(parse_table(adm_b({"-Ln"}).out, false).services.empty()) << context_b();
+
+  {
+    SCOPED_TRACE("A's uvsd starts again, empty: A stays in FAULT, B keeps the traffic");
+    director_->stop();  // reaps the killed one
+    ASSERT_TRUE(director_->start()) << director_->log();
+    std::this_thread::sleep_for(3s);
+    EXPECT_TRUE(director_->table().services.empty()) << context_b();
+    EXPECT_TRUE(holds_gateway(ns_b_)) << context_b();
+    EXPECT_FALSE(holds_gateway(ns_a_)) << context_b();
+    curl_each(http_url(kVip), 4);
+    EXPECT_EQ(conns_b(), 14) << context_b();
+  }
+
+  {
+    SCOPED_TRACE("A's keepalived restarts: A's table is back and A takes the gateways back");
+    const auto t0 = Clock::now();
+    ASSERT_NO_FATAL_FAILURE(restart_keepalived_a());
+    ASSERT_TRUE(wait_until([&] { return holds_gateway(ns_a_) && !holds_gateway(ns_b_); }, 15s, 20ms))
+        << context_b();
+    std::cout << "[ failover ] master's keepalived restarted on its new uvsd -> it holds the VIP "
+              << "again in " << ms_since(t0) << " ms" << std::endl;
+    EXPECT_TRUE(has_both_servers(director_->table())) << context_b();
+    auto answers = curl_each(http_url(kVip), 10);
+    EXPECT_EQ(tally(answers), (std::map<std::string, int>{{"s1", 5}, {"s2", 5}}));
+    EXPECT_EQ(conns_a(), 10) << context_b();
+  }
+
+  stop_both();
 }
 
 // ---------------------------------------------------------------------------------------------

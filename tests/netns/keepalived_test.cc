@@ -731,18 +731,11 @@ TEST_F(KeepalivedTest, NatHealthCheckOnTheServicePortKeepsTheServersUp) {
   stop_and_expect_clean_table();
 }
 
-// KNOWN BUG (uvsd): a service deleted and added again (keepalived stopped and started, or
-// `uvsadm -D` then `-A`) while the connection table still holds connections to its real servers
-// (TIME_WAIT: 2 minutes) counts its new connections on its real servers (whose counters go on from
-// the old ones: 5 + 5) but not on itself: `-Ln --stats` shows Conns 0, InPkts 0... for the
-// service. The kernel zeroes a real server's counters when it comes back from the trash into
-// another service (__ip_vs_update_dest), and counts the service. Reproduced with uvsadm alone:
-//   -A -t VIP:80 -s rr; -a ... -r RS1 -m; -a ... -r RS2 -m; 10 curls; -D -t VIP:80; the same
-//   -A/-a again; 10 curls -> service "Conns 0", each real server "Conns 10".
+// keepalived stopped and started again deletes and re-adds its service while the connection
+// table still holds connections to its real servers (TIME_WAIT): the new service counts its new
+// connections, and its real servers, back from the trash into another service, count from zero
+// (__ip_vs_update_dest()). Before 7929769 uvsd counted them for the deleted service.
 TEST_F(KeepalivedTest, RestartedKeepalivedCountsNewConnectionsOnItsService) {
-  UVS_KNOWN_BUG(
-      "a service deleted and re-added while connections to its real servers remain counts "
-      "nothing on itself");
   ASSERT_NO_FATAL_FAILURE(start_lab(2));
   ASSERT_NO_FATAL_FAILURE(
       write_conf(keepalived_conf("uvs-" + lab_->prefix(), nat_service(Check::kTcp))));
@@ -885,8 +878,7 @@ class VrrpTest : public KeepalivedTest {
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, "", 20s);
   }
-  // Connections the director scheduled for the service: the sum over its real servers (the
-  // service's own counter stays 0 after a delete and re-add: RestartedKeepalivedCounts... below).
+  // Connections the director scheduled for the service: the sum over its real servers.
   long conns(const Table& stats) {
     const ServiceRow* s = stats.service("TCP", kService);
     if (!s) return -1;

@@ -1106,7 +1106,11 @@ class LdirectordTest : public KeepalivedTest {
   Process* ldirectord_ = nullptr;
 };
 
-TEST_F(LdirectordTest, NegotiateCheckFollowsARealServerFailingAndReturning) {
+// quiescent=no: a failed real server is deleted; quiescent=yes: its weight goes to 0.
+class LdirectordChecks : public LdirectordTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(LdirectordChecks, NegotiateCheckFollowsARealServerFailingAndReturning) {
+  const bool quiescent = GetParam();
   ASSERT_NO_FATAL_FAILURE(start_lab(2));
   // Checked on port 80 (checkport) for the reason NatHealthCheckOnTheServicePortKeepsTheServersUp
   // explains.
@@ -1115,7 +1119,7 @@ TEST_F(LdirectordTest, NegotiateCheckFollowsARealServerFailingAndReturning) {
       "negotiatetimeout=2\n"
       "checkinterval=1\n"
       "autoreload=no\n"
-      "quiescent=no\n"
+      "quiescent=" + std::string(quiescent ? "yes" : "no") + "\n"
       "logfile=\"" + lab_->tmp("ldirectord-own.log") + "\"\n"
       "virtual=" + kService + "\n"
       "\treal=" + nat_real(1) + " masq 1\n"
@@ -1144,17 +1148,22 @@ TEST_F(LdirectordTest, NegotiateCheckFollowsARealServerFailingAndReturning) {
   }
 
   {
-    SCOPED_TRACE("s2's nginx stops: ldirectord removes it");
+    SCOPED_TRACE(quiescent ? "s2's nginx stops: ldirectord sets its weight to 0"
+                           : "s2's nginx stops: ldirectord removes it");
     const auto t0 = Clock::now();
     ASSERT_NO_FATAL_FAILURE(stop_http_server(2));
     const long detect = time_until(
         [&](const Table& tb) {
-          return !has_dest(tb, kService, nat_real(2)) && has_dest(tb, kService, nat_real(1));
+          return (quiescent ? weight_of(tb, kService, nat_real(2)) == 0
+                            : !has_dest(tb, kService, nat_real(2))) &&
+                 weight_of(tb, kService, nat_real(1)) == 1;
         },
         15s, t0);
     ASSERT_GE(detect, 0) << director_->adm({"-Ln"}).out << ldirectord_log();
-    std::cout << "[ detect   ] ldirectord negotiate (checkinterval 1 s, negotiatetimeout 2 s): "
-              << "nginx stopped -> removed from uvsadm -Ln in " << detect << " ms" << std::endl;
+    std::cout << "[ detect   ] ldirectord negotiate (checkinterval 1 s, negotiatetimeout 2 s, "
+              << "quiescent=" << (quiescent ? "yes" : "no") << "): nginx stopped -> "
+              << (quiescent ? "weight 0" : "removed") << " in uvsadm -Ln in " << detect << " ms"
+              << std::endl;
     auto answers = curl_each(http_url(kVip), 10);
     EXPECT_EQ(tally(answers), (std::map<std::string, int>{{"s1", 10}}));
   }
@@ -1179,6 +1188,11 @@ TEST_F(LdirectordTest, NegotiateCheckFollowsARealServerFailingAndReturning) {
         << director_->adm({"-Ln"}).out << ldirectord_log();
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Quiescent, LdirectordChecks, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "QuiescentYes" : "QuiescentNo");
+                         });
 
 }  // namespace
 }  // namespace uvs::testing::netns

@@ -575,6 +575,28 @@ TEST_F(KeepalivedTest, WithoutUvsdKeepalivedAndIpvsadmFailCleanly) {
   }
 }
 
+// uvsd hung (SIGSTOP) when keepalived starts: the library gives up on it (its timeout) and
+// keepalived exits as without ip_vs, within 20 s; uvsd, continued, has applied nothing.
+TEST_F(KeepalivedTest, WithAHungUvsdKeepalivedGivesUp) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(2));
+  ASSERT_NO_FATAL_FAILURE(
+      write_conf(keepalived_conf("uvs-" + lab_->prefix(), nat_service(Check::kTcp))));
+  ASSERT_EQ(kill(director_->pid(), SIGSTOP), 0);
+  const auto t0 = Clock::now();
+  Process& ka = start_keepalived();
+  auto status = ka.wait(20s);
+  const long took = ms_since(t0);
+  kill(director_->pid(), SIGCONT);
+  ASSERT_TRUE(status.has_value()) << "keepalived still runs after 20 s with uvsd stopped\n"
+                                  << keepalived_log();
+  std::cout << "keepalived with uvsd stopped: exit " << *status << " after " << took << " ms"
+            << std::endl;
+  EXPECT_EQ(*status, 1) << keepalived_log();
+  EXPECT_NE(ka.log().find("Can't initialize ipvs"), std::string::npos) << keepalived_log();
+  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(director_->table().services.empty()) << director_->context();
+}
+
 // keepalived's other table shapes, in one keepalived.conf: an IPv6 service with persistence,
 // a fwmark service (sh with sh-port, DR, persistence with a netmask, thresholds), TUN with GUE
 // and a real server overriding it with GRE, a UDP service with one-packet scheduling, and

@@ -313,7 +313,7 @@ void autobind_locked(State& st, Sock& s) {
   uint32_t portid = static_cast<uint32_t>(getpid());
   while (portid_in_use(st, portid)) {
     portid = st.rover--;
-    if (st.rover == 0 || static_cast<int32_t>(st.rover) > -4096) st.rover = static_cast<uint32_t>(-4096);
+    if (static_cast<int32_t>(st.rover) > -4096) st.rover = static_cast<uint32_t>(-4096);
   }
   s.portid = portid;
   s.bound = true;
@@ -1241,5 +1241,6 @@ UVS_EXPORT int close_range(unsigned first, unsigned last, int flags) noexcept {
 
 UVS_EXPORT void closefrom(int lowfd) noexcept {
   ErrnoKeeper keep;
-  guarded([&]() -> int { return close_range_impl(static_cast<unsigned>(std::max(lowfd, 0)), ~0U, 0); });
+  const auto first = static_cast<unsigned>(std::max(lowfd, 0));
+  guarded([&]() -> int { return close_range_impl(first, ~0U, 0); });
 }

@@ -106,7 +106,7 @@ std::string keepalived_conf(const std::string& router_id, const VirtualServer& v
 }
 
 // The NAT service to SERVERS real servers, checked on their port 80 (the same nginx): see
-// NatHealthCheckOnTheServicePort for why not on 8000.
+// NatHealthCheckOnTheServicePortKeepsTheServersUp for why not on 8000.
 VirtualServer nat_service(Check check, int servers = 2) {
   VirtualServer vs;
   vs.check = check;
@@ -133,8 +133,8 @@ class KeepalivedTest : public LabTest {
   void TearDown() override {
     if (HasFailure() && keepalived_)
       std::cerr << "[keepalived.conf " << conf_ << "]\n" << read_file(conf_) << "\n";
-    // keepalived forks its checker (and VRRP) child into its own process group: the Process
-    // kills the whole group when LabTest's TearDown clears it.
+    // keepalived's checker and VRRP children stay in its process group, which the Process kills
+    // whole when LabTest's TearDown clears it, if the test left it running.
     keepalived_ = nullptr;
     LabTest::TearDown();
   }
@@ -161,7 +161,6 @@ class KeepalivedTest : public LabTest {
     ASSERT_TRUE(write_file(conf_, text));
   }
 
-  // Starts keepalived on the written configuration; SOCKET defaults to this lab's uvsd.
   // keepalived under the library in namespace NS, on configuration file CONF, talking to the uvsd
   // on SOCKET; TAG names its pid files (TAG.pid: the parent's) and its log.
   Process& launch_keepalived(const std::string& ns, const std::string& socket,

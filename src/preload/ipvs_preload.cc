@@ -749,8 +749,10 @@ bool passthrough() { return t_inside > 0 || state().active.load(std::memory_orde
 void atfork_prepare() { state().mu.lock(); }
 void atfork_release() { state().mu.unlock(); }
 
+// Both made before main(), so that no signal handler can be the first to construct them.
 __attribute__((constructor)) void init() {
   real();
+  state();
   pthread_atfork(atfork_prepare, atfork_release, atfork_release);
 }
 

@@ -463,6 +463,15 @@ TEST_F(Preload, KernelFamiliesAndIpvsInOneProcess) {
   r = run({build_path("uvs-ipvs"), "--socket", uvsd_.socket(), kPython, probe, "fds"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "ok\n") << r.err;
+  // iproute2's genl lists the kernel's families and IPVS among them.
+  if (access("/usr/sbin/genl", X_OK) == 0) {
+    r = run({build_path("uvs-ipvs"), "--socket", uvsd_.socket(), "/usr/sbin/genl", "ctrl",
+             "list"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("Name: nlctrl\n\tID: 0x10 "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Name: IPVS\n\tID: 0x"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("max attribs: 6"), std::string::npos) << r.out;
+  }
 }
 
 TEST_F(Preload, NonBlockingDumpIsPolledWhole) {

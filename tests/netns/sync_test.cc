@@ -1,0 +1,131 @@
+// Connection sync between two directors: the lab's uvsd is the master; a second uvsd, the
+// backup, sits in a namespace of its own joined to the director by a dedicated sync link, with
+// the same virtual service. What the master's clients open, the backup must hold: same
+// client, virtual address, real server and state, with the fast path on and off.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "tests/netns/netns_lab.h"
+
+namespace uvs::testing::netns {
+namespace {
+
+class SyncTest : public LabTest {
+ protected:
+  // The backup: namespace ${P}s99 (so that `scripts/lab down` takes it and its processes),
+  // veth sy0 (director) - sy1 (backup), uvsd on sy1 with its own socket.
+  void start_backup() {
+    backup_ns_ = lab_->prefix() + "s99";
+    const std::string d = lab_->director();
+    for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+             {kIp, "netns", "add", backup_ns_},
+             {kIp, "-n", d, "link", "add", "sy0", "type", "veth", "peer", "name", "sy1", "netns",
+              backup_ns_},
+             {kIp, "-n", d, "addr", "add", "10.250.0.1/24", "dev", "sy0"},
+             {kIp, "-n", backup_ns_, "addr", "add", "10.250.0.2/24", "dev", "sy1"},
+             {kIp, "-n", d, "link", "set", "sy0", "up"},
+             {kIp, "-n", backup_ns_, "link", "set", "sy1", "up"},
+             {kIp, "-n", backup_ns_, "link", "set", "lo", "up"}}) {
+      RunResult r = run(argv);
+      ASSERT_EQ(r.status, 0) << join(argv) << ": " << r.err;
+    }
+    backup_sock_ = lab_->tmp("backup.sock");
+    backup_ = &spawn(backup_ns_,
+                     {build_path("uvsd"), "--socket", backup_sock_, "--conn-max", "65536",
+                      "--interface", "sy1"},
+                     "backup-uvsd");
+    ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(backup_sock_); }, 15s, 50ms))
+        << backup_->log();
+  }
+  RunResult backup_adm(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {build_path("uvsadm"), "--socket", backup_sock_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, "", 20s);
+  }
+  bool backup_ok(const std::vector<std::string>& args) {
+    RunResult r = backup_adm(args);
+    EXPECT_EQ(r.status, 0) << join(args) << ": " << r.err << backup_->log();
+    return r.status == 0;
+  }
+  // The same service on both directors.
+  void configure(const std::string& vip) {
+    for (bool on_backup : {false, true}) {
+      auto ok = [&](const std::vector<std::string>& a) { return on_backup ? backup_ok(a) : adm(a); };
+      ASSERT_TRUE(ok({"-A", "-t", vip + ":80", "-s", "rr"}));
+      for (int k = 1; k <= 2; ++k)
+        ASSERT_TRUE(ok({"-a", "-t", vip + ":80", "-r", Lab::server_v4(k) + ":8000", "-m"}));
+    }
+  }
+  // -Lnc rows by client address:port.
+  static std::map<std::string, ConnRow> by_source(const std::string& listing) {
+    std::map<std::string, ConnRow> rows;
+    for (const ConnRow& c : parse_conns(listing)) rows[c.source] = c;
+    return rows;
+  }
+
+  void established_connections_reach_the_backup(bool offload) {
+    std::vector<std::string> args;
+    if (offload) args.push_back("--offload");
+    ASSERT_NO_FATAL_FAILURE(start_lab(2, args));
+    if (offload) {
+      ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
+    }
+    ASSERT_NO_FATAL_FAILURE(start_backup());
+    const std::string vip = "192.168.56.102";
+    ASSERT_NO_FATAL_FAILURE(configure(vip));
+    ASSERT_TRUE(backup_ok({"--start-daemon", "backup", "--mcast-interface", "sy1"}));
+    ASSERT_TRUE(adm({"--start-daemon", "master", "--mcast-interface", "sy0"}));
+    ASSERT_EQ(lab_->exec(lab_->client(),
+                         {"/usr/sbin/sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 131072"})
+                  .status,
+              0);
+    // Four downloads paced to last: ESTABLISHED on the master while the backup is read.
+    constexpr int kStreams = 4;
+    for (int i = 0; i < kStreams; ++i)
+      spawn(lab_->client(),
+            {"/usr/bin/curl", "-sS", "--max-time", "30", "--limit-rate", "1M", "-o",
+             lab_->tmp("dl" + std::to_string(i)), http_url(vip, 80, "/10m.bin")},
+            "dl" + std::to_string(i));
+    std::map<std::string, ConnRow> master, backup;
+    const bool synced = wait_until(
+        [&] {
+          master = by_source(director_->adm({"-Lnc"}).out);
+          backup = by_source(backup_adm({"-Lnc"}).out);
+          int matched = 0;
+          for (const auto& [source, m] : master) {
+            auto it = backup.find(source);
+            if (m.state == "ESTABLISHED" && it != backup.end() && it->second.state == m.state &&
+                it->second.virt == m.virt && it->second.dest == m.dest)
+              ++matched;
+          }
+          return matched == kStreams;
+        },
+        10s, 200ms);
+    EXPECT_TRUE(synced) << "master:\n"
+                        << director_->adm({"-Lnc"}).out << "backup:\n"
+                        << backup_adm({"-Lnc"}).out << backup_->log();
+    // The backup counts them on its real servers as the master does.
+    Table t = parse_table(backup_adm({"-Ln"}).out, false);
+    const ServiceRow* svc = t.service("TCP", vip + ":80");
+    ASSERT_NE(svc, nullptr) << backup_adm({"-Ln"}).out;
+    int active = 0;
+    for (int k = 1; k <= 2; ++k)
+      if (const DestRow* d = svc->dest(Lab::server_v4(k) + ":8000")) active += d->active;
+    EXPECT_EQ(active, kStreams) << backup_adm({"-Ln"}).out;
+  }
+
+  std::string backup_ns_, backup_sock_;
+  Process* backup_ = nullptr;
+};
+
+TEST_F(SyncTest, ABackupHoldsTheMastersEstablishedConnections) {
+  established_connections_reach_the_backup(/*offload=*/false);
+}
+
+TEST_F(SyncTest, ABackupHoldsOffloadedConnectionsToo) {
+  established_connections_reach_the_backup(/*offload=*/true);
+}
+
+}  // namespace
+}  // namespace uvs::testing::netns

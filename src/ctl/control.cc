@@ -262,6 +262,12 @@ int Control::add_dest(const Command& cmd) {
   if (trashed != trash_.end()) {
     node = std::move(trashed->second.dest);
     trash_.erase(trashed);
+    if (!node.rs->counts_into(*svc.counters)) {
+      // Back into a service deleted and made again: as __ip_vs_update_dest() binding the dest
+      // to another svc, its statistics start from zero and it counts for the new service.
+      node.stats->zero_now(node.rs->counters().fold());
+      node.rs->rebind_service(svc.counters);
+    }
   } else {
     node.rs = std::make_shared<dp::RealServer>(cmd.dest.key, options_.workers, svc.counters);
     node.stats = std::make_shared<StatsCell>();

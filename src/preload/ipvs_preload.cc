@@ -183,7 +183,7 @@ struct Sock {
   int kernel = -1;  // the hidden real NETLINK_GENERIC socket, opened on first use
   FdId kernel_id;
   uint32_t kernel_portid = 0;
-  std::deque<Bytes> pending;  // replies not yet on the pair (its queue holds ~10 datagrams)
+  std::deque<Bytes> pending;  // replies not yet on the pair (its queue is bounded)
 
   Sock() = default;
   Sock(const Sock&) = delete;
@@ -567,10 +567,11 @@ void top_up(Sock& s) {
 void tune_peer(int peer) {
   const int fl = real().fcntl(peer, F_GETFL);
   real().fcntl(peer, F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
-  // A dump's datagrams are charged to the writer until read: room for a full queue of them.
-  const int size = 4 << 20;
-  if (real().setsockopt(peer, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
-    real().setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  // Between a pair's ends unix_dgram_sendmsg() skips the max_dgram_qlen check: what bounds the
+  // queue is the writer's SO_SNDBUF (datagrams are charged to it until read). A fixed size,
+  // whatever wmem_default is: a few dozen datagrams queued, the rest pending here, in user memory.
+  const int size = 64 << 10;
+  real().setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 }
 
 // The pair's hidden end, made again if the process closed it behind our back (daemonizing code

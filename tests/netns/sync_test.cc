@@ -7,6 +7,7 @@
 #include <map>
 
 #include "tests/netns/netns_lab.h"
+#include "tests/netns/two_directors_lab.h"
 
 namespace uvs::testing::netns {
 namespace {
@@ -115,7 +116,7 @@ class SyncTest : public LabTest {
     EXPECT_EQ(active, kStreams) << backup_adm({"-Ln"}).out;
   }
 
-  std::string backup_ns_, backup_sock_;
+  std::string backup_ns_, backup_sock_, b_sock_;
   Process* backup_ = nullptr;
 };
 
@@ -125,6 +126,94 @@ TEST_F(SyncTest, ABackupHoldsTheMastersEstablishedConnections) {
 
 TEST_F(SyncTest, ABackupHoldsOffloadedConnectionsToo) {
   established_connections_reach_the_backup(/*offload=*/true);
+}
+
+// The failover itself: two directors on the same client and real-server segments, syncing over
+// the real-server segment that both also forward on. Twenty paced downloads run through
+// director A (which holds both gateway addresses); A's uvsd is killed with SIGKILL and its links
+// go down; the gateways move to B with gratuitous ARP, as keepalived would move them. Every
+// download finishes, byte for byte, through B.
+class SyncFailoverTest : public SyncTest {
+ protected:
+  RunResult b_adm(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {build_path("uvsadm"), "--socket", b_sock_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, "", 20s);
+  }
+  void take_gateways(const std::string& ns) {
+    for (const auto& [addr, dev] : {std::pair{"10.99.1.1/24", "d0"}, {"172.17.0.1/16", "d1"}}) {
+      RunResult r = lab_->exec(ns, {kIp, "addr", "add", addr, "dev", dev});
+      ASSERT_EQ(r.status, 0) << ns << " " << addr << ": " << r.err;
+      const std::string ip = std::string(addr).substr(0, std::string(addr).find('/'));
+      r = lab_->exec(ns, {"/usr/bin/python3", "-c", kGratuitousArp, dev, ip});
+      ASSERT_EQ(r.status, 0) << r.err;
+    }
+  }
+};
+
+TEST_F(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
+  ASSERT_NO_FATAL_FAILURE(start_shaped_lab(2, kTwoDirectorsLab, {"d0", "d1"}));
+  const std::string b = lab_->prefix() + "s9";
+  b_sock_ = lab_->tmp("b.sock");
+  Process& uvsd_b = spawn(b,
+                          {build_path("uvsd"), "--socket", b_sock_, "--conn-max", "65536",
+                           "--interface", "d0", "--interface", "d1"},
+                          "uvsd-b");
+  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(b_sock_); }, 15s, 50ms))
+      << uvsd_b.log();
+  const std::string vip = "192.168.56.102";
+  for (bool on_b : {false, true}) {
+    auto ok = [&](const std::vector<std::string>& a) {
+      if (!on_b) return adm(a);
+      RunResult r = b_adm(a);
+      EXPECT_EQ(r.status, 0) << join(a) << ": " << r.err;
+      return r.status == 0;
+    };
+    ASSERT_TRUE(ok({"-A", "-t", vip + ":80", "-s", "rr"}));
+    for (int k = 1; k <= 2; ++k)
+      ASSERT_TRUE(ok({"-a", "-t", vip + ":80", "-r", Lab::server_v4(k) + ":8000", "-m"}));
+  }
+  ASSERT_EQ(b_adm({"--start-daemon", "backup", "--mcast-interface", "d1"}).status, 0);
+  ASSERT_TRUE(adm({"--start-daemon", "master", "--mcast-interface", "d1"}));
+  ASSERT_NO_FATAL_FAILURE(take_gateways(lab_->director()));
+  ASSERT_EQ(lab_->exec(lab_->client(),
+                       {"/usr/sbin/sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 131072"})
+                .status,
+            0);
+
+  constexpr int kStreams = 20;
+  std::vector<Process*> streams;
+  for (int i = 0; i < kStreams; ++i)
+    streams.push_back(&spawn(lab_->client(),
+                             {"/usr/bin/curl", "-sS", "--max-time", "60", "--limit-rate", "1M",
+                              "-o", lab_->tmp("dl" + std::to_string(i)),
+                              http_url(vip, 80, "/10m.bin")},
+                             "dl" + std::to_string(i)));
+  // B holds every stream before A goes.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        int established = 0;
+        for (const ConnRow& c : parse_conns(b_adm({"-Lnc"}).out))
+          established += c.state == "ESTABLISHED";
+        return established == kStreams;
+      },
+      10s, 200ms))
+      << "backup:\n" << b_adm({"-Lnc"}).out << "master:\n" << director_->adm({"-Lnc"}).out;
+  std::this_thread::sleep_for(1s);
+
+  // A dies: uvsd killed, links down; B takes the gateways.
+  ASSERT_EQ(::kill(director_->pid(), SIGKILL), 0);
+  for (const char* dev : {"d0", "d1"})
+    ASSERT_EQ(lab_->exec(lab_->director(), {kIp, "link", "set", dev, "down"}).status, 0);
+  ASSERT_NO_FATAL_FAILURE(take_gateways(b));
+
+  for (int i = 0; i < kStreams; ++i) {
+    EXPECT_EQ(streams[i]->wait(60s), std::optional<int>(0))
+        << "stream " << i << ": " << streams[i]->log();
+    EXPECT_NE(which_server_file(lab_->tmp("dl" + std::to_string(i))), 0)
+        << "stream " << i << " is not a server's file, byte for byte";
+  }
+  EXPECT_TRUE(uvsd_b.running()) << uvsd_b.log();
 }
 
 }  // namespace

@@ -133,7 +133,9 @@ TEST_F(SyncTest, ABackupHoldsOffloadedConnectionsToo) {
 // director A (which holds both gateway addresses); A's uvsd is killed with SIGKILL and its links
 // go down; the gateways move to B with gratuitous ARP, as keepalived would move them. Every
 // download finishes, byte for byte, through B.
-class SyncFailoverTest : public SyncTest {
+enum class Method { kNat, kFullNat, kDr };
+
+class SyncFailoverTest : public SyncTest, public ::testing::WithParamInterface<Method> {
  protected:
   RunResult b_adm(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {build_path("uvsadm"), "--socket", b_sock_};
@@ -151,7 +153,8 @@ class SyncFailoverTest : public SyncTest {
   }
 };
 
-TEST_F(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
+TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
+  const Method method = GetParam();
   ASSERT_NO_FATAL_FAILURE(start_shaped_lab(2, kTwoDirectorsLab, {"d0", "d1"}));
   const std::string b = lab_->prefix() + "s9";
   b_sock_ = lab_->tmp("b.sock");
@@ -162,6 +165,21 @@ TEST_F(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
   ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(b_sock_); }, 15s, 50ms))
       << uvsd_b.log();
   const std::string vip = "192.168.56.102";
+  // FULLNAT: one local address on both directors (the real servers reach it through the
+  // gateway, so it follows the gateway); DR: the real servers hold the VIP.
+  const std::string laddr = "192.168.58.100";
+  std::vector<std::string> forward = {"-m"};
+  if (method == Method::kFullNat) forward = {"-b"};
+  if (method == Method::kDr) {
+    forward = {"-g"};
+    for (int k = 1; k <= 2; ++k) {
+      std::vector<std::string> argv = {source_path("scripts/realserver"), "dr", vip, "--netns",
+                                       lab_->server(k)};
+      RunResult r = run(argv);
+      ASSERT_EQ(r.status, 0) << describe(argv, r);
+    }
+  }
+  const std::string rs_port = method == Method::kDr ? "80" : "8000";
   for (bool on_b : {false, true}) {
     auto ok = [&](const std::vector<std::string>& a) {
       if (!on_b) return adm(a);
@@ -170,8 +188,15 @@ TEST_F(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
       return r.status == 0;
     };
     ASSERT_TRUE(ok({"-A", "-t", vip + ":80", "-s", "rr"}));
-    for (int k = 1; k <= 2; ++k)
-      ASSERT_TRUE(ok({"-a", "-t", vip + ":80", "-r", Lab::server_v4(k) + ":8000", "-m"}));
+    for (int k = 1; k <= 2; ++k) {
+      std::vector<std::string> args = {"-a", "-t", vip + ":80", "-r",
+                                       Lab::server_v4(k) + ":" + rs_port};
+      args.insert(args.end(), forward.begin(), forward.end());
+      ASSERT_TRUE(ok(args));
+    }
+    if (method == Method::kFullNat) {
+      ASSERT_TRUE(ok({"-P", "-t", vip + ":80", "-z", laddr}));
+    }
   }
   ASSERT_EQ(b_adm({"--start-daemon", "backup", "--mcast-interface", "d1"}).status, 0);
   ASSERT_TRUE(adm({"--start-daemon", "master", "--mcast-interface", "d1"}));
@@ -215,6 +240,14 @@ TEST_F(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
   }
   EXPECT_TRUE(uvsd_b.running()) << uvsd_b.log();
 }
+
+INSTANTIATE_TEST_SUITE_P(Methods, SyncFailoverTest,
+                         ::testing::Values(Method::kNat, Method::kFullNat, Method::kDr),
+                         [](const ::testing::TestParamInfo<Method>& i) {
+                           return i.param == Method::kNat       ? std::string("Nat")
+                                  : i.param == Method::kFullNat ? std::string("FullNat")
+                                                                : std::string("Dr");
+                         });
 
 }  // namespace
 }  // namespace uvs::testing::netns

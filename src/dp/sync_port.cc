@@ -15,7 +15,8 @@ bool SyncPort::push(const sync::SyncConn& record) {
 
 void SyncPort::announce(conn::Tracker& tracker, conn::Conn& c, const Sysctls& sysctls,
                         uint64_t now_ms, bool force) {
-  const sync::SyncSettings settings{sysctls.sync_threshold, sysctls.sync_period, false};
+  const sync::SyncSettings settings{sysctls.sync_threshold, sysctls.sync_period,
+                                    sysctls.sync_persist_mode != 0};
   // ip_vs_sync_conn(): the connection (never a ONE_PACKET one), then its controlling template
   // with the template's own count.
   conn::Conn* cp = &c;

@@ -230,7 +230,21 @@ TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
   ASSERT_EQ(::kill(director_->pid(), SIGKILL), 0);
   for (const char* dev : {"d0", "d1"})
     ASSERT_EQ(lab_->exec(lab_->director(), {kIp, "link", "set", dev, "down"}).status, 0);
+  auto b_in_pkts = [&] {
+    Table t = parse_table(b_adm({"-Ln", "--stats", "--exact"}).out, true);
+    const ServiceRow* svc = t.service("TCP", vip + ":80");
+    return svc ? svc->in_pkts : -1;
+  };
+  const long before = b_in_pkts();
+  const auto moved = std::chrono::steady_clock::now();
   ASSERT_NO_FATAL_FAILURE(take_gateways(b));
+  // The failover's figure: from the gateways' move to the first packet B forwards (to 10 ms).
+  EXPECT_TRUE(wait_until([&] { return b_in_pkts() > before; }, 10s, 10ms));
+  std::cout << "[ figure ] failover: B forwarded its first packet "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - moved)
+                   .count()
+            << " ms after the gateways moved (gratuitous ARP included)\n";
 
   for (int i = 0; i < kStreams; ++i) {
     EXPECT_EQ(streams[i]->wait(60s), std::optional<int>(0))

@@ -5,12 +5,43 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <regex>
 
 #include "tests/netns/netns_lab.h"
 #include "tests/netns/two_directors_lab.h"
 
 namespace uvs::testing::netns {
 namespace {
+
+// One UDP socket (one connection for the directors) sending a numbered datagram every 20 ms for
+// SECONDS and taking the echoes as they come; prints "sent=N ok=N last2s=N servers=s1[,s2]"
+// (last2s: echoes of the run's last two seconds, after any failover).
+constexpr const char* kUdpStream = R"PY(
+import socket, struct, sys, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((host, port))
+s.setblocking(False)
+sent, ok, late, servers = 0, set(), 0, set()
+start = time.monotonic()
+end = start + seconds
+while time.monotonic() < end:
+    s.send(struct.pack('!I', sent) + b'x' * 60)
+    sent += 1
+    t = time.monotonic() + 0.02
+    while time.monotonic() < t:
+        try:
+            name, _, body = s.recv(2048).partition(b' ')
+        except BlockingIOError:
+            time.sleep(0.002)
+            continue
+        n = struct.unpack('!I', body[:4])[0]
+        if n not in ok:
+            ok.add(n)
+            servers.add(name.decode())
+            if time.monotonic() > end - 2: late += 1
+print('sent=%d ok=%d last2s=%d servers=%s' % (sent, len(ok), late, ','.join(sorted(servers))), flush=True)
+)PY";
 
 class SyncTest : public LabTest {
  protected:
@@ -194,10 +225,20 @@ TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
       args.insert(args.end(), forward.begin(), forward.end());
       ASSERT_TRUE(ok(args));
     }
+    ASSERT_TRUE(ok({"-A", "-u", vip + ":7000", "-s", "rr"}));
+    for (int k = 1; k <= 2; ++k) {
+      std::vector<std::string> args = {"-a", "-u", vip + ":7000", "-r",
+                                       Lab::server_v4(k) + ":7000"};
+      args.insert(args.end(), forward.begin(), forward.end());
+      ASSERT_TRUE(ok(args));
+    }
     if (method == Method::kFullNat) {
       ASSERT_TRUE(ok({"-P", "-t", vip + ":80", "-z", laddr}));
+      ASSERT_TRUE(ok({"-P", "-u", vip + ":7000", "-z", laddr}));
     }
   }
+  for (int k = 1; k <= 2; ++k)  // DR: the echo must come from the VIP the server holds
+    start_udp_echo(k, method == Method::kDr ? vip : "0.0.0.0", 7000);
   ASSERT_EQ(b_adm({"--start-daemon", "backup", "--mcast-interface", "d1"}).status, 0);
   ASSERT_TRUE(adm({"--start-daemon", "master", "--mcast-interface", "d1"}));
   ASSERT_NO_FATAL_FAILURE(take_gateways(lab_->director()));
@@ -214,13 +255,18 @@ TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
                               "-o", lab_->tmp("dl" + std::to_string(i)),
                               http_url(vip, 80, "/10m.bin")},
                              "dl" + std::to_string(i)));
+  Process& udp = spawn(lab_->client(), {"/usr/bin/python3", "-c", kUdpStream, vip, "7000", "9"},
+                       "udp-stream");
   // B holds every stream before A goes.
   ASSERT_TRUE(wait_until(
       [&] {
         int established = 0;
-        for (const ConnRow& c : parse_conns(b_adm({"-Lnc"}).out))
+        bool udp_synced = false;
+        for (const ConnRow& c : parse_conns(b_adm({"-Lnc"}).out)) {
           established += c.state == "ESTABLISHED";
-        return established == kStreams;
+          udp_synced |= c.proto == "UDP";
+        }
+        return established == kStreams && udp_synced;
       },
       10s, 200ms))
       << "backup:\n" << b_adm({"-Lnc"}).out << "master:\n" << director_->adm({"-Lnc"}).out;
@@ -252,6 +298,19 @@ TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
     EXPECT_NE(which_server_file(lab_->tmp("dl" + std::to_string(i))), 0)
         << "stream " << i << " is not a server's file, byte for byte";
   }
+  // The UDP stream kept its real server (B had its connection) and lost only what was sent
+  // while the gateways moved.
+  ASSERT_EQ(udp.wait(30s), std::optional<int>(0)) << udp.log();
+  std::smatch m;
+  const std::string out = udp.log();
+  ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(sent=(\d+) ok=(\d+) last2s=(\d+) servers=(\S+))")))
+      << out;
+  const long sent = std::stol(m[1]), echoed = std::stol(m[2]), late = std::stol(m[3]);
+  std::cout << "[ figure ] failover: UDP stream " << echoed << " of " << sent << " echoed, "
+            << sent - echoed << " lost\n";
+  EXPECT_EQ(m[4].str().find(','), std::string::npos) << "the UDP stream changed real server: " << out;
+  EXPECT_GE(echoed, sent - 50) << out;  // at most a second's worth
+  EXPECT_GT(late, 50) << out;           // and flowing through B at the end
   EXPECT_TRUE(uvsd_b.running()) << uvsd_b.log();
 }
 

@@ -51,10 +51,16 @@ bench: build
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BUILD)/uvsd $(BUILD)/uvsadm $(BUILD)/uvs-decap $(DESTDIR)$(PREFIX)/sbin/
-	# uvsd and uvs-decap look for their XDP objects in ../lib/uvs beside their directory.
+	install -m 0755 $(BUILD)/uvsd $(BUILD)/uvsadm $(BUILD)/uvs-decap $(BUILD)/uvs-ipvs $(DESTDIR)$(PREFIX)/sbin/
+	# uvsd and uvs-decap look for their XDP objects in ../lib/uvs beside their directory, and
+	# uvs-ipvs for libuvs-ipvs.so.
 	install -d $(DESTDIR)$(PREFIX)/lib/uvs
 	install -m 0644 $(BUILD)/bpf/steer.bpf.o $(BUILD)/bpf/pass.bpf.o $(BUILD)/bpf/decap.bpf.o $(DESTDIR)$(PREFIX)/lib/uvs/
+	install -m 0644 $(BUILD)/libuvs-ipvs.so $(DESTDIR)$(PREFIX)/lib/uvs/
+	# keepalived.service under libuvs-ipvs.so (systemd drop-in naming the installed library).
+	install -d $(DESTDIR)/etc/systemd/system/keepalived.service.d
+	sed 's|@PREFIX@|$(PREFIX)|g' packaging/keepalived.service.d/uvs-ipvs.conf > $(DESTDIR)/etc/systemd/system/keepalived.service.d/uvs-ipvs.conf
+	chmod 0644 $(DESTDIR)/etc/systemd/system/keepalived.service.d/uvs-ipvs.conf
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -5,10 +5,11 @@
 #   bench/genl_overhead.sh [BUILD_DIR] [PAIRS]     as root, from the project root
 #
 # Starts a control-plane-only uvsd (no --interface) on a private socket, then times PAIRS
-# (default 1000) `uvsadm -A`/`-D` pairs of one service, and PAIRS `uvs-ipvs ipvsadm -A`/`-D`
-# pairs of the same service (the Debian ipvsadm under the library), each loop once warmed up
-# and checked (the service is really added, the table is empty after). Prints both, per pair
-# and per command, and the ratio. Everything it made is removed on exit.
+# (default 1000, a multiple of 10) `uvsadm -A`/`-D` pairs of one service, and PAIRS
+# `uvs-ipvs ipvsadm -A`/`-D` pairs of the same service (the Debian ipvsadm under the library), in
+# alternating blocks, after checking both ways work (the service is really added, the table is
+# empty after). Prints both, per pair and per command, and the ratio. Everything it made is
+# removed on exit.
 set -euo pipefail
 
 build=${1:-build}
@@ -22,6 +23,7 @@ for bin in uvsd uvsadm uvs-ipvs libuvs-ipvs.so; do
   [ -e "$build/$bin" ] || die "$build/$bin is missing (ninja -C $build)"
 done
 [ -x "$ipvsadm" ] || die "$ipvsadm is missing (scripts/setup)"
+[[ "$pairs" =~ ^[1-9][0-9]*0$ ]] || die "PAIRS must be a positive multiple of 10"
 build=$(cd "$build" && pwd)
 
 tmp=$(mktemp -d /tmp/uvs-genl-overhead.XXXXXX)
@@ -69,12 +71,21 @@ time_pairs() {
   echo $((t1 - t0))
 }
 
+# Ten blocks of PAIRS/10 pairs each way, alternating, so that the machine's load (other work on
+# the same cores) weighs on both alike.
 for _ in 1 2 3; do uvsadm -A -t "$service" -s rr; uvsadm -D -t "$service"; done
-ns_uvsadm=$(time_pairs uvsadm)
-[ "$(uvsadm -Ln | wc -l)" -eq 3 ] || die "the uvsadm loop left services behind"
 for _ in 1 2 3; do lib -A -t "$service" -s rr; lib -D -t "$service"; done
-ns_lib=$(time_pairs lib)
-[ "$(uvsadm -Ln | wc -l)" -eq 3 ] || die "the uvs-ipvs loop left services behind"
+blocks=10
+full=$pairs
+pairs=$((full / blocks))
+ns_uvsadm=0
+ns_lib=0
+for ((b = 0; b < blocks; b++)); do
+  ns_uvsadm=$((ns_uvsadm + $(time_pairs uvsadm)))
+  ns_lib=$((ns_lib + $(time_pairs lib)))
+done
+pairs=$((pairs * blocks))
+[ "$(uvsadm -Ln | wc -l)" -eq 3 ] || die "the loops left services behind: $(uvsadm -Ln)"
 
 awk -v n="$pairs" -v a="$ns_uvsadm" -v b="$ns_lib" 'BEGIN {
   printf "%d -A/-D pairs of %s\n", n, "'"$service"'"

@@ -207,13 +207,24 @@ State& state() {
   return *s;
 }
 
+// Holds State::mu. Interposed calls this thread makes meanwhile (a signal handler's write() to
+// its self-pipe, say) pass straight through instead of waiting for the lock the thread holds.
+class StateLock {
+ public:
+  explicit StateLock(State& st) : lock_(st.mu) {}
+
+ private:
+  Inside inside_;  // before the lock: taken first, released last
+  std::lock_guard<std::mutex> lock_;
+};
+
 // Releases a hidden fd of ours if the number still holds what we opened.
 void close_hidden(int fd, const FdId& id) {
   if (fd < 0) return;
   State& st = state();
   bool ours = false;
   {
-    std::lock_guard lock(st.mu);
+    StateLock lock(st);
     auto it = st.hidden.find(fd);
     if (it != st.hidden.end() && it->second == id) {
       st.hidden.erase(it);
@@ -250,7 +261,7 @@ int hide(int fd) {
 
 void register_hidden(int fd, const FdId& id) {
   State& st = state();
-  std::lock_guard lock(st.mu);
+  StateLock lock(st);
   st.hidden[fd] = id;
   st.recount();
 }
@@ -263,7 +274,7 @@ std::shared_ptr<Sock> lookup(int fd) {
   ErrnoKeeper keep;
   std::shared_ptr<Sock> stale;  // released after the lock: ~Sock takes it
   {
-    std::lock_guard lock(st.mu);
+    StateLock lock(st);
     auto it = st.fds.find(fd);
     if (it == st.fds.end()) return nullptr;
     if (id_of(fd) == it->second->app) return it->second;
@@ -278,7 +289,7 @@ std::shared_ptr<Sock> lookup(int fd) {
 void add_alias(int fd, const std::shared_ptr<Sock>& s) {
   State& st = state();
   std::shared_ptr<Sock> replaced;
-  std::lock_guard lock(st.mu);
+  StateLock lock(st);
   auto& slot = st.fds[fd];
   replaced = std::move(slot);
   slot = s;
@@ -289,7 +300,7 @@ void add_alias(int fd, const std::shared_ptr<Sock>& s) {
 // Forgets fd after the process closed it or reused its number; the socket goes with its last fd.
 std::shared_ptr<Sock> forget(int fd) {
   State& st = state();
-  std::lock_guard lock(st.mu);
+  StateLock lock(st);
   std::shared_ptr<Sock> gone;
   auto it = st.fds.find(fd);
   if (it != st.fds.end()) {
@@ -313,7 +324,7 @@ void autobind_locked(State& st, Sock& s) {
   uint32_t portid = static_cast<uint32_t>(getpid());
   while (portid_in_use(st, portid)) {
     portid = st.rover--;
-    if (st.rover == 0 || static_cast<int32_t>(st.rover) > -4096) st.rover = static_cast<uint32_t>(-4096);
+    if (static_cast<int32_t>(st.rover) > -4096) st.rover = static_cast<uint32_t>(-4096);
   }
   s.portid = portid;
   s.bound = true;
@@ -599,14 +610,14 @@ bool ensure_peer(int fd, Sock& s) {
   s.peer_id = id_of(peer);
   register_hidden(peer, s.peer_id);
   State& st = state();
-  std::lock_guard lock(st.mu);
+  StateLock lock(st);
   s.app = id_of(fd);
   return true;
 }
 
 Peer peer_of(Sock& s) {
   State& st = state();
-  std::lock_guard lock(st.mu);
+  StateLock lock(st);
   autobind_locked(st, s);
   Peer p;
   p.portid = s.portid;
@@ -738,8 +749,10 @@ bool passthrough() { return t_inside > 0 || state().active.load(std::memory_orde
 void atfork_prepare() { state().mu.lock(); }
 void atfork_release() { state().mu.unlock(); }
 
+// Both made before main(), so that no signal handler can be the first to construct them.
 __attribute__((constructor)) void init() {
   real();
+  state();
   pthread_atfork(atfork_prepare, atfork_release, atfork_release);
 }
 
@@ -751,7 +764,7 @@ int close_range_impl(unsigned first, unsigned last, int flags) {
   std::vector<std::shared_ptr<Sock>> gone;
   std::vector<unsigned> keep;
   {
-    std::lock_guard lock(st.mu);
+    StateLock lock(st);
     for (auto it = st.fds.begin(); it != st.fds.end();) {
       const auto fd = static_cast<unsigned>(it->first);
       if (fd >= first && fd <= last) {
@@ -831,7 +844,7 @@ UVS_EXPORT int bind(int fd, const sockaddr* addr, socklen_t len) noexcept {
     std::memcpy(&nl, addr, sizeof nl);
     if (nl.nl_family != AF_NETLINK) return fail(EINVAL);
     State& st = state();
-    std::lock_guard lock(st.mu);
+    StateLock lock(st);
     if (s->bound) {
       if (nl.nl_pid != s->portid) return fail(EINVAL);
     } else if (nl.nl_pid != 0) {
@@ -855,7 +868,7 @@ UVS_EXPORT int connect(int fd, const sockaddr* addr, socklen_t len) {
     if (addr->sa_family == AF_UNSPEC) return 0;
     if (addr->sa_family != AF_NETLINK || len < sizeof(sockaddr_nl)) return fail(EINVAL);
     State& st = state();
-    std::lock_guard lock(st.mu);
+    StateLock lock(st);
     autobind_locked(st, *s);
     return 0;
   });
@@ -871,7 +884,7 @@ UVS_EXPORT int getsockname(int fd, sockaddr* addr, socklen_t* len) noexcept {
     nl.nl_family = AF_NETLINK;
     {
       State& st = state();
-      std::lock_guard lock(st.mu);
+      StateLock lock(st);
       nl.nl_pid = s->portid;
       nl.nl_groups = s->groups;
     }
@@ -918,7 +931,7 @@ UVS_EXPORT int setsockopt(int fd, int level, int name, const void* value,
         v = v != 0;
         {
           State& st = state();
-          std::lock_guard lock(st.mu);
+          StateLock lock(st);
           s->flags[name] = v;
         }
         if (name == NETLINK_CAP_ACK || name == NETLINK_EXT_ACK || name == NETLINK_GET_STRICT_CHK) {
@@ -968,7 +981,7 @@ UVS_EXPORT int getsockopt(int fd, int level, int name, void* value, socklen_t* l
         int v = 0;
         {
           State& st = state();
-          std::lock_guard lock(st.mu);
+          StateLock lock(st);
           auto it = s->flags.find(name);
           v = it != s->flags.end() && it->second;
         }
@@ -1162,7 +1175,7 @@ UVS_EXPORT int close(int fd) {
   std::shared_ptr<Sock> gone;
   {
     State& st = state();
-    std::lock_guard lock(st.mu);
+    StateLock lock(st);
     auto h = st.hidden.find(fd);
     if (h != st.hidden.end()) {
       // One of ours: to the process, that number is not open.
@@ -1241,5 +1254,6 @@ UVS_EXPORT int close_range(unsigned first, unsigned last, int flags) noexcept {
 
 UVS_EXPORT void closefrom(int lowfd) noexcept {
   ErrnoKeeper keep;
-  guarded([&]() -> int { return close_range_impl(static_cast<unsigned>(std::max(lowfd, 0)), ~0U, 0); });
+  const auto first = static_cast<unsigned>(std::max(lowfd, 0));
+  guarded([&]() -> int { return close_range_impl(first, ~0U, 0); });
 }

@@ -106,7 +106,7 @@ std::string keepalived_conf(const std::string& router_id, const VirtualServer& v
 }
 
 // The NAT service to SERVERS real servers, checked on their port 80 (the same nginx): see
-// NatHealthCheckOnTheServicePort for why not on 8000.
+// NatHealthCheckOnTheServicePortKeepsTheServersUp for why not on 8000.
 VirtualServer nat_service(Check check, int servers = 2) {
   VirtualServer vs;
   vs.check = check;
@@ -133,8 +133,8 @@ class KeepalivedTest : public LabTest {
   void TearDown() override {
     if (HasFailure() && keepalived_)
       std::cerr << "[keepalived.conf " << conf_ << "]\n" << read_file(conf_) << "\n";
-    // keepalived forks its checker (and VRRP) child into its own process group: the Process
-    // kills the whole group when LabTest's TearDown clears it.
+    // keepalived's checker and VRRP children stay in its process group, which the Process kills
+    // whole when LabTest's TearDown clears it, if the test left it running.
     keepalived_ = nullptr;
     LabTest::TearDown();
   }
@@ -161,7 +161,6 @@ class KeepalivedTest : public LabTest {
     ASSERT_TRUE(write_file(conf_, text));
   }
 
-  // Starts keepalived on the written configuration; SOCKET defaults to this lab's uvsd.
   // keepalived under the library in namespace NS, on configuration file CONF, talking to the uvsd
   // on SOCKET; TAG names its pid files (TAG.pid: the parent's) and its log.
   Process& launch_keepalived(const std::string& ns, const std::string& socket,
@@ -575,6 +574,157 @@ TEST_F(KeepalivedTest, WithoutUvsdKeepalivedAndIpvsadmFailCleanly) {
   }
 }
 
+// uvsd hung (SIGSTOP) when keepalived starts: the library gives up on it (its timeout) and
+// keepalived exits as without ip_vs, within 20 s; uvsd, continued, has applied nothing.
+TEST_F(KeepalivedTest, WithAHungUvsdKeepalivedGivesUp) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(2));
+  ASSERT_NO_FATAL_FAILURE(
+      write_conf(keepalived_conf("uvs-" + lab_->prefix(), nat_service(Check::kTcp))));
+  ASSERT_EQ(kill(director_->pid(), SIGSTOP), 0);
+  const auto t0 = Clock::now();
+  Process& ka = start_keepalived();
+  auto status = ka.wait(20s);
+  const long took = ms_since(t0);
+  kill(director_->pid(), SIGCONT);
+  ASSERT_TRUE(status.has_value()) << "keepalived still runs after 20 s with uvsd stopped\n"
+                                  << keepalived_log();
+  std::cout << "keepalived with uvsd stopped: exit " << *status << " after " << took << " ms"
+            << std::endl;
+  EXPECT_EQ(*status, 1) << keepalived_log();
+  EXPECT_NE(ka.log().find("Can't initialize ipvs"), std::string::npos) << keepalived_log();
+  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(director_->table().services.empty()) << director_->context();
+}
+
+// keepalived's other table shapes, in one keepalived.conf: an IPv6 service with persistence,
+// a fwmark service (sh with sh-port, DR, persistence with a netmask, thresholds), TUN with GUE
+// and a real server overriding it with GRE, a UDP service with one-packet scheduling, and
+// lvs_timeouts. uvsd's table must be what the same configuration typed as ipvsadm commands gives
+// (both as `uvsadm -S -n`, on a second, control-plane-only uvsd), every listing form of the Debian
+// ipvsadm under the library must equal uvsadm's byte for byte, and SIGTERM removes everything
+// and restores the timeouts.
+TEST_F(KeepalivedTest, EveryTableShapeIsWhatIpvsadmCommandsGive) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(2));
+  auto check = [](int port) {
+    return "        TCP_CHECK {\n            connect_port " + std::to_string(port) +
+           "\n            connect_timeout 1\n            retry 0\n            warmup 0\n"
+           "        }\n";
+  };
+  const std::string conf =
+      "global_defs {\n"
+      "    router_id uvs-" + lab_->prefix() + "\n"
+      "    lvs_timeouts tcp 600 tcpfin 30 udp 200\n"
+      "}\n\n"
+      "virtual_server fd00:100::1 80 {\n"
+      "    delay_loop 1\n"
+      "    lb_algo wlc\n"
+      "    lb_kind NAT\n"
+      "    protocol TCP\n"
+      "    persistence_timeout 600\n"
+      "    real_server fd00:2::11 8000 {\n        weight 2\n" + check(80) + "    }\n"
+      "    real_server fd00:2::12 8000 {\n        weight 1\n" + check(80) + "    }\n"
+      "}\n\n"
+      "virtual_server fwmark 7 {\n"
+      "    delay_loop 1\n"
+      "    lvs_sched sh\n"
+      "    sh-port\n"
+      "    lvs_method DR\n"
+      "    persistence_timeout 300\n"
+      "    persistence_granularity 255.255.255.0\n"
+      "    real_server 192.168.56.102 80 {\n        weight 1\n        uthreshold 100\n"
+      "        lthreshold 10\n" + check(80) + "    }\n"
+      "    real_server 192.168.56.104 80 {\n        weight 1\n" + check(80) + "    }\n"
+      "}\n\n"
+      "virtual_server 192.168.56.210 80 {\n"
+      "    delay_loop 1\n"
+      "    lb_algo rr\n"
+      "    lvs_method TUN type gue port 6080\n"
+      "    protocol TCP\n"
+      "    real_server 192.168.56.102 80 {\n        weight 1\n    }\n"
+      "    real_server 192.168.56.104 80 {\n        weight 1\n        lvs_method TUN type gre\n"
+      "    }\n"
+      "}\n\n"
+      "virtual_server 192.168.56.102 53 {\n"
+      "    lb_algo rr\n"
+      "    lb_kind NAT\n"
+      "    protocol UDP\n"
+      "    ops\n"
+      "    real_server 172.17.0.2 53 {\n        weight 1\n    }\n"
+      "    real_server 172.17.0.3 53 {\n        weight 3\n    }\n"
+      "}\n";
+  ASSERT_NO_FATAL_FAILURE(write_conf(conf));
+
+  // The same configuration as ipvsadm commands, on a uvsd of its own.
+  const std::string expect_socket = lab_->tmp("expected.sock");
+  Process& expected = spawn(lab_->director(), {build_path("uvsd"), "--socket", expect_socket, "--conn-max", "65536"},
+                            "uvsd-expected");
+  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(expect_socket); }, 15s))
+      << expected.log();
+  const std::vector<std::vector<std::string>> commands = {
+      {"--set", "600", "30", "200"},
+      {"-A", "-t", "[fd00:100::1]:80", "-s", "wlc", "-p", "600"},
+      {"-a", "-t", "[fd00:100::1]:80", "-r", "[fd00:2::11]:8000", "-m", "-w", "2"},
+      {"-a", "-t", "[fd00:100::1]:80", "-r", "[fd00:2::12]:8000", "-m", "-w", "1"},
+      {"-A", "-f", "7", "-s", "sh", "-b", "sh-port", "-p", "300", "-M", "255.255.255.0"},
+      // keepalived clears a fwmark service's real server ports ("has port specified").
+      {"-a", "-f", "7", "-r", "192.168.56.102", "-g", "-w", "1", "-x", "100", "-y", "10"},
+      {"-a", "-f", "7", "-r", "192.168.56.104", "-g", "-w", "1"},
+      {"-A", "-t", "192.168.56.210:80", "-s", "rr"},
+      {"-a", "-t", "192.168.56.210:80", "-r", "192.168.56.102:80", "-i", "--tun-type", "gue",
+       "--tun-port", "6080", "-w", "1"},
+      {"-a", "-t", "192.168.56.210:80", "-r", "192.168.56.104:80", "-i", "--tun-type", "gre",
+       "-w", "1"},
+      {"-A", "-u", "192.168.56.102:53", "-s", "rr", "-o"},
+      {"-a", "-u", "192.168.56.102:53", "-r", "172.17.0.2:53", "-m", "-w", "1"},
+      {"-a", "-u", "192.168.56.102:53", "-r", "172.17.0.3:53", "-m", "-w", "3"},
+  };
+  auto expected_adm = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {build_path("uvsadm"), "--socket", expect_socket};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, "", 20s);
+  };
+  for (const auto& c : commands) {
+    RunResult r = expected_adm(c);
+    ASSERT_EQ(r.status, 0) << describe({"uvsadm", join(c)}, r);
+  }
+  const std::string want = expected_adm({"-S", "-n"}).out;
+  const std::string want_timeouts = expected_adm({"-L", "--timeout"}).out;
+  // -S leaves the thresholds out: --thresholds shows them.
+  const std::string want_thresholds = expected_adm({"-Ln", "--thresholds"}).out;
+
+  start_keepalived();
+  std::string got;
+  EXPECT_TRUE(wait_until([&] { return (got = director_->adm({"-S", "-n"}).out) == want; }, 15s))
+      << "keepalived's table differs from the ipvsadm commands'\n[want]\n"
+      << want << "[got]\n"
+      << got << keepalived_log();
+  EXPECT_EQ(director_->adm({"-L", "--timeout"}).out, want_timeouts) << keepalived_log();
+  EXPECT_EQ(director_->adm({"-Ln", "--thresholds"}).out, want_thresholds) << keepalived_log();
+
+  for (const std::vector<std::string>& form :
+       {std::vector<std::string>{"-Ln"},
+        {"-Ln", "--stats"},
+        {"-Ln", "--rate"},
+        {"-Ln", "--thresholds"},
+        {"-Ln", "--persistent-conn"},
+        {"-Ln", "--tun-info"},
+        {"-Ln", "--exact"},
+        {"-L", "--timeout"},
+        {"-S", "-n"},
+        {"-Ln", "-f", "7"},
+        {"-Ln", "-t", "[fd00:100::1]:80"}}) {
+    RunResult theirs = ipvsadm(form);
+    RunResult ours = director_->adm(form);
+    EXPECT_EQ(theirs.status, ours.status) << join(form) << "\n" << theirs.err << ours.err;
+    EXPECT_EQ(theirs.out, ours.out) << "ipvsadm " << join(form) << " under the library";
+  }
+
+  stop_and_expect_clean_table();
+  EXPECT_EQ(director_->adm({"-L", "--timeout"}).out, "Timeout (tcp tcpfin udp): 900 120 300\n")
+      << "keepalived restores the timeouts it found\n"
+      << keepalived_log();
+}
+
 // KNOWN BUG (uvsd): the checks above connect to the real servers' port 80 (connect_port), not
 // to the service's port 8000. With a NAT real server RIP:RPORT in the table, uvsd's XDP program
 // steers every packet from RIP:RPORT to user space (bpf/steer.bpf.c, uvs_nat_replies), the
@@ -602,18 +752,11 @@ TEST_F(KeepalivedTest, NatHealthCheckOnTheServicePortKeepsTheServersUp) {
   stop_and_expect_clean_table();
 }
 
-// KNOWN BUG (uvsd): a service deleted and added again (keepalived stopped and started, or
-// `uvsadm -D` then `-A`) while the connection table still holds connections to its real servers
-// (TIME_WAIT: 2 minutes) counts its new connections on its real servers (whose counters go on from
-// the old ones: 5 + 5) but not on itself: `-Ln --stats` shows Conns 0, InPkts 0... for the
-// service. The kernel zeroes a real server's counters when it comes back from the trash into
-// another service (__ip_vs_update_dest), and counts the service. Reproduced with uvsadm alone:
-//   -A -t VIP:80 -s rr; -a ... -r RS1 -m; -a ... -r RS2 -m; 10 curls; -D -t VIP:80; the same
-//   -A/-a again; 10 curls -> service "Conns 0", each real server "Conns 10".
+// keepalived stopped and started again deletes and re-adds its service while the connection
+// table still holds connections to its real servers (TIME_WAIT): the new service counts its new
+// connections, and its real servers, back from the trash into another service, count from zero
+// (__ip_vs_update_dest()). Before 7929769 uvsd counted them for the deleted service.
 TEST_F(KeepalivedTest, RestartedKeepalivedCountsNewConnectionsOnItsService) {
-  UVS_KNOWN_BUG(
-      "a service deleted and re-added while connections to its real servers remain counts "
-      "nothing on itself");
   ASSERT_NO_FATAL_FAILURE(start_lab(2));
   ASSERT_NO_FATAL_FAILURE(
       write_conf(keepalived_conf("uvs-" + lab_->prefix(), nat_service(Check::kTcp))));
@@ -756,8 +899,7 @@ class VrrpTest : public KeepalivedTest {
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, "", 20s);
   }
-  // Connections the director scheduled for the service: the sum over its real servers (the
-  // service's own counter stays 0 after a delete and re-add: RestartedKeepalivedCounts... below).
+  // Connections the director scheduled for the service: the sum over its real servers.
   long conns(const Table& stats) {
     const ServiceRow* s = stats.service("TCP", kService);
     if (!s) return -1;
@@ -771,8 +913,9 @@ class VrrpTest : public KeepalivedTest {
     return weight_of(t, kService, nat_real(1)) == 1 && weight_of(t, kService, nat_real(2)) == 1;
   }
   std::string context_b() {
-    return "[director A: uvsadm -Ln]\n" + director_->adm({"-Ln"}).out +
-           "[director B: uvsadm -Ln]\n" + adm_b({"-Ln"}).out + "[keepalived A]\n" +
+    return "[director A: uvsadm -Ln, -L --daemon]\n" + director_->adm({"-Ln"}).out +
+           director_->adm({"-L", "--daemon"}).out + "[director B: uvsadm -Ln, -L --daemon]\n" +
+           adm_b({"-Ln"}).out + adm_b({"-L", "--daemon"}).out + "[keepalived A]\n" +
            (ka_a_ ? ka_a_->log() : "") + "\n[keepalived B]\n" + (ka_b_ ? ka_b_->log() : "");
   }
 
@@ -800,7 +943,9 @@ class VrrpTest : public KeepalivedTest {
       return track ? build_path("uvsadm") + " --socket " + socket + " -L -n -t " + kService
                    : std::string();
     };
-    const std::string globals = track ? "    script_user root\n" : "";
+    // The VRRP child starts uvsd's sync daemon: master on the master, backup on the backup.
+    const std::string globals =
+        std::string("    lvs_sync_daemon d1 VI_1 id 51\n") + (track ? "    script_user root\n" : "");
     ASSERT_TRUE(write_file(conf_a_, keepalived_conf("uvs-" + lab_->prefix() + "-a", vs, globals) +
                                         vrrp_instance(11, 12, 150, script(director_->socket()))));
     ASSERT_TRUE(write_file(conf_b_, keepalived_conf("uvs-" + lab_->prefix() + "-b", vs, globals) +
@@ -816,11 +961,28 @@ class VrrpTest : public KeepalivedTest {
     EXPECT_TRUE(wait_until(
         [&] { return has_both_servers(parse_table(adm_b({"-Ln"}).out, false)); }, 15s))
         << context_b();
+    EXPECT_TRUE(wait_sync_daemons("master", "backup")) << context_b();
     ASSERT_FALSE(HasFailure());
     auto answers = curl_each(http_url(kVip), 10);
     EXPECT_EQ(tally(answers), (std::map<std::string, int>{{"s1", 5}, {"s2", 5}}));
     EXPECT_EQ(conns_a(), 10) << context_b();
     EXPECT_EQ(conns_b(), 0) << context_b();
+  }
+
+  // `-L --daemon` of A and of B say "<A> sync daemon (mcast=d1, syncid=51" and "<B> ..." ("" for
+  // none), within 10 s.
+  bool wait_sync_daemons(const std::string& a, const std::string& b) {
+    auto shows = [](const std::string& listing, const std::string& state) {
+      return state.empty() ? listing.empty()
+                           : listing.find(state + " sync daemon (mcast=d1, syncid=51,") == 0 &&
+                                 split_lines(listing).size() == 1;
+    };
+    return wait_until(
+        [&] {
+          return shows(director_->adm({"-L", "--daemon"}).out, a) &&
+                 shows(adm_b({"-L", "--daemon"}).out, b);
+        },
+        10s, 50ms);
   }
 
   // Stops A's keepalived (SIGTERM) and starts it again, as `systemctl restart` does.
@@ -861,6 +1023,7 @@ TEST_F(VrrpTest, StoppingTheMastersKeepalivedMovesTheServiceToTheBackup) {
     EXPECT_EQ(*status, 0) << context_b();
     EXPECT_FALSE(holds_gateway(ns_a_));
     EXPECT_TRUE(director_->table().services.empty()) << context_b();
+    EXPECT_TRUE(wait_sync_daemons("", "master")) << context_b();
     auto answers = curl_each(http_url(kVip), 10);
     EXPECT_EQ(tally(answers), (std::map<std::string, int>{{"s1", 5}, {"s2", 5}}));
     EXPECT_EQ(conns_b(), 10) << context_b();
@@ -877,6 +1040,7 @@ TEST_F(VrrpTest, StoppingTheMastersKeepalivedMovesTheServiceToTheBackup) {
               << ms_since(t0) << " ms" << std::endl;
     EXPECT_TRUE(wait_table([&](const Table& t) { return has_both_servers(t); }, 15s))
         << context_b();
+    EXPECT_TRUE(wait_sync_daemons("master", "backup")) << context_b();
     const long before = conns_a();
     auto answers = curl_each(http_url(kVip), 10);
     EXPECT_EQ(tally(answers), (std::map<std::string, int>{{"s1", 5}, {"s2", 5}}));
@@ -963,7 +1127,11 @@ class LdirectordTest : public KeepalivedTest {
   Process* ldirectord_ = nullptr;
 };
 
-TEST_F(LdirectordTest, NegotiateCheckFollowsARealServerFailingAndReturning) {
+// quiescent=no: a failed real server is deleted; quiescent=yes: its weight goes to 0.
+class LdirectordChecks : public LdirectordTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(LdirectordChecks, NegotiateCheckFollowsARealServerFailingAndReturning) {
+  const bool quiescent = GetParam();
   ASSERT_NO_FATAL_FAILURE(start_lab(2));
   // Checked on port 80 (checkport) for the reason NatHealthCheckOnTheServicePortKeepsTheServersUp
   // explains.
@@ -972,7 +1140,7 @@ TEST_F(LdirectordTest, NegotiateCheckFollowsARealServerFailingAndReturning) {
       "negotiatetimeout=2\n"
       "checkinterval=1\n"
       "autoreload=no\n"
-      "quiescent=no\n"
+      "quiescent=" + std::string(quiescent ? "yes" : "no") + "\n"
       "logfile=\"" + lab_->tmp("ldirectord-own.log") + "\"\n"
       "virtual=" + kService + "\n"
       "\treal=" + nat_real(1) + " masq 1\n"
@@ -1001,17 +1169,22 @@ TEST_F(LdirectordTest, NegotiateCheckFollowsARealServerFailingAndReturning) {
   }
 
   {
-    SCOPED_TRACE("s2's nginx stops: ldirectord removes it");
+    SCOPED_TRACE(quiescent ? "s2's nginx stops: ldirectord sets its weight to 0"
+                           : "s2's nginx stops: ldirectord removes it");
     const auto t0 = Clock::now();
     ASSERT_NO_FATAL_FAILURE(stop_http_server(2));
     const long detect = time_until(
         [&](const Table& tb) {
-          return !has_dest(tb, kService, nat_real(2)) && has_dest(tb, kService, nat_real(1));
+          return (quiescent ? weight_of(tb, kService, nat_real(2)) == 0
+                            : !has_dest(tb, kService, nat_real(2))) &&
+                 weight_of(tb, kService, nat_real(1)) == 1;
         },
         15s, t0);
     ASSERT_GE(detect, 0) << director_->adm({"-Ln"}).out << ldirectord_log();
-    std::cout << "[ detect   ] ldirectord negotiate (checkinterval 1 s, negotiatetimeout 2 s): "
-              << "nginx stopped -> removed from uvsadm -Ln in " << detect << " ms" << std::endl;
+    std::cout << "[ detect   ] ldirectord negotiate (checkinterval 1 s, negotiatetimeout 2 s, "
+              << "quiescent=" << (quiescent ? "yes" : "no") << "): nginx stopped -> "
+              << (quiescent ? "weight 0" : "removed") << " in uvsadm -Ln in " << detect << " ms"
+              << std::endl;
     auto answers = curl_each(http_url(kVip), 10);
     EXPECT_EQ(tally(answers), (std::map<std::string, int>{{"s1", 10}}));
   }
@@ -1036,6 +1209,11 @@ TEST_F(LdirectordTest, NegotiateCheckFollowsARealServerFailingAndReturning) {
         << director_->adm({"-Ln"}).out << ldirectord_log();
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Quiescent, LdirectordChecks, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "QuiescentYes" : "QuiescentNo");
+                         });
 
 }  // namespace
 }  // namespace uvs::testing::netns

@@ -10,7 +10,8 @@
  *   - TCP/UDP/SCTP, fragments and ICMP errors to a FULLNAT local address (uvs_laddrs);
  *   - every fragment to a virtual-service address or from a NAT real server (uvs_frag_addrs),
  *     because only the first fragment carries ports and uvs reassembles;
- *   - ICMP errors whose embedded packet belongs to one of the above.
+ *   - ICMP errors whose embedded packet belongs to one of the above;
+ * but what a NAT real server sends to this host itself is the kernel's (for_this_host()).
  * Before any of that, the fast path (fast_path.h): a packet of a connection user space has
  * offloaded into uvs_flows is rewritten and sent from here (XDP_TX / redirect).
  * The socket is found through uvs_if_slots (ifindex -> XSKMAP base) plus the rx queue index.
@@ -316,6 +317,72 @@ static __always_inline __u32 classify(void *data, void *data_end, __u32 rules) {
   return VERDICT_PASS; /* echo, VRRP, OSPF, GRE...: the kernel's */
 }
 
+/* Whether the packet comes from a NAT real server's address to this host itself (a local
+ * address, broadcast or multicast: the FIB says "not forwarded", also when there is no route,
+ * which the kernel drops just as well), and is not for a virtual service, a fwmark rule or a
+ * FULLNAT local address. The kernel's IPVS accepts such a packet (ip_vs_out() finds no
+ * connection) and delivers it: the server's answer to a health check the director sent from
+ * its own address (keepalived's checkers), or anything a server behind a port-0 service sends
+ * the director. AF_XDP has no way back into the stack, so user space could only drop it; XDP
+ * may decide here because no connection is missed: every client of one came from outside
+ * through this program, so no connection's client is an address of this host, FULLNAT local
+ * addresses aside. Whatever else from a real server belongs to no connection only user space
+ * can tell (XDP sees only the offloaded flows), and it routes that on itself.
+ *
+ * A global function, verified once on its own: it adds nothing to the paths of classify().
+ * Headers it does not follow simply (IPv6 extension headers) stay with user space. */
+__noinline int for_this_host(struct xdp_md *ctx, __u32 rules) {
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  __be16 ether_type;
+  __u32 off;
+  if (parse_ethernet(data, data_end, &ether_type, &off) < 0) return 0;
+  struct l3_info l3 = {};
+  if (ether_type == bpf_htons(ETH_P_IP)) {
+    if (parse_ip(data, data_end, off, UVS_STEER_AF_INET, &l3) < 0) return 0;
+  } else if (ether_type == bpf_htons(ETH_P_IPV6)) {
+    struct ipv6hdr *ip6 = header_at(data, data_end, off, sizeof(*ip6));
+    if (!ip6 || ip6->version != 6) return 0;
+    if (!is_port_protocol(ip6->nexthdr) && ip6->nexthdr != IPPROTO_ICMPV6) return 0;
+    l3.family = UVS_STEER_AF_INET6;
+    l3.protocol = ip6->nexthdr;
+    l3.l4_offset = off + sizeof(*ip6);
+    l3.has_l4 = 1;
+    __builtin_memcpy(l3.saddr, &ip6->saddr, 16);
+    __builtin_memcpy(l3.daddr, &ip6->daddr, 16);
+  } else {
+    return 0;
+  }
+  if (!addr_known(&uvs_frag_addrs, l3.family, UVS_STEER_ROLE_FRAG_SRC, l3.saddr) ||
+      addr_known(&uvs_laddrs, l3.family, UVS_STEER_ROLE_LADDR, l3.daddr))
+    return 0;
+  if (l3.fragment) {
+    /* Every fragment of a datagram must go the same way: decided by addresses alone. */
+    if (addr_known(&uvs_frag_addrs, l3.family, UVS_STEER_ROLE_FRAG_DST, l3.daddr) ||
+        (is_port_protocol(l3.protocol) &&
+         fwmark_match(rules, l3.family, l3.daddr, l3.protocol, 0, 0)))
+      return 0;
+  } else if (is_port_protocol(l3.protocol)) {
+    __be16 *ports = header_at(data, data_end, l3.l4_offset, 4);
+    if (!ports) return 0;
+    if (l4_known(&uvs_vips, l3.family, l3.protocol, l3.daddr, ports[1]) ||
+        fwmark_match(rules, l3.family, l3.daddr, l3.protocol, bpf_ntohs(ports[1]), 1))
+      return 0;
+  }
+  struct bpf_fib_lookup fib = {};
+  fib.family = l3.family; /* UVS_STEER_AF_* are the kernel's AF_* */
+  fib.l4_protocol = l3.protocol;
+  fib.ifindex = ctx->ingress_ifindex;
+  if (l3.family == UVS_STEER_AF_INET) {
+    fib.ipv4_src = l3.saddr[0];
+    fib.ipv4_dst = l3.daddr[0];
+  } else {
+    __builtin_memcpy(fib.ipv6_src, l3.saddr, 16);
+    __builtin_memcpy(fib.ipv6_dst, l3.daddr, 16);
+  }
+  return bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_NOT_FWDED;
+}
+
 SEC("xdp")
 int uvs_steer(struct xdp_md *ctx) {
   void *data = (void *)(long)ctx->data;
@@ -333,6 +400,12 @@ int uvs_steer(struct xdp_md *ctx) {
     }
     data = (void *)(long)ctx->data, data_end = (void *)(long)ctx->data_end; /* TUN may move them */
   }
+
+  if (for_this_host(ctx, rules)) {
+    count(VERDICT_PASS);
+    return XDP_PASS;
+  }
+  data = (void *)(long)ctx->data, data_end = (void *)(long)ctx->data_end;
 
   __u32 verdict = classify(data, data_end, rules);
   if (verdict < UVS_STEER_CNT_VIP) {

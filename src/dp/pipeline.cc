@@ -339,8 +339,8 @@ void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in, bool
     handle_icmp_error(f, p);
     return;
   }
-  if (!util::has_ports(p.proto)) {
-    free_passed(f);
+  if (!util::has_ports(p.proto)) {  // fragments: by their addresses only (bpf/steer.bpf.c)
+    forward_untranslated(f, p);
     return;
   }
   if (p.is_fragment && !collected) {
@@ -378,8 +378,10 @@ void Pipeline::handle_ports(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in
     const uint32_t mark = snap_->classify(p.proto, p.daddr, p.dport);
     const ServiceEntry* svc = snap_->find(p.af, p.proto, p.daddr, p.dport, mark);
     if (!svc) {
-      count_drop(Drop::kNotOurs);
-      free_passed(f);
+      // Steered for its source (a NAT real server's address and port) or a fwmark rule, but
+      // nothing here is for it: no reset, no connection, routed on as ip_vs_out() lets it be.
+      if (p.is_first_fragment()) remember_untranslated(p);
+      forward_untranslated(f, p);
       return;
     }
     c = schedule(f, p, t, *svc, mark);
@@ -507,6 +509,35 @@ void Pipeline::forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   count_out(c, p.ip_total_len());
   transmit(f, p, c, route, hop, xmit::transmitter_of(c).out);
   tracker_.release(c, now_ms_);
+}
+
+// What the kernel's ip_forward() does with a packet IPVS accepted untouched: route it, check
+// its TTL and MTU (ICMP back to the sender), send it on unchanged. What is for the director
+// itself the XDP program gave the kernel already where it could tell (a NAT real server's
+// answer to a health check: for_this_host() in bpf/steer.bpf.c); AF_XDP has no way back into
+// the stack, so one that still arrives here is counted and freed. XDP cannot forward the rest
+// itself: it sees only the connections offloaded to it, and a packet belongs to no connection
+// only when user space, which holds them all, says so.
+void Pipeline::forward_untranslated(io::Frame& f, pkt::ParsedPacket& p) {
+  xmit::Hop hop;
+  RouteResult route;
+  if (route_or_hold(f, p.daddr, &hop, &route) == Step::kConsumed) return;
+  switch (route) {
+    case RouteResult::kResolved: {
+      const xmit::Result r = xmit::forward_unchanged(f, p, hop);
+      if (r.sent()) ++stats_.forwarded;
+      emit(f, p, hop, r);
+      return;
+    }
+    case RouteResult::kLocal:
+      count_drop(Drop::kNotOurs);
+      free_passed(f);
+      return;
+    case RouteResult::kPending:  // route_or_hold() took those
+    case RouteResult::kUnreachable:
+      drop(f, Drop::kNoRoute);
+      return;
+  }
 }
 
 Pipeline::Step Pipeline::route_or_hold(io::Frame& f, const InetAddr& dst, xmit::Hop* hop,
@@ -714,9 +745,10 @@ void Pipeline::answer_reset(io::Frame& f, const pkt::ParsedPacket& p) {
 // --- ICMP errors about tracked connections (ip_vs_in_icmp(), ip_vs_out_icmp()) ---------------
 
 void Pipeline::handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p) {
+  // What relates to no connection goes on as it came (ip_vs_out_icmp() accepts it).
   if (!relayed_icmp_error(p) || !p.has_inner || !p.inner.has_l4 ||
       !util::has_ports(p.inner.proto)) {
-    free_passed(f);
+    forward_untranslated(f, p);
     return;
   }
   const auto& in = p.inner;
@@ -737,7 +769,7 @@ void Pipeline::handle_icmp_error(io::Frame& f, pkt::ParsedPacket& p) {
   // From a real server about a request it got (quoted: client -> real server): to the client.
   conn::Conn* c = tracker_.table().lookup_out(quoted);
   if (!c || !xmit::transmitter_of(*c).icmp_out) {
-    free_passed(f);
+    forward_untranslated(f, p);
     return;
   }
   // To the client (FULLNAT: the error came to our local address).
@@ -813,10 +845,20 @@ void Pipeline::remember_fragment(const pkt::ParsedPacket& p, const conn::Conn& c
                                   tracker_.table().index_of(c), to_real};
 }
 
+void Pipeline::remember_untranslated(const pkt::ParsedPacket& p) {
+  frags_[frag_slot(p)] =
+      FragSlot{FragKey{p.saddr, p.daddr, p.frag_id, p.proto}, conn::kNoConn, false, true};
+}
+
 void Pipeline::handle_fragment(io::Frame& f, pkt::ParsedPacket& p) {
   const FragSlot& s = frags_[frag_slot(p)];
-  if (s.conn == conn::kNoConn || s.key.id != p.frag_id || s.key.proto != p.proto ||
-      !(s.key.saddr == p.saddr) || !(s.key.daddr == p.daddr)) {
+  const bool same_datagram = s.key.id == p.frag_id && s.key.proto == p.proto &&
+                             s.key.saddr == p.saddr && s.key.daddr == p.daddr;
+  if (same_datagram && s.untranslated) {  // its first fragment belonged to no connection
+    forward_untranslated(f, p);
+    return;
+  }
+  if (s.conn == conn::kNoConn || !same_datagram) {
     drop(f, Drop::kFragmentOrphan);
     return;
   }

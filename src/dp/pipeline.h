@@ -40,7 +40,7 @@ namespace uvs::dp {
 // Why the pipeline dropped (or passed) a frame; one counter each.
 enum class Drop : uint8_t {
   kMalformed,      // pkt::Reason has the detail
-  kNotOurs,        // no connection, no service: passed to the kernel's side
+  kNotOurs,        // no connection, no service, for this host: the kernel's, freed here
   kNoConnection,   // a non-SYN for a service without a connection
   kNoDestination,  // the scheduler found none (ICMP unreachable sent)
   kDestGone,       // connection to a deleted real server, expire_nodest_conn off
@@ -65,6 +65,7 @@ struct PipelineStats {
   uint64_t rx = 0;
   uint64_t tx = 0;
   uint64_t passed = 0;  // not IP / not ours: left to the kernel path
+  uint64_t forwarded = 0;  // no connection, no service: routed on untranslated
   uint64_t icmp_sent = 0;
   uint64_t held = 0;  // waited for a neighbour
   uint64_t handed_off = 0;  // sent to the worker owning the flow
@@ -138,6 +139,7 @@ class Pipeline {
     FragKey key;
     uint32_t conn = conn::kNoConn;
     bool to_real = true;  // direction of the first fragment
+    bool untranslated = false;  // no connection: forward_untranslated() (conn is kNoConn)
   };
 
   // What a stage did with the frame (Katran's FURTHER_PROCESSING): kContinue, the caller still
@@ -173,6 +175,10 @@ class Pipeline {
   void forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
   // The real server -> client direction (NAT and FULLNAT replies).
   void forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
+  // A packet no connection or service claims, routed on as it came (ip_vs_out() accepts it
+  // and the kernel's ip_forward() takes over): a real server talking to another host through
+  // the director, a late packet of a connection that expired.
+  void forward_untranslated(io::Frame& f, pkt::ParsedPacket& p);
 
   // As ip_vs_schedule(): a new connection for the packet, or null when the frame was consumed
   // instead (dropped, passed, or answered with ICMP port unreachable).
@@ -224,6 +230,7 @@ class Pipeline {
   static uint64_t activity_hook(void* ctx, const conn::Conn& c);
   static uint32_t frag_slot(const pkt::ParsedPacket& p);
   void remember_fragment(const pkt::ParsedPacket& p, const conn::Conn& c, bool to_real);
+  void remember_untranslated(const pkt::ParsedPacket& p);
   conn::LocalAddrPool* pool_for(const ServiceEntry& svc);
   const ServiceEntry* service_of(const conn::Conn& c) const;
   void on_expire(const conn::Conn& c, conn::ExpireEvent ev);

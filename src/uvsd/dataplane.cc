@@ -186,10 +186,10 @@ DataPlane::~DataPlane() {
     std::string drops;
     for (size_t i = 0; i < st.drops.size(); ++i)
       if (st.drops[i]) drops += fmt::format(" {}={}", dp::drop_name(static_cast<dp::Drop>(i)), st.drops[i]);
-    fmt::print(stderr, "uvsd: worker {}: rx={} tx={} passed={} icmp={} held={} handed_off={} "
-               "taken_over={} drops:{}\n",
-               w->index, st.rx, st.tx, st.passed, st.icmp_sent, st.held, st.handed_off,
-               st.taken_over, drops.empty() ? " none" : drops);
+    fmt::print(stderr, "uvsd: worker {}: rx={} tx={} passed={} forwarded={} icmp={} held={} "
+               "handed_off={} taken_over={} drops:{}\n",
+               w->index, st.rx, st.tx, st.passed, st.forwarded, st.icmp_sent, st.held,
+               st.handed_off, st.taken_over, drops.empty() ? " none" : drops);
     const dp::Offload& off = w->pipeline->offload();
     if (off.enabled() && (off.queue_full() || off.no_slot()))
       fmt::print(stderr, "uvsd: worker {}: fast path: {} requests the map writer had no room for, "

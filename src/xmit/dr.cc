@@ -1,16 +1,12 @@
 // DR (ipvsadm -g, "Route"), the kernel's ip_vs_dr_xmit(): the packet goes unchanged, but for
 // its TTL, to the real server's MAC address; the real server holds the VIP on a non-ARPing
 // interface and answers the client directly, so no reply passes here.
-#include "pkt/checksum.h"
 #include "xmit/transmitter.h"
 
 namespace uvs::xmit {
 
 Result dr_in(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn&, const Hop& hop) {
-  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
-  // A local sender's partial checksum means nothing once the frame leaves this host.
-  if (p.l4_csum == pkt::CsumStatus::kPartial) pkt::recompute_l4_checksum(f.data, p);
-  return to_hop(f, p, hop);
+  return forward_unchanged(f, p, hop);
 }
 
 Result dr_icmp_in(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn&, const Hop& hop) {

@@ -61,6 +61,12 @@ void rewrite_tuple_full_csum(uint8_t* frame, const pkt::ParsedPacket& p, const I
   pkt::recompute_l4_checksum(frame, p);  // the pseudo header is read from the frame: new addresses
 }
 
+Result forward_unchanged(io::Frame& f, const pkt::ParsedPacket& p, const Hop& hop) {
+  if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
+  if (p.l4_csum == pkt::CsumStatus::kPartial) pkt::recompute_l4_checksum(f.data, p);
+  return to_hop(f, p, hop);
+}
+
 bool decrement_ttl(uint8_t* frame, const pkt::ParsedPacket& p) {
   return uvs_decrement_ttl(frame + p.l3_off, p.is_v6()) != 0;
 }

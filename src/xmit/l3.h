@@ -103,4 +103,9 @@ inline Result to_hop(io::Frame& f, const pkt::ParsedPacket& p, const Hop& hop) {
   return {set_ethernet(f, p, hop.l2) ? Verdict::kSend : Verdict::kNoRoom};
 }
 
+// The packet on to `hop` as it came but for its TTL, as the kernel's ip_forward(): DR's
+// transform, and what a packet no connection claims gets (ip_vs_out() accepts it untouched).
+// A local sender's partial checksum is completed: it means nothing once the frame leaves.
+Result forward_unchanged(io::Frame& f, const pkt::ParsedPacket& p, const Hop& hop);
+
 }  // namespace uvs::xmit

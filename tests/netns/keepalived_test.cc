@@ -16,8 +16,6 @@
 //         -f <conf> -p <pid> -c <checkers pid> -r <vrrp pid> -b <bfd pid>
 // with pid files in the lab's scratch directory (parallel tests never meet another keepalived's),
 // and stops on SIGTERM to its parent, as systemd stops it: it must exit and leave no service.
-// NAT real servers are checked on their port 80 (connect_port; the same nginx serves the
-// service's port 8000): see NatHealthCheckOnTheServicePortKeepsTheServersUp for why.
 #include <gtest/gtest.h>
 
 #include "tests/netns/netns_lab.h"
@@ -66,7 +64,7 @@ struct VirtualServer {
   std::vector<RealServer> reals;
 };
 
-RealServer nat_server(int k, int weight = 1) { return {Lab::server_v4(k), 8000, weight, 80}; }
+RealServer nat_server(int k, int weight = 1) { return {Lab::server_v4(k), 8000, weight}; }
 
 // keepalived.conf with one virtual_server: the shape of keepalived's own examples.
 std::string keepalived_conf(const std::string& router_id, const VirtualServer& vs,
@@ -105,8 +103,8 @@ std::string keepalived_conf(const std::string& router_id, const VirtualServer& v
   return c.str();
 }
 
-// The NAT service to SERVERS real servers, checked on their port 80 (the same nginx): see
-// NatHealthCheckOnTheServicePortKeepsTheServersUp for why not on 8000.
+// The NAT service to SERVERS real servers, checked on the service's port (8000), as keepalived
+// does by default.
 VirtualServer nat_service(Check check, int servers = 2) {
   VirtualServer vs;
   vs.check = check;
@@ -725,24 +723,14 @@ TEST_F(KeepalivedTest, EveryTableShapeIsWhatIpvsadmCommandsGive) {
       << keepalived_log();
 }
 
-// KNOWN BUG (uvsd): the checks above connect to the real servers' port 80 (connect_port), not
-// to the service's port 8000. With a NAT real server RIP:RPORT in the table, uvsd's XDP program
-// steers every packet from RIP:RPORT to user space (bpf/steer.bpf.c, uvs_nat_replies), the
-// SYN-ACKs answering the director's own connections included, and uvsd drops them: a checker
-// that connects from the director to RIP:RPORT (keepalived's default, ldirectord's too) times
-// out, and keepalived takes every real server out. The steering entry also outlives the real
-// server (-d, -C leave it), so the server never comes back. Reproduced without keepalived:
-//   uvsadm -A -t 192.168.56.102:80 -s rr; uvsadm -a -t 192.168.56.102:80 -r 172.17.0.2:8000 -m
-//   ip netns exec <director> curl http://172.17.0.2:8000/   -> times out (works before -a)
-//   uvsadm -C; ip netns exec <director> curl http://172.17.0.2:8000/   -> still times out
+// keepalived's checker connects from the director to RIP:RPORT of a NAT real server, the address
+// and port whose packets uvsd's XDP program steers to user space (uvs_nat_replies): the answers
+// to the director's own connections must reach its kernel (bpf/steer.bpf.c, for_this_host()), or
+// every check fails and keepalived takes every real server out. Several check rounds: both stay.
 TEST_F(KeepalivedTest, NatHealthCheckOnTheServicePortKeepsTheServersUp) {
-  UVS_KNOWN_BUG(
-      "uvsd steers the answers to the director's own connections to a NAT real server's "
-      "address:port to user space and drops them, so keepalived's checks of RIP:RPORT fail");
   ASSERT_NO_FATAL_FAILURE(start_lab(2));
-  VirtualServer vs = nat_service(Check::kTcp);
-  for (auto& r : vs.reals) r.check_port = 0;
-  ASSERT_NO_FATAL_FAILURE(write_conf(keepalived_conf("uvs-" + lab_->prefix(), vs)));
+  ASSERT_NO_FATAL_FAILURE(
+      write_conf(keepalived_conf("uvs-" + lab_->prefix(), nat_service(Check::kTcp))));
   start_keepalived();
   expect_table(kService, "rr", "Masq", {{nat_real(1), 1}, {nat_real(2), 1}});
   ASSERT_FALSE(HasFailure());
@@ -1133,8 +1121,6 @@ class LdirectordChecks : public LdirectordTest, public ::testing::WithParamInter
 TEST_P(LdirectordChecks, NegotiateCheckFollowsARealServerFailingAndReturning) {
   const bool quiescent = GetParam();
   ASSERT_NO_FATAL_FAILURE(start_lab(2));
-  // Checked on port 80 (checkport) for the reason NatHealthCheckOnTheServicePortKeepsTheServersUp
-  // explains.
   ASSERT_NO_FATAL_FAILURE(start_ldirectord(
       "checktimeout=2\n"
       "negotiatetimeout=2\n"
@@ -1146,7 +1132,6 @@ TEST_P(LdirectordChecks, NegotiateCheckFollowsARealServerFailingAndReturning) {
       "\treal=" + nat_real(1) + " masq 1\n"
       "\treal=" + nat_real(2) + " masq 1\n"
       "\tservice=http\n"
-      "\tcheckport=80\n"
       "\trequest=\"/\"\n"
       "\treceive=\"s\"\n"
       "\tscheduler=rr\n"

@@ -250,7 +250,7 @@ unsigned Pipeline::flow_owner(const pkt::ParsedPacket& p) const {
     client = p.daddr;  // a reply toward the client
     port = p.dport;
   }
-  return util::mix32(client.fold() ^ (uint32_t{port} << 16 | port)) % workers;
+  return client_owner(client, port, workers);
 }
 
 uint64_t Pipeline::flow_hash(const pkt::ParsedPacket& p) const {
@@ -317,6 +317,7 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
                              [&](uint32_t conn) { remove_offload(tracker_.table().at(conn)); });
   }
   tracker_.tick(now_ms, 256);
+  if (options_.sync) options_.sync->tick(tracker_, *snap_, now_ms, 256);
   if (listing_.requested()) tracker_.serve_listing(listing_, now_ms, 4096);
   io_.flush();
   return n;
@@ -487,6 +488,7 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   }
   // A non-first fragment has no L4 header: it moves no state machine.
   if (p.has_l4) tracker_.on_packet(c, conn::Dir::kInput, l4_of(p));
+  if (options_.sync) options_.sync->on_input(tracker_, c, snap_->sysctls(), now_ms_);
   update_offload(c);
   count_in(c, p.ip_total_len());
   transmit(f, p, c, route, hop, x.in);
@@ -652,6 +654,8 @@ void Pipeline::offload_settle(conn::Conn& c) {
   if (retry) return;
   offload_.install(index, has_in ? &in_key : nullptr, has_in ? &in : nullptr,
                    has_out ? &out_key : nullptr, has_out ? &out : nullptr);
+  // Its packets stop counting here: the backup hears of it now, not at the third one.
+  if (options_.sync) options_.sync->on_offloaded(tracker_, c, snap_->sysctls(), now_ms_);
 }
 
 void Pipeline::remove_offload(const conn::Conn& c) {
@@ -694,7 +698,13 @@ void Pipeline::count_offloaded(uint32_t conn, uint32_t dir, uint64_t packets, ui
 
 uint64_t Pipeline::activity_hook(void* ctx, const conn::Conn& c) {
   auto* self = static_cast<Pipeline*>(ctx);
-  return self->offload_.last_seen_ms(self->tracker_.table().index_of(c));
+  const uint32_t index = self->tracker_.table().index_of(c);
+  const uint64_t last_seen = self->offload_.last_seen_ms(index);
+  // XDP kept it alive: so must the backup, which sees no packet count move.
+  if (last_seen && last_seen + c.timeout_ms > self->now_ms_ && self->options_.sync)
+    self->options_.sync->on_offloaded(self->tracker_, self->tracker_.table().at(index),
+                                      self->snap_->sysctls(), self->now_ms_);
+  return last_seen;
 }
 
 // Back out of the port a frame came in, to the MAC it came from.

@@ -27,8 +27,10 @@
 #include "dp/offload.h"
 #include "dp/router.h"
 #include "dp/snapshot.h"
+#include "dp/sync_port.h"
 #include "io/packet_io.h"
 #include "pkt/parse.h"
+#include "util/hash.h"
 #include "xmit/icmp.h"
 #include "xmit/reset.h"
 #include "xmit/transmitter.h"
@@ -86,7 +88,15 @@ struct PipelineOptions {
   Handoff* handoff = nullptr;
   // The XDP fast path (dp/offload.h); none by default.
   OffloadOptions offload;
+  // Connection sync (dp/sync_port.h): this worker's outbox and inbox; none by default.
+  SyncPort* sync = nullptr;
 };
+
+// The worker that owns a flow, by its client's address and port (both directions of a
+// connection that is not FULLNAT hash to it); the sync backup routes records with it.
+inline unsigned client_owner(const InetAddr& client, uint16_t port, unsigned workers) {
+  return util::mix32(client.fold() ^ (uint32_t{port} << 16 | port)) % workers;
+}
 
 class Pipeline {
  public:

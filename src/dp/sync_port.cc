@@ -13,9 +13,10 @@ bool SyncPort::push(const sync::SyncConn& record) {
   return true;
 }
 
-void SyncPort::announce(sync::Outbox& box, conn::Tracker& tracker, conn::Conn& c,
-                        const Sysctls& sysctls, uint64_t now_ms, bool force) {
-  const sync::SyncSettings settings{sysctls.sync_threshold, sysctls.sync_period, false};
+void SyncPort::announce(conn::Tracker& tracker, conn::Conn& c, const Sysctls& sysctls,
+                        uint64_t now_ms, bool force) {
+  const sync::SyncSettings settings{sysctls.sync_threshold, sysctls.sync_period,
+                                    sysctls.sync_persist_mode != 0};
   // ip_vs_sync_conn(): the connection (never a ONE_PACKET one), then its controlling template
   // with the template's own count.
   conn::Conn* cp = &c;
@@ -31,7 +32,7 @@ void SyncPort::announce(sync::Outbox& box, conn::Tracker& tracker, conn::Conn& c
       due = sync::sync_needed(*cp, settings, pkts, control != nullptr);
     sync::SyncConn record;
     if (!skip && due && sync::record_of(*cp, record)) {
-      box.add(record, now_ms);
+      outbox_.add(record, now_ms);
       ++stats_.synced;
     }
     skip = false;
@@ -61,16 +62,22 @@ sched::Dest* SyncPort::find_dest(void* snapshot, const sync::SyncConn& r) {
   return nullptr;
 }
 
-bool SyncPort::tick(conn::Tracker& tracker, const Snapshot& snap, int sync_threshold,
-                    uint64_t now_ms, uint32_t budget) {
-  if (sync::Outbox* box = outbox_.load(std::memory_order_acquire))
-    box->flush_if_older(now_ms);
+bool SyncPort::tick(conn::Tracker& tracker, const Snapshot& snap, uint64_t now_ms,
+                    uint32_t budget) {
+  const uint32_t word = master_word_.load(std::memory_order_acquire);
+  if (word != seen_word_) {
+    seen_word_ = word;
+    master_ = word & kOn;
+    outbox_.reconfigure(static_cast<uint8_t>(word >> 16), word & 0xffff);
+  }
+  if (master_) outbox_.flush_if_older(now_ms);
   bool worked = false;
   void* ctx = const_cast<Snapshot*>(&snap);
+  const int threshold = snap.sysctls().sync_threshold;
   while (budget-- > 0) {
     const sync::SyncConn* r = inbox_.peek();
     if (!r) break;
-    switch (sync::apply_record(tracker, *r, &find_dest, ctx, sync_threshold, now_ms)) {
+    switch (sync::apply_record(tracker, *r, &find_dest, ctx, threshold, now_ms)) {
       case sync::Applied::kCreated:
       case sync::Applied::kUpdated:
       case sync::Applied::kReplaced: ++stats_.applied; break;

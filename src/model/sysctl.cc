@@ -21,6 +21,67 @@ bool parse_u32(const std::string& s, uint32_t max, uint32_t* out) {
 
 }  // namespace
 
+bool set_sysctl(Sysctls& s, const std::string& assignment, std::string& error) {
+  struct Knob {
+    const char* name;
+    int Sysctls::*field;
+    int min, max;
+  };
+  // The ranges proc_do_defense_mode(), proc_do_sync_threshold() and friends accept; a plain
+  // integer sysctl takes any int.
+  static constexpr int kInt = 0x7fffffff;
+  static const Knob kKnobs[] = {
+      {"am_droprate", &Sysctls::am_droprate, -kInt, kInt},
+      {"amemthresh", &Sysctls::amemthresh, -kInt, kInt},
+      {"cache_bypass", &Sysctls::cache_bypass, -kInt, kInt},
+      {"conn_reuse_mode", &Sysctls::conn_reuse_mode, -kInt, kInt},
+      {"drop_entry", &Sysctls::drop_entry, 0, 3},
+      {"drop_packet", &Sysctls::drop_packet, 0, 3},
+      {"expire_nodest_conn", &Sysctls::expire_nodest_conn, -kInt, kInt},
+      {"expire_quiescent_template", &Sysctls::expire_quiescent_template, -kInt, kInt},
+      {"nat_icmp_send", &Sysctls::nat_icmp_send, -kInt, kInt},
+      {"pmtu_disc", &Sysctls::pmtu_disc, -kInt, kInt},
+      {"schedule_icmp", &Sysctls::schedule_icmp, -kInt, kInt},
+      {"secure_tcp", &Sysctls::secure_tcp, 0, 3},
+      {"sloppy_sctp", &Sysctls::sloppy_sctp, -kInt, kInt},
+      {"sloppy_tcp", &Sysctls::sloppy_tcp, -kInt, kInt},
+      {"sync_threshold", &Sysctls::sync_threshold, 0, kInt},
+      {"sync_period", &Sysctls::sync_period, 0, kInt},
+      {"sync_persist_mode", &Sysctls::sync_persist_mode, 0, 1},
+      // uvs sends version 1 only (and reads both).
+      {"sync_version", &Sysctls::sync_version, 1, 1},
+      {"fullnat_lport_min", &Sysctls::fullnat_lport_min, 1, 65535},
+      {"fullnat_lport_max", &Sysctls::fullnat_lport_max, 1, 65535},
+      {"fullnat_lport_tries", &Sysctls::fullnat_lport_tries, 1, kInt},
+      {"fullnat_toa", &Sysctls::fullnat_toa, 0, 1},
+      {"fullnat_timestamp_remove", &Sysctls::fullnat_timestamp_remove, 0, 1},
+      {"fullnat_mss_adjust", &Sysctls::fullnat_mss_adjust, 0, 1},
+  };
+  const size_t eq = assignment.find('=');
+  const std::string name = assignment.substr(0, eq);
+  const Knob* knob = nullptr;
+  for (const Knob& k : kKnobs)
+    if (name == k.name) knob = &k;
+  if (eq == std::string::npos || !knob) {
+    error = "unknown sysctl '" + name + "' (NAME=VALUE, NAME as in /proc/sys/net/ipv4/vs)";
+    return false;
+  }
+  const std::string text = assignment.substr(eq + 1);
+  char* end = nullptr;
+  const long v = text.empty() ? 0 : std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end || v < knob->min || v > knob->max) {
+    error = name + " wants " + std::to_string(knob->min) + ".." + std::to_string(knob->max);
+    return false;
+  }
+  // sync_threshold must stay below sync_period (proc_do_sync_threshold()).
+  if (name == "sync_threshold" && s.sync_period && v >= s.sync_period) {
+    error = "sync_threshold must be below sync_period";
+    return false;
+  }
+  s.*knob->field = static_cast<int>(v);
+  return true;
+}
+
 bool parse_fwmark_rule(const std::string& text, FwmarkRule* rule) {
   std::vector<std::string> parts;
   std::stringstream in(text);

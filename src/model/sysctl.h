@@ -26,6 +26,8 @@ struct Sysctls {
   int sloppy_tcp = 0;
   int sync_threshold = 3;
   int sync_period = 50;
+  int sync_persist_mode = 0;
+  int sync_version = 1;
   // FULLNAT (Alibaba LVS defaults).
   int fullnat_lport_min = 5000;
   int fullnat_lport_max = 65535;
@@ -60,6 +62,10 @@ struct FwmarkRule {
 
   friend auto operator<=>(const FwmarkRule&, const FwmarkRule&) = default;
 };
+
+// Sets one of the above from "NAME=VALUE" as writing /proc/sys/net/ipv4/vs/NAME would, with the
+// kernel's ranges; false with `error` for an unknown name or a value out of range.
+bool set_sysctl(Sysctls& s, const std::string& assignment, std::string& error);
 
 // Parses "MARK:PROTO:ADDR/LEN[:PORT[-PORT]]" (PROTO tcp, udp, sctp or any). False if bad.
 bool parse_fwmark_rule(const std::string& text, FwmarkRule* rule);

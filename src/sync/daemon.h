@@ -39,6 +39,8 @@ class Outbox {
   Outbox(uint8_t syncid, size_t maxlen) : builder_(syncid, maxlen) {}
 
   // Worker side.
+  // A master (re)started with this syncid and sync_maxlen: the message being filled is dropped.
+  void reconfigure(uint8_t syncid, size_t maxlen) { builder_.reset(syncid, maxlen); }
   void add(const SyncConn& c, uint64_t now_ms);
   void flush_if_older(uint64_t now_ms, uint64_t max_age_ms = kFlushMs);
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
@@ -69,7 +71,8 @@ class Master {
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
 
-  // Opens the socket and starts the thread; false with `error` if the socket cannot be made.
+  // Opens the socket and starts the thread; false with `error` (and errno) if the socket
+  // cannot be made.
   bool start(std::string& error);
   void stop();
   DaemonStats stats() const;

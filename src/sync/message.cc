@@ -232,8 +232,12 @@ size_t record_size(const SyncConn& c) {
   return len;
 }
 
-MessageBuilder::MessageBuilder(uint8_t syncid, size_t maxlen)
-    : buf_(std::clamp<size_t>(maxlen, kHeaderV1, 65535)) {
+MessageBuilder::MessageBuilder(uint8_t syncid, size_t maxlen) : buf_(kMaxLen) {
+  reset(syncid, maxlen);
+}
+
+void MessageBuilder::reset(uint8_t syncid, size_t maxlen) {
+  maxlen_ = std::clamp<size_t>(maxlen, kHeaderV1, kMaxLen);
   buf_[1] = syncid;
   reset();
 }
@@ -250,7 +254,7 @@ void MessageBuilder::reset() {
 bool MessageBuilder::add(const SyncConn& c) {
   const size_t len = record_size(c);
   const size_t pad = (4 - head_) & 3;
-  if (head_ + pad + len > buf_.size() || count() >= kMaxConnsPerMessage) return false;
+  if (head_ + pad + len > maxlen_ || count() >= kMaxConnsPerMessage) return false;
   uint8_t* p = &buf_[head_];
   std::memset(p, 0, pad + len);
   p += pad;

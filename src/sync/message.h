@@ -84,6 +84,8 @@ size_t record_size(const SyncConn& c);
 // records.
 class MessageBuilder {
  public:
+  static constexpr size_t kMaxLen = 65535;
+
   MessageBuilder(uint8_t syncid, size_t maxlen);
   // False when the record does not fit: send bytes(), reset(), add again.
   bool add(const SyncConn& c);
@@ -91,9 +93,12 @@ class MessageBuilder {
   size_t count() const { return buf_[4]; }
   bool empty() const { return count() == 0; }
   void reset();
+  // A new master configuration: empties the message (no allocation).
+  void reset(uint8_t syncid, size_t maxlen);
 
  private:
-  std::vector<uint8_t> buf_;  // maxlen bytes, allocated once
+  std::vector<uint8_t> buf_;  // kMaxLen bytes, allocated once
+  size_t maxlen_ = 0;         // sync_maxlen, within buf_
   size_t head_ = 0;
 };
 

@@ -20,8 +20,10 @@ namespace {
 
 // Always -1: what the openers return on failure.
 int fail(int fd, std::string& error, const char* what) {
-  error = fmt::format("{}: {}", what, std::strerror(errno));
+  const int err = errno;
+  error = fmt::format("{}: {}", what, std::strerror(err));
   if (fd >= 0) ::close(fd);
+  errno = err;  // what the caller reports, as start_sync_thread() returns the socket's error
   return -1;
 }
 
@@ -72,7 +74,10 @@ bool bind_to_device(int fd, const std::string& ifname) {
 int open_master_socket(const DaemonConfig& d, unsigned id, std::string& error) {
   const bool v6 = d.mcast_group.is_v6();
   const int ifindex = static_cast<int>(::if_nametoindex(d.mcast_ifn.c_str()));
-  if (ifindex == 0) return fail(-1, error, "no such interface");
+  if (ifindex == 0) {
+    errno = ENODEV;
+    return fail(-1, error, "no such interface");
+  }
   int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) return fail(fd, error, "socket");
   const int ttl = d.mcast_ttl, off = 0;
@@ -112,7 +117,10 @@ int open_master_socket(const DaemonConfig& d, unsigned id, std::string& error) {
 int open_backup_socket(const DaemonConfig& d, unsigned id, std::string& error) {
   const bool v6 = d.mcast_group.is_v6();
   const int ifindex = static_cast<int>(::if_nametoindex(d.mcast_ifn.c_str()));
-  if (ifindex == 0) return fail(-1, error, "no such interface");
+  if (ifindex == 0) {
+    errno = ENODEV;
+    return fail(-1, error, "no such interface");
+  }
   int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) return fail(fd, error, "socket");
   // SO_REUSEADDR as the kernel sets sk_reuse: a master and a backup on one host share the port.

@@ -128,6 +128,8 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     po.worker = w;
     po.workers = options.workers;
     po.handoff = dp->handoff_.get();
+    dp->sync_ports_.push_back(std::make_unique<dp::SyncPort>());
+    po.sync = dp->sync_ports_.back().get();
     po.tracker.table.capacity = conn::per_worker_capacity(options.conn_max, options.workers);
     if (dp->flows_) {
       // Each worker owns an even slice of the stats slots (two per connection).
@@ -149,6 +151,12 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     return nullptr;
   }
   control.set_connection_source([raw = dp.get()] { return raw->connections(); });
+  if (int err = control.set_daemon_listener([raw = dp.get()](const DaemonConfig& d, bool start) {
+        return raw->run_daemon(d, start);
+      })) {
+    if (error) *error = fmt::format("the sync daemon cannot start: {}", std::strerror(err));
+    return nullptr;
+  }
   for (auto& w : dp->workers_) {
     Worker* wp = w.get();
     w->thread = std::thread([raw = dp.get(), wp] { raw->run(*wp); });
@@ -164,6 +172,9 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
 DataPlane::~DataPlane() {
   control_.set_config_listener(nullptr);
   control_.set_connection_source(nullptr);
+  control_.set_daemon_listener(nullptr);
+  sync_master_.reset();
+  sync_backup_.reset();
   stopping_ = true;
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
@@ -191,6 +202,70 @@ DataPlane::~DataPlane() {
   }
   workers_.clear();  // sockets close before the steering detaches
   flows_.reset();
+}
+
+int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
+  const bool master = daemon.state == kDaemonMaster;
+  if (!start) {
+    if (master) {
+      for (auto& port : sync_ports_) port->set_master(false);
+      sync_master_.reset();
+    } else {
+      sync_backup_.reset();
+    }
+    fmt::print(stderr, "uvsd: sync: {} stopped\n", master ? "master" : "backup");
+    return 0;
+  }
+  std::string error;
+  errno = 0;
+  if (master) {
+    std::vector<sync::Outbox*> outboxes;
+    for (auto& port : sync_ports_) outboxes.push_back(&port->outbox());
+    auto m = std::make_unique<sync::Master>(daemon, 0, std::move(outboxes));
+    if (!m->start(error)) {
+      fmt::print(stderr, "uvsd: sync: master on {}: {}\n", daemon.mcast_ifn, error);
+      return errno ? errno : EINVAL;
+    }
+    sync_master_ = std::move(m);
+    for (auto& port : sync_ports_)
+      port->set_master(true, static_cast<uint8_t>(daemon.syncid), daemon.sync_maxlen);
+  } else {
+    auto b = std::make_unique<sync::Backup>(
+        daemon, 0, [this](std::span<const sync::SyncConn> records) { route_synced(records); });
+    if (!b->start(error)) {
+      fmt::print(stderr, "uvsd: sync: backup on {}: {}\n", daemon.mcast_ifn, error);
+      return errno ? errno : EINVAL;
+    }
+    sync_backup_ = std::move(b);
+  }
+  fmt::print(stderr, "uvsd: sync: {} on {} (syncid {}, {}:{})\n", master ? "master" : "backup",
+             daemon.mcast_ifn, daemon.syncid, daemon.mcast_group.to_string(), daemon.mcast_port);
+  return 0;
+}
+
+void DataPlane::route_synced(std::span<const sync::SyncConn> records) {
+  const unsigned workers = static_cast<unsigned>(sync_ports_.size());
+  const Sysctls& sysctls = control_.options().sysctls;  // fixed at start
+  for (const sync::SyncConn& r : records) {
+    if (r.flags & sync::kFlagTemplate) {
+      for (auto& port : sync_ports_) port->push(r);
+      continue;
+    }
+    unsigned owner;
+    if (r.has_fnat && (r.flags & conn::kConnFwdMask) == static_cast<uint32_t>(Fwd::kFullNat)) {
+      // Replies come back to the local port, whose slice names the worker (as on the master,
+      // given the same worker count).
+      owner = conn::worker_of_lport({static_cast<uint16_t>(sysctls.fullnat_lport_min),
+                                     static_cast<uint16_t>(sysctls.fullnat_lport_max)},
+                                    workers, r.fnat.lport);
+    } else {
+      InetAddr client;
+      client.family = r.inet6 ? AF_INET6 : AF_INET;
+      client.bytes = r.caddr;
+      owner = dp::client_owner(client, r.cport, workers);
+    }
+    sync_ports_[owner]->push(r);
+  }
 }
 
 void DataPlane::check_egresses(nl::NetlinkSocket& socket) {

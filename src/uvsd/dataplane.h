@@ -17,6 +17,7 @@
 #include "io/xdp_steering.h"
 #include "nl/nexthop.h"
 #include "nl/xdp_egress.h"
+#include "sync/daemon.h"
 
 namespace uvs::daemon {
 
@@ -57,6 +58,12 @@ class DataPlane {
   void run(Worker& w);
   // The offload thread: drains the workers' rings into the fast path's BPF map.
   void write_flows();
+  // Control's daemon listener: runs or stops a sync daemon's thread (0 or the errno that
+  // refuses the start).
+  int run_daemon(const DaemonConfig& daemon, bool start);
+  // The backup thread's sink: each record to the worker that owns its flow (a template to
+  // every worker, whose connections it may control).
+  void route_synced(std::span<const sync::SyncConn> records);
 
   DataPlaneOptions options_;
   ctl::Control& control_;
@@ -71,6 +78,9 @@ class DataPlane {
   std::vector<int> egress_said_;  // what was last logged for each, -1 before the first check
   // Checks every data interface (nl/xdp_egress.h), logging what changed.
   void check_egresses(nl::NetlinkSocket& socket);
+  std::vector<std::unique_ptr<dp::SyncPort>> sync_ports_;  // one per worker
+  std::unique_ptr<sync::Master> sync_master_;
+  std::unique_ptr<sync::Backup> sync_backup_;
   std::thread flow_writer_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> workers_stopped_{false};

@@ -52,7 +52,10 @@ void usage(FILE* out) {
              "                  steering map sizes with --interface (default 16384 services,\n"
              "                  131072 NAT real servers); a change beyond them fails (ENOMEM)\n"
              "  --fwmark-rule MARK:PROTO:ADDR/LEN[:PORT[-PORT]]\n"
-             "                  mark matching packets for fwmark services (iptables MARK's job)\n",
+             "                  mark matching packets for fwmark services (iptables MARK's job)\n"
+             "  --sysctl NAME=VALUE\n"
+             "                  set an IPVS sysctl (/proc/sys/net/ipv4/vs/NAME), e.g.\n"
+             "                  expire_nodest_conn=1 or sync_threshold=2 (repeat for each)\n",
              uvs::api::kDefaultSocket);
 }
 
@@ -160,6 +163,7 @@ struct DaemonArgs {
   bool xdp_generic = false;
   bool offload = true;
   std::vector<uvs::FwmarkRule> fwmark_rules;
+  uvs::Sysctls sysctls;
   uint32_t max_services = 0;  // 0: the steering's defaults
   uint32_t max_reals = 0;
 };
@@ -187,6 +191,7 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
                                  {"fwmark-rule", required_argument, nullptr, 'f'},
                                  {"max-services", required_argument, nullptr, 'S'},
                                  {"max-reals", required_argument, nullptr, 'R'},
+                                 {"sysctl", required_argument, nullptr, 'y'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -232,6 +237,14 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
           return 2;
         }
         args->fwmark_rules.push_back(rule);
+        break;
+      }
+      case 'y': {
+        std::string error;
+        if (!uvs::set_sysctl(args->sysctls, optarg, error)) {
+          fmt::print(stderr, "uvsd: --sysctl: {}\n", error);
+          return 2;
+        }
         break;
       }
       case 'S':
@@ -321,6 +334,7 @@ uvs::ctl::ControlOptions control_options(const DaemonArgs& args) {
   copts.conn_tab_size = args.conn_max;
   copts.workers = args.workers;
   copts.fwmark_rules = args.fwmark_rules;
+  copts.sysctls = args.sysctls;
   return copts;
 }
 

@@ -1,0 +1,32 @@
+// uvsd --sysctl: the names of /proc/sys/net/ipv4/vs and the ranges the kernel's handlers take.
+#include "model/sysctl.h"
+
+#include <gtest/gtest.h>
+
+namespace uvs {
+namespace {
+
+TEST(SetSysctl, NamesAndRangesAsTheKernelTakesThem) {
+  Sysctls s;
+  std::string error;
+  EXPECT_TRUE(set_sysctl(s, "expire_nodest_conn=1", error)) << error;
+  EXPECT_EQ(s.expire_nodest_conn, 1);
+  EXPECT_TRUE(set_sysctl(s, "sync_threshold=2", error)) << error;
+  EXPECT_TRUE(set_sysctl(s, "sync_period=0", error)) << error;
+  EXPECT_EQ(s.sync_threshold, 2);
+  EXPECT_EQ(s.sync_period, 0);
+  EXPECT_TRUE(set_sysctl(s, "drop_entry=3", error));
+  const Sysctls before = s;
+  for (const char* bad : {"drop_entry=4", "secure_tcp=-1", "sync_version=0", "nosuch=1",
+                          "expire_nodest_conn", "pmtu_disc=", "pmtu_disc=1x", "fullnat_toa=2"}) {
+    EXPECT_FALSE(set_sysctl(s, bad, error)) << bad;
+    EXPECT_FALSE(error.empty()) << bad;
+  }
+  EXPECT_EQ(s.drop_entry, before.drop_entry);  // refused: unchanged
+  s.sync_period = 50;
+  EXPECT_FALSE(set_sysctl(s, "sync_threshold=50", error));
+  EXPECT_NE(error.find("below sync_period"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace uvs

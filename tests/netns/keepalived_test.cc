@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/netns/netns_lab.h"
+#include "tests/netns/two_directors_lab.h"
 
 namespace uvs::testing::netns {
 namespace {
@@ -768,80 +769,12 @@ TEST_F(KeepalivedTest, RestartedKeepalivedCountsNewConnectionsOnItsService) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Two directors with keepalived VRRP, each its own uvsd (a lab of another shape, below): the
-// master holds the client side's gateway 10.99.1.1 and the real servers' gateway 172.17.0.1 (one
-// vrrp_instance, unicast adverts every second); both keepalived build the same virtual server in
-// their own uvsd. Stopping the master's keepalived moves the gateways to the backup, and new
-// connections go through the backup's uvsd; the old master returns and (preempt) takes them back.
-//
-//   ${P}c   client     c0 10.99.1.2/24, default via 10.99.1.1          (br1 in ${P}w)
-//   ${P}d   director A d0 10.99.1.11/24  d1 172.17.0.11/16, priority 150
-//   ${P}s9  director B d0 10.99.1.12/24  d1 172.17.0.12/16, priority 100 (named as a server so
-//                      that scripts/lab down and the stale-lab sweep remove it)
-//   ${P}sK  server K   eth0 172.17.0.(K+1)/16, default via 172.17.0.1 (br0), nginx :80 :8000 "sK"
-const char* const kTwoDirectorsLab = R"SH(
-P=$1
-c=${P}c; da=${P}d; db=${P}s9; w=${P}w
-run=/tmp/${P}-run
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-mkdir -p "$run"
-for ns in "$c" "$da" "$db" "$w"; do ip netns add "$ns"; nsx "$ns" ip link set lo up; done
-nsx "$w" ip link add br0 type bridge
-nsx "$w" ip link add br1 type bridge
-nsx "$w" ip link set br0 up
-nsx "$w" ip link set br1 up
-ip link add c0 netns "$c" type veth peer wc netns "$w"
-ip link add d0 netns "$da" type veth peer wa0 netns "$w"
-ip link add d1 netns "$da" type veth peer wa1 netns "$w"
-ip link add d0 netns "$db" type veth peer wb0 netns "$w"
-ip link add d1 netns "$db" type veth peer wb1 netns "$w"
-for p in wc wa0 wb0; do nsx "$w" ip link set "$p" master br1; nsx "$w" ip link set "$p" up; done
-for p in wa1 wb1; do nsx "$w" ip link set "$p" master br0; nsx "$w" ip link set "$p" up; done
-nsx "$c" ip addr add 10.99.1.2/24 dev c0
-nsx "$c" ip link set c0 up
-nsx "$c" ip route add default via 10.99.1.1
-nsx "$c" ethtool -K c0 tx off >/dev/null
-n=11
-for d in "$da" "$db"; do
-  nsx "$d" ip addr add 10.99.1.$n/24 dev d0
-  nsx "$d" ip addr add 172.17.0.$n/16 dev d1
-  nsx "$d" ip link set d0 up
-  nsx "$d" ip link set d1 up
-  nsx "$d" sysctl -qw net.ipv4.ip_forward=1
-  n=$((n + 1))
-done
-for k in 1 2; do
-  s=${P}s$k dir=$run/s$k
-  ip netns add "$s"
-  ip link add eth0 netns "$s" type veth peer ws$k netns "$w"
-  nsx "$w" ip link set ws$k master br0
-  nsx "$w" ip link set ws$k up
-  nsx "$s" ip link set lo up
-  nsx "$s" ip addr add 172.17.0.$((k + 1))/16 dev eth0
-  nsx "$s" ip link set eth0 up
-  nsx "$s" ip route add default via 172.17.0.1
-  nsx "$s" ethtool -K eth0 tx off >/dev/null
-  mkdir -p "$dir/www"
-  cat > "$dir/nginx.conf" <<NGINX
-user root;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server {
-    listen 80 default_server reuseport;
-    listen 8000 reuseport;
-    location = / { default_type text/plain; return 200 "s$k\n"; }
-  }
-}
-NGINX
-  nsx "$s" nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log"
-  for _ in $(seq 50); do [ -s "$dir/nginx.pid" ] && break; sleep 0.05; done
-  cp "$dir/nginx.pid" "$run/nginx-s$k.pid"
-done
-)SH";
+// Two directors with keepalived VRRP, each its own uvsd (tests/netns/two_directors_lab.h:
+// director A is ${P}d with priority 150, B is ${P}s9 with priority 100): the master holds the
+// client side's gateway 10.99.1.1 and the real servers' gateway 172.17.0.1 (one vrrp_instance,
+// unicast adverts every second); both keepalived build the same virtual server in their own
+// uvsd. Stopping the master's keepalived moves the gateways to the backup, and new connections
+// go through the backup's uvsd; the old master returns and (preempt) takes them back.
 
 // The vrrp_instance of director ME (11 or 12) whose peer is PEER.
 std::string vrrp_instance(int me, int peer, int priority, const std::string& track_script = "") {

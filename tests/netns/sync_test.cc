@@ -4,7 +4,9 @@
 // client, virtual address, real server and state, with the fast path on and off.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
+#include <tuple>
 #include <regex>
 
 #include "tests/netns/netns_lab.h"
@@ -160,19 +162,85 @@ TEST_F(SyncTest, ABackupHoldsOffloadedConnectionsToo) {
 }
 
 // The failover itself: two directors on the same client and real-server segments, syncing over
-// the real-server segment that both also forward on. Twenty paced downloads run through
-// director A (which holds both gateway addresses); A's uvsd is killed with SIGKILL and its links
-// go down; the gateways move to B with gratuitous ARP, as keepalived would move them. Every
-// download finishes, byte for byte, through B.
+// the real-server segment that both also forward on. Paced downloads (byte-compared) and a UDP
+// echo stream run through the director holding both gateway addresses; the gateways move with
+// gratuitous ARP, as keepalived would move them.
 enum class Method { kNat, kFullNat, kDr };
 
 class SyncFailoverTest : public SyncTest, public ::testing::WithParamInterface<Method> {
  protected:
+  static constexpr const char* kVip = "192.168.56.102";
+
   RunResult b_adm(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {build_path("uvsadm"), "--socket", b_sock_};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, "", 20s);
   }
+  std::string b() const { return lab_->prefix() + "s9"; }
+
+  // The lab, uvsd B beside the lab's uvsd A, the same services on both (TCP 80, UDP 7000 echo),
+  // A master and B backup (with BOTH_ROLES each is both), the gateways on A.
+  void two_directors(Method method, bool both_roles) {
+    ASSERT_NO_FATAL_FAILURE(start_shaped_lab(2, kTwoDirectorsLab, {"d0", "d1"}));
+    b_sock_ = lab_->tmp("b.sock");
+    uvsd_b_ = &spawn(b(),
+                     {build_path("uvsd"), "--socket", b_sock_, "--conn-max", "65536",
+                      "--interface", "d0", "--interface", "d1"},
+                     "uvsd-b");
+    ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(b_sock_); }, 15s, 50ms))
+        << uvsd_b_->log();
+    const std::string vip = kVip;
+    // FULLNAT: one local address on both directors (the real servers reach it through the
+    // gateway, so it follows the gateway); DR: the real servers hold the VIP.
+    const std::string laddr = "192.168.58.100";
+    std::vector<std::string> forward = {"-m"};
+    if (method == Method::kFullNat) forward = {"-b"};
+    if (method == Method::kDr) {
+      forward = {"-g"};
+      for (int k = 1; k <= 2; ++k) {
+        std::vector<std::string> argv = {source_path("scripts/realserver"), "dr", vip, "--netns",
+                                         lab_->server(k)};
+        RunResult r = run(argv);
+        ASSERT_EQ(r.status, 0) << describe(argv, r);
+      }
+    }
+    const std::string rs_port = method == Method::kDr ? "80" : "8000";
+    for (bool on_b : {false, true}) {
+      auto ok = [&](const std::vector<std::string>& a) {
+        if (!on_b) return adm(a);
+        RunResult r = b_adm(a);
+        EXPECT_EQ(r.status, 0) << join(a) << ": " << r.err;
+        return r.status == 0;
+      };
+      for (const auto& [proto, port, rport] :
+           {std::tuple{"-t", "80", rs_port}, {"-u", "7000", std::string("7000")}}) {
+        ASSERT_TRUE(ok({"-A", proto, vip + ":" + port, "-s", "rr"}));
+        for (int k = 1; k <= 2; ++k) {
+          std::vector<std::string> args = {"-a", proto, vip + ":" + port, "-r",
+                                           Lab::server_v4(k) + ":" + rport};
+          args.insert(args.end(), forward.begin(), forward.end());
+          ASSERT_TRUE(ok(args));
+        }
+        if (method == Method::kFullNat) {
+          ASSERT_TRUE(ok({"-P", proto, vip + ":" + port, "-z", laddr}));
+        }
+      }
+      const std::vector<std::string> master = {"--start-daemon", "master", "--mcast-interface", "d1"};
+      const std::vector<std::string> backup = {"--start-daemon", "backup", "--mcast-interface", "d1"};
+      ASSERT_TRUE(ok(on_b ? backup : master));
+      if (both_roles) {
+        ASSERT_TRUE(ok(on_b ? master : backup));
+      }
+    }
+    for (int k = 1; k <= 2; ++k)  // DR: the echo must come from the VIP the server holds
+      start_udp_echo(k, method == Method::kDr ? vip : "0.0.0.0", 7000);
+    ASSERT_NO_FATAL_FAILURE(take_gateways(lab_->director()));
+    ASSERT_EQ(lab_->exec(lab_->client(),
+                         {"/usr/sbin/sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 131072"})
+                  .status,
+              0);
+  }
+
   void take_gateways(const std::string& ns) {
     for (const auto& [addr, dev] : {std::pair{"10.99.1.1/24", "d0"}, {"172.17.0.1/16", "d1"}}) {
       RunResult r = lab_->exec(ns, {kIp, "addr", "add", addr, "dev", dev});
@@ -182,108 +250,89 @@ class SyncFailoverTest : public SyncTest, public ::testing::WithParamInterface<M
       ASSERT_EQ(r.status, 0) << r.err;
     }
   }
+  void release_gateways(const std::string& ns) {
+    for (const auto& [addr, dev] : {std::pair{"10.99.1.1/24", "d0"}, {"172.17.0.1/16", "d1"}})
+      ASSERT_EQ(lab_->exec(ns, {kIp, "addr", "del", addr, "dev", dev}).status, 0) << ns;
+  }
+
+  // N more paced downloads of the 10 MB file (RATE each).
+  void start_downloads(int n, const std::string& rate) {
+    for (int i = 0; i < n; ++i) {
+      const std::string name = "dl" + std::to_string(downloads_.size());
+      downloads_.push_back(&spawn(lab_->client(),
+                                  {"/usr/bin/curl", "-sS", "--max-time", "60", "--limit-rate",
+                                   rate, "-o", lab_->tmp(name), http_url(kVip, 80, "/10m.bin")},
+                                  name));
+    }
+  }
+  void start_udp_stream(int seconds) {
+    udp_ = &spawn(lab_->client(),
+                  {"/usr/bin/python3", "-c", kUdpStream, kVip, "7000", std::to_string(seconds)},
+                  "udp-stream");
+  }
+  // Waits until a director's -Lnc (LISTING) holds every download ESTABLISHED and the UDP stream.
+  bool holds_every_stream(const std::function<std::string()>& listing) {
+    return wait_until(
+        [&] {
+          size_t established = 0;
+          bool udp = false;
+          for (const ConnRow& c : parse_conns(listing())) {
+            established += c.state == "ESTABLISHED";
+            udp |= c.proto == "UDP";
+          }
+          return established == downloads_.size() && udp;
+        },
+        10s, 200ms);
+  }
+  std::string listings() {
+    return "[A -Lnc]\n" + director_->adm({"-Lnc"}).out + "[B -Lnc]\n" + b_adm({"-Lnc"}).out;
+  }
+  // Every download finished byte for byte; the UDP stream kept its real server, lost at most a
+  // second's worth and was flowing at its end.
+  void expect_streams_intact() {
+    for (size_t i = 0; i < downloads_.size(); ++i) {
+      EXPECT_EQ(downloads_[i]->wait(60s), std::optional<int>(0))
+          << "download " << i << ": " << downloads_[i]->log();
+      EXPECT_NE(which_server_file(lab_->tmp("dl" + std::to_string(i))), 0)
+          << "download " << i << " is not a server's file, byte for byte";
+    }
+    ASSERT_EQ(udp_->wait(30s), std::optional<int>(0)) << udp_->log();
+    std::smatch m;
+    const std::string out = udp_->log();
+    ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(sent=(\d+) ok=(\d+) last2s=(\d+) servers=(\S+))")))
+        << out;
+    const long sent = std::stol(m[1]), echoed = std::stol(m[2]), late = std::stol(m[3]);
+    std::cout << "[ figure ] UDP stream: " << echoed << " of " << sent << " echoed, "
+              << sent - echoed << " lost\n";
+    EXPECT_EQ(m[4].str().find(','), std::string::npos) << "the UDP stream changed real server: " << out;
+    EXPECT_GE(echoed, sent - 50) << out;
+    EXPECT_GT(late, 50) << out;
+  }
+
+  Process* uvsd_b_ = nullptr;
+  std::vector<Process*> downloads_;
+  Process* udp_ = nullptr;
 };
 
+// A dies: its uvsd SIGKILLed, its links down; the gateways move to B, which knew every stream.
 TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
-  const Method method = GetParam();
-  ASSERT_NO_FATAL_FAILURE(start_shaped_lab(2, kTwoDirectorsLab, {"d0", "d1"}));
-  const std::string b = lab_->prefix() + "s9";
-  b_sock_ = lab_->tmp("b.sock");
-  Process& uvsd_b = spawn(b,
-                          {build_path("uvsd"), "--socket", b_sock_, "--conn-max", "65536",
-                           "--interface", "d0", "--interface", "d1"},
-                          "uvsd-b");
-  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(b_sock_); }, 15s, 50ms))
-      << uvsd_b.log();
-  const std::string vip = "192.168.56.102";
-  // FULLNAT: one local address on both directors (the real servers reach it through the
-  // gateway, so it follows the gateway); DR: the real servers hold the VIP.
-  const std::string laddr = "192.168.58.100";
-  std::vector<std::string> forward = {"-m"};
-  if (method == Method::kFullNat) forward = {"-b"};
-  if (method == Method::kDr) {
-    forward = {"-g"};
-    for (int k = 1; k <= 2; ++k) {
-      std::vector<std::string> argv = {source_path("scripts/realserver"), "dr", vip, "--netns",
-                                       lab_->server(k)};
-      RunResult r = run(argv);
-      ASSERT_EQ(r.status, 0) << describe(argv, r);
-    }
-  }
-  const std::string rs_port = method == Method::kDr ? "80" : "8000";
-  for (bool on_b : {false, true}) {
-    auto ok = [&](const std::vector<std::string>& a) {
-      if (!on_b) return adm(a);
-      RunResult r = b_adm(a);
-      EXPECT_EQ(r.status, 0) << join(a) << ": " << r.err;
-      return r.status == 0;
-    };
-    ASSERT_TRUE(ok({"-A", "-t", vip + ":80", "-s", "rr"}));
-    for (int k = 1; k <= 2; ++k) {
-      std::vector<std::string> args = {"-a", "-t", vip + ":80", "-r",
-                                       Lab::server_v4(k) + ":" + rs_port};
-      args.insert(args.end(), forward.begin(), forward.end());
-      ASSERT_TRUE(ok(args));
-    }
-    ASSERT_TRUE(ok({"-A", "-u", vip + ":7000", "-s", "rr"}));
-    for (int k = 1; k <= 2; ++k) {
-      std::vector<std::string> args = {"-a", "-u", vip + ":7000", "-r",
-                                       Lab::server_v4(k) + ":7000"};
-      args.insert(args.end(), forward.begin(), forward.end());
-      ASSERT_TRUE(ok(args));
-    }
-    if (method == Method::kFullNat) {
-      ASSERT_TRUE(ok({"-P", "-t", vip + ":80", "-z", laddr}));
-      ASSERT_TRUE(ok({"-P", "-u", vip + ":7000", "-z", laddr}));
-    }
-  }
-  for (int k = 1; k <= 2; ++k)  // DR: the echo must come from the VIP the server holds
-    start_udp_echo(k, method == Method::kDr ? vip : "0.0.0.0", 7000);
-  ASSERT_EQ(b_adm({"--start-daemon", "backup", "--mcast-interface", "d1"}).status, 0);
-  ASSERT_TRUE(adm({"--start-daemon", "master", "--mcast-interface", "d1"}));
-  ASSERT_NO_FATAL_FAILURE(take_gateways(lab_->director()));
-  ASSERT_EQ(lab_->exec(lab_->client(),
-                       {"/usr/sbin/sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 131072"})
-                .status,
-            0);
-
-  constexpr int kStreams = 20;
-  std::vector<Process*> streams;
-  for (int i = 0; i < kStreams; ++i)
-    streams.push_back(&spawn(lab_->client(),
-                             {"/usr/bin/curl", "-sS", "--max-time", "60", "--limit-rate", "1M",
-                              "-o", lab_->tmp("dl" + std::to_string(i)),
-                              http_url(vip, 80, "/10m.bin")},
-                             "dl" + std::to_string(i)));
-  Process& udp = spawn(lab_->client(), {"/usr/bin/python3", "-c", kUdpStream, vip, "7000", "9"},
-                       "udp-stream");
-  // B holds every stream before A goes.
-  ASSERT_TRUE(wait_until(
-      [&] {
-        int established = 0;
-        bool udp_synced = false;
-        for (const ConnRow& c : parse_conns(b_adm({"-Lnc"}).out)) {
-          established += c.state == "ESTABLISHED";
-          udp_synced |= c.proto == "UDP";
-        }
-        return established == kStreams && udp_synced;
-      },
-      10s, 200ms))
-      << "backup:\n" << b_adm({"-Lnc"}).out << "master:\n" << director_->adm({"-Lnc"}).out;
+  ASSERT_NO_FATAL_FAILURE(two_directors(GetParam(), /*both_roles=*/false));
+  start_downloads(20, "1M");
+  start_udp_stream(9);
+  ASSERT_TRUE(holds_every_stream([&] { return b_adm({"-Lnc"}).out; })) << listings();
   std::this_thread::sleep_for(1s);
 
-  // A dies: uvsd killed, links down; B takes the gateways.
   ASSERT_EQ(::kill(director_->pid(), SIGKILL), 0);
   for (const char* dev : {"d0", "d1"})
     ASSERT_EQ(lab_->exec(lab_->director(), {kIp, "link", "set", dev, "down"}).status, 0);
   auto b_in_pkts = [&] {
     Table t = parse_table(b_adm({"-Ln", "--stats", "--exact"}).out, true);
-    const ServiceRow* svc = t.service("TCP", vip + ":80");
+    const ServiceRow* svc = t.service("TCP", std::string(kVip) + ":80");
     return svc ? svc->in_pkts : -1;
   };
   const long before = b_in_pkts();
   const auto moved = std::chrono::steady_clock::now();
-  ASSERT_NO_FATAL_FAILURE(take_gateways(b));
+  ASSERT_NO_FATAL_FAILURE(take_gateways(b()));
   // The failover's figure: from the gateways' move to the first packet B forwards (to 10 ms).
   EXPECT_TRUE(wait_until([&] { return b_in_pkts() > before; }, 10s, 10ms));
   std::cout << "[ figure ] failover: B forwarded its first packet "
@@ -291,27 +340,29 @@ TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
                    std::chrono::steady_clock::now() - moved)
                    .count()
             << " ms after the gateways moved (gratuitous ARP included)\n";
+  ASSERT_NO_FATAL_FAILURE(expect_streams_intact());
+  EXPECT_TRUE(uvsd_b_->running()) << uvsd_b_->log();
+}
 
-  for (int i = 0; i < kStreams; ++i) {
-    EXPECT_EQ(streams[i]->wait(60s), std::optional<int>(0))
-        << "stream " << i << ": " << streams[i]->log();
-    EXPECT_NE(which_server_file(lab_->tmp("dl" + std::to_string(i))), 0)
-        << "stream " << i << " is not a server's file, byte for byte";
-  }
-  // The UDP stream kept its real server (B had its connection) and lost only what was sent
-  // while the gateways moved.
-  ASSERT_EQ(udp.wait(30s), std::optional<int>(0)) << udp.log();
-  std::smatch m;
-  const std::string out = udp.log();
-  ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(sent=(\d+) ok=(\d+) last2s=(\d+) servers=(\S+))")))
-      << out;
-  const long sent = std::stol(m[1]), echoed = std::stol(m[2]), late = std::stol(m[3]);
-  std::cout << "[ figure ] failover: UDP stream " << echoed << " of " << sent << " echoed, "
-            << sent - echoed << " lost\n";
-  EXPECT_EQ(m[4].str().find(','), std::string::npos) << "the UDP stream changed real server: " << out;
-  EXPECT_GE(echoed, sent - 50) << out;  // at most a second's worth
-  EXPECT_GT(late, 50) << out;           // and flowing through B at the end
-  EXPECT_TRUE(uvsd_b.running()) << uvsd_b.log();
+// A planned switch-over and back, both directors alive and each both master and backup: the
+// streams opened on A move to B; streams opened on B (which A learns from B's master) and the
+// first ones move back to A; all of them finish intact.
+TEST_F(SyncFailoverTest, APlannedSwitchOverAndBackWithBothRolesOnBoth) {
+  ASSERT_NO_FATAL_FAILURE(two_directors(Method::kNat, /*both_roles=*/true));
+  start_downloads(10, "800K");
+  start_udp_stream(11);
+  ASSERT_TRUE(holds_every_stream([&] { return b_adm({"-Lnc"}).out; })) << listings();
+
+  ASSERT_NO_FATAL_FAILURE(release_gateways(lab_->director()));
+  ASSERT_NO_FATAL_FAILURE(take_gateways(b()));
+  start_downloads(10, "1M");
+  // A, backup of B, hears of the downloads B scheduled.
+  ASSERT_TRUE(holds_every_stream([&] { return director_->adm({"-Lnc"}).out; })) << listings();
+  std::this_thread::sleep_for(1s);
+
+  ASSERT_NO_FATAL_FAILURE(release_gateways(b()));
+  ASSERT_NO_FATAL_FAILURE(take_gateways(lab_->director()));
+  ASSERT_NO_FATAL_FAILURE(expect_streams_intact());
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, SyncFailoverTest,

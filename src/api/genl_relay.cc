@@ -9,8 +9,6 @@
 
 namespace uvs::api {
 
-namespace {
-
 // Datagrams travel as hex: JSON has no bytes, and a netlink datagram is at most a few pages.
 std::string to_hex(const std::vector<uint8_t>& bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -23,11 +21,15 @@ std::string to_hex(const std::vector<uint8_t>& bytes) {
   return out;
 }
 
+namespace {
+
 int nibble(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
+
+}  // namespace
 
 std::optional<std::vector<uint8_t>> from_hex(const std::string& hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
@@ -39,6 +41,8 @@ std::optional<std::vector<uint8_t>> from_hex(const std::string& hex) {
   }
   return out;
 }
+
+namespace {
 
 template <typename T>
 std::optional<T> unsigned_member(const nlohmann::json& j, const char* name) {

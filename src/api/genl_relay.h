@@ -33,6 +33,11 @@ std::optional<GenlRelayRequest> decode_genl_request(const nlohmann::json& reques
 std::string encode_genl_reply(const GenlRelayReply& reply);
 std::optional<GenlRelayReply> decode_genl_reply(const std::string& bytes);
 
+// Bytes as lowercase hex and back (nullopt for anything else): how the control socket's JSON
+// carries datagrams and sync messages.
+std::string to_hex(const std::vector<uint8_t>& bytes);
+std::optional<std::vector<uint8_t>> from_hex(const std::string& hex);
+
 // One request and its reply on a connected control socket; blocking, bounded by whatever
 // timeouts the socket has (SO_SNDTIMEO/SO_RCVTIMEO). nullopt when uvsd cannot be reached in time
 // or answers with something that is not a relay reply.

@@ -344,6 +344,8 @@ std::string Server::answer(const std::string& payload) {
       if (relayed && genl_handler_) genl_reply = genl_handler_(*relayed);
       return encode_frame(encode_genl_reply(genl_reply));
     }
+    if (request.is_object() && request.contains("takeover"))
+      return encode_frame(takeover_handler_ ? takeover_handler_() : encode_reply(Reply{EINVAL, {}, {}}));
     reply = handler_(decode_request(request));
   } catch (const std::exception&) {
     reply = Reply{EINVAL, std::nullopt, {}};

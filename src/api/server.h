@@ -43,6 +43,8 @@ class Server {
   using Handler = std::function<Reply(const Command&)>;
   // Answers generic-netlink datagrams relayed by libuvs-ipvs; without one they get EINVAL.
   using GenlHandler = std::function<GenlRelayReply(const GenlRelayRequest&)>;
+  // Answers a new uvsd's {"takeover": {}} with the reply's JSON; without one: EINVAL.
+  using TakeoverHandler = std::function<std::string()>;
 
   Server(std::string path, Handler handler, ServerOptions options = {});
   ~Server();
@@ -51,6 +53,7 @@ class Server {
 
   // Set before serve().
   void set_genl_handler(GenlHandler handler) { genl_handler_ = std::move(handler); }
+  void set_takeover_handler(TakeoverHandler handler) { takeover_handler_ = std::move(handler); }
 
   // Creates the socket (0600, parent directory made if missing). Fails with a message if
   // another daemon answers on the path, or if something that is not a socket is there.
@@ -103,6 +106,7 @@ class Server {
   std::string path_;
   Handler handler_;
   GenlHandler genl_handler_;
+  TakeoverHandler takeover_handler_;
   ServerOptions options_;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;

@@ -1,5 +1,7 @@
 #include "dp/sync_port.h"
 
+#include <cstring>
+
 namespace uvs::dp {
 
 bool SyncPort::push(const sync::SyncConn& record) {
@@ -62,8 +64,44 @@ sched::Dest* SyncPort::find_dest(void* snapshot, const sync::SyncConn& r) {
   return nullptr;
 }
 
+bool SyncPort::push_dump() {
+  sync::Outbox::Message* m = dump_ring_.claim();
+  if (!m) return false;  // the collector has not caught up: next turn
+  const auto bytes = dump_builder_.bytes();
+  m->len = static_cast<uint32_t>(bytes.size());
+  std::memcpy(m->data.data(), bytes.data(), bytes.size());
+  dump_ring_.publish();
+  dump_builder_.reset();
+  return true;
+}
+
+void SyncPort::dump_step(conn::Tracker& tracker, uint32_t budget) {
+  if (!dumping_) {
+    if (!dump_requested_.exchange(false, std::memory_order_acquire)) return;
+    dumping_ = true;
+    dump_cursor_ = 0;
+    dump_builder_.reset();
+  }
+  const conn::Table& table = tracker.table();
+  const uint32_t end = table.high_water();  // entries above were never used
+  for (; budget > 0 && dump_cursor_ < end; --budget) {
+    conn::Conn& c = table.at(dump_cursor_);
+    sync::SyncConn record;
+    if (c.in_use() && sync::record_of(c, record) && !dump_builder_.add(record)) {
+      if (!push_dump()) return;  // ring full: this entry again next turn
+      dump_builder_.add(record);
+    }
+    ++dump_cursor_;
+  }
+  if (dump_cursor_ < end) return;
+  if (!dump_builder_.empty() && !push_dump()) return;
+  dumping_ = false;
+  dump_done_.store(true, std::memory_order_release);
+}
+
 bool SyncPort::tick(conn::Tracker& tracker, const Snapshot& snap, uint64_t now_ms,
                     uint32_t budget) {
+  dump_step(tracker, 4096);
   const uint32_t word = master_word_.load(std::memory_order_acquire);
   if (word != seen_word_) {
     seen_word_ = word;

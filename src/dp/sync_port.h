@@ -44,6 +44,18 @@ class SyncPort {
   // The master thread's side of the outbox.
   sync::Outbox& outbox() { return outbox_; }
 
+  // --- Takeover (a new uvsd taking this one's table) ---
+  // Asks the worker for every connection it holds, as sync messages in the dump ring (between
+  // bursts, a slice of the table at a time); dump_done() once the last one is in the ring.
+  void request_dump() {
+    dump_done_.store(false, std::memory_order_relaxed);
+    dump_requested_.store(true, std::memory_order_release);
+  }
+  bool dump_done() const { return dump_done_.load(std::memory_order_acquire); }
+  // The control side of the dump ring.
+  const sync::Outbox::Message* dump_peek() const { return dump_ring_.peek(); }
+  void dump_release() { dump_ring_.release(); }
+
   // --- Backup thread ---
   bool push(const sync::SyncConn& record);
   uint64_t inbox_full() const { return inbox_full_.load(std::memory_order_relaxed); }
@@ -66,12 +78,17 @@ class SyncPort {
 
   const SyncPortStats& stats() const { return stats_; }
 
+  // ip_vs_find_dest() over a snapshot (passed as `snapshot`), for sync::apply_record().
+  static sched::Dest* find_dest(void* snapshot, const sync::SyncConn& record);
+
  private:
   static constexpr uint32_t kOn = 1u << 31;
 
   void announce(conn::Tracker& tracker, conn::Conn& c, const Sysctls& sysctls, uint64_t now_ms,
                 bool force);
-  static sched::Dest* find_dest(void* snapshot, const sync::SyncConn& record);
+  // One step of a requested dump: at most `budget` table slots.
+  void dump_step(conn::Tracker& tracker, uint32_t budget);
+  bool push_dump();
 
   std::atomic<uint32_t> master_word_{0};
   uint32_t seen_word_ = 0;  // worker: the word the outbox is configured for
@@ -80,6 +97,13 @@ class SyncPort {
   util::SpscRing<sync::SyncConn, kInboxSlots> inbox_;
   std::atomic<uint64_t> inbox_full_{0};
   SyncPortStats stats_;
+  // Takeover dump: its own message and ring, so that a running master's are not disturbed.
+  std::atomic<bool> dump_requested_{false};
+  std::atomic<bool> dump_done_{false};
+  bool dumping_ = false;        // worker: a walk is under way
+  uint32_t dump_cursor_ = 0;    // worker: next table slot
+  sync::MessageBuilder dump_builder_{0, sync::MessageBuilder::kMaxLen};
+  util::SpscRing<sync::Outbox::Message, sync::Outbox::kSlots> dump_ring_;
 };
 
 }  // namespace uvs::dp

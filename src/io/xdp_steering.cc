@@ -462,7 +462,16 @@ std::optional<XdpAttachMode> XdpSteering::attach(const std::string& ifname, std:
   attachment.ifindex = ifindex;
   attachment.slot_base = slot * kQueuesPerInterface;
   std::string native_error;
-  if (!force_generic_) {
+  for (const auto& [name, fd] : handover_links_) {
+    if (name != ifname || fd < 0) continue;
+    if (bpf_link_update(fd, prog_fd_, nullptr) == 0) {
+      attachment.link_fd = fd;
+      attachment.mode = force_generic_ ? XdpAttachMode::kGeneric : XdpAttachMode::kNative;
+    } else {
+      close(fd);
+    }
+  }
+  if (attachment.link_fd < 0 && !force_generic_) {
     bpf_link_create_opts opts{};
     opts.sz = sizeof(opts);
     opts.flags = XDP_FLAGS_DRV_MODE;
@@ -498,6 +507,20 @@ std::optional<XdpAttachMode> XdpSteering::attach(const std::string& ifname, std:
   slot_used_[slot] = true;
   attachments_.push_back(attachment);
   return attachment.mode;
+}
+
+std::optional<std::vector<std::pair<std::string, int>>> XdpSteering::prepare_handover(
+    std::string* error) {
+  std::lock_guard lock(mutex_);
+  drop_without_socket_ = true;
+  if (!write_config_locked(error)) return std::nullopt;
+  std::vector<std::pair<std::string, int>> links;
+  for (const auto& attachment : attachments_) {
+    char name[IF_NAMESIZE] = {};
+    if (if_indextoname(static_cast<unsigned>(attachment.ifindex), name))
+      links.emplace_back(name, attachment.link_fd);
+  }
+  return links;
 }
 
 void XdpSteering::detach(int ifindex) {

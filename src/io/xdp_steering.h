@@ -129,6 +129,17 @@ class XdpSteering {
   // Attaches to an interface of the caller's network namespace: native first, then skb mode
   // (unless force_generic). Fails if another program owns the hook; uvs never replaces one.
   std::optional<XdpAttachMode> attach(const std::string& ifname, std::string* error);
+  // A restart without a gap (uvsd --takeover). The running uvsd makes its program drop, not
+  // pass, what it can no longer deliver, and names its links (interface, fd) so that the new
+  // uvsd can take copies (pidfd_getfd()): once the old one exits, the copies keep its program
+  // (and its fast path) on the interfaces, and its sockets being gone, steered packets are
+  // dropped rather than left to the kernel (which would reset their connections).
+  std::optional<std::vector<std::pair<std::string, int>>> prepare_handover(std::string* error);
+  // The new uvsd: attach() swaps this program into the link it was given for the interface
+  // with bpf_link_update() (atomic as XDP sees it) instead of making a new one.
+  void take_handover_from(std::vector<std::pair<std::string, int>> links) {
+    handover_links_ = std::move(links);
+  }
   void detach(int ifindex);
   // The mode an interface is attached in, nullopt if not attached.
   std::optional<XdpAttachMode> mode(int ifindex) const;
@@ -203,6 +214,7 @@ class XdpSteering {
   Maps maps_;
   uint32_t max_interfaces_ = 0;
   bool drop_without_socket_ = false;
+  std::vector<std::pair<std::string, int>> handover_links_;
   bool offload_ = false;
   bool force_generic_ = false;
   std::vector<Attachment> attachments_;

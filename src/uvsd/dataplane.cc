@@ -89,6 +89,7 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   sc.max_nat_replies = options.max_reals;
   dp->steering_ = io::XdpSteering::create(sc, error);
   if (!dp->steering_) return nullptr;
+  dp->steering_->take_handover_from(options.handover_links);
   for (const auto& ifname : options.interfaces) {
     auto mode = dp->steering_->attach(ifname, error);
     if (!mode) return nullptr;
@@ -156,6 +157,28 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
       })) {
     if (error) *error = fmt::format("the sync daemon cannot start: {}", std::strerror(err));
     return nullptr;
+  }
+  // A predecessor's connections go straight into the tables, before any worker runs: its
+  // packets, already arriving on the sockets, find their connections.
+  if (!options.adopt.empty()) {
+    const dp::Snapshot* snap = control.data_plane().current();
+    std::vector<sync::SyncConn> records(sync::kMaxConnsPerMessage);
+    const uint64_t now = now_ms();
+    for (const auto& m : options.adopt) {
+      sync::ReadStats stats;
+      const size_t n = sync::read_message(m, 0, records, stats);
+      for (size_t i = 0; i < n; ++i) {
+        const sync::SyncConn& r = records[i];
+        for (unsigned w = 0; w < options.workers; ++w) {
+          if (!(r.flags & sync::kFlagTemplate) && w != dp->owner_of(r)) continue;
+          conn::Tracker& tracker = dp->workers_[w]->pipeline->tracker();
+          const sync::Applied a =
+              sync::apply_record(tracker, r, &dp::SyncPort::find_dest, const_cast<dp::Snapshot*>(snap),
+                                 snap->sysctls().sync_threshold, now);
+          if (a != sync::Applied::kTableFull && a != sync::Applied::kIgnored) ++dp->adopted_;
+        }
+      }
+    }
   }
   for (auto& w : dp->workers_) {
     Worker* wp = w.get();
@@ -243,28 +266,51 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
   return 0;
 }
 
-void DataPlane::route_synced(std::span<const sync::SyncConn> records) {
+unsigned DataPlane::owner_of(const sync::SyncConn& r) const {
   const unsigned workers = static_cast<unsigned>(sync_ports_.size());
   const Sysctls& sysctls = control_.options().sysctls;  // fixed at start
+  if (r.has_fnat && (r.flags & conn::kConnFwdMask) == static_cast<uint32_t>(Fwd::kFullNat)) {
+    // Replies come back to the local port, whose slice names the worker (as on the master,
+    // given the same worker count).
+    return conn::worker_of_lport({static_cast<uint16_t>(sysctls.fullnat_lport_min),
+                                  static_cast<uint16_t>(sysctls.fullnat_lport_max)},
+                                 workers, r.fnat.lport);
+  }
+  InetAddr client;
+  client.family = r.inet6 ? AF_INET6 : AF_INET;
+  client.bytes = r.caddr;
+  return dp::client_owner(client, r.cport, workers);
+}
+
+void DataPlane::route_synced(std::span<const sync::SyncConn> records) {
   for (const sync::SyncConn& r : records) {
     if (r.flags & sync::kFlagTemplate) {
       for (auto& port : sync_ports_) port->push(r);
       continue;
     }
-    unsigned owner;
-    if (r.has_fnat && (r.flags & conn::kConnFwdMask) == static_cast<uint32_t>(Fwd::kFullNat)) {
-      // Replies come back to the local port, whose slice names the worker (as on the master,
-      // given the same worker count).
-      owner = conn::worker_of_lport({static_cast<uint16_t>(sysctls.fullnat_lport_min),
-                                     static_cast<uint16_t>(sysctls.fullnat_lport_max)},
-                                    workers, r.fnat.lport);
-    } else {
-      InetAddr client;
-      client.family = r.inet6 ? AF_INET6 : AF_INET;
-      client.bytes = r.caddr;
-      owner = dp::client_owner(client, r.cport, workers);
+    sync_ports_[owner_of(r)]->push(r);
+  }
+}
+
+std::optional<std::vector<std::vector<uint8_t>>> DataPlane::dump_connections(
+    std::chrono::milliseconds timeout) {
+  for (auto& port : sync_ports_) port->request_dump();
+  std::vector<std::vector<uint8_t>> messages;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool all_done = true, took = false;
+    for (auto& port : sync_ports_) {
+      const bool done = port->dump_done();  // read before draining: nothing lands after it
+      while (const sync::Outbox::Message* m = port->dump_peek()) {
+        messages.emplace_back(m->data.begin(), m->data.begin() + m->len);
+        port->dump_release();
+        took = true;
+      }
+      all_done &= done;
     }
-    sync_ports_[owner]->push(r);
+    if (all_done) return messages;
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    if (!took) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 

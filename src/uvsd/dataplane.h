@@ -4,6 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <optional>
+#include <span>
 #include <memory>
 #include <string>
 #include <thread>
@@ -33,6 +36,12 @@ struct DataPlaneOptions {
   // service's take three each); 0 keeps io::XdpSteering's defaults.
   uint32_t max_services = 0;
   uint32_t max_reals = 0;
+  // uvsd --takeover: the predecessor's connections (sync messages), put in the workers' tables
+  // before the workers take their first packet.
+  std::vector<std::vector<uint8_t>> adopt;
+  // uvsd --takeover: the predecessor's XDP links (interface, fd in this process), taken over
+  // (XdpSteering::prepare_handover()).
+  std::vector<std::pair<std::string, int>> handover_links;
 };
 
 // Queues of an interface (its RX queue count), 1 if it cannot be read.
@@ -50,6 +59,17 @@ class DataPlane {
   // Every worker's connections, for uvsadm -c.
   std::vector<ConnView> connections();
 
+  // Takeover (uvsd --takeover): every connection of every worker as sync messages, for the
+  // uvsd taking this one's place; empty if a worker does not finish within `timeout`.
+  std::optional<std::vector<std::vector<uint8_t>>> dump_connections(
+      std::chrono::milliseconds timeout);
+  // The running side of a takeover: see XdpSteering::prepare_handover().
+  std::optional<std::vector<std::pair<std::string, int>>> prepare_handover(std::string* error) {
+    return steering_->prepare_handover(error);
+  }
+  // Connections of DataPlaneOptions::adopt now in the tables.
+  size_t adopted() const { return adopted_; }
+
  private:
   struct Worker;
   DataPlane(const DataPlaneOptions& options, ctl::Control& control);
@@ -64,6 +84,8 @@ class DataPlane {
   // The backup thread's sink: each record to the worker that owns its flow (a template to
   // every worker, whose connections it may control).
   void route_synced(std::span<const sync::SyncConn> records);
+  // The worker a record belongs to.
+  unsigned owner_of(const sync::SyncConn& record) const;
 
   DataPlaneOptions options_;
   ctl::Control& control_;
@@ -80,6 +102,7 @@ class DataPlane {
   void check_egresses(nl::NetlinkSocket& socket);
   std::vector<std::unique_ptr<dp::SyncPort>> sync_ports_;  // one per worker
   std::unique_ptr<sync::Master> sync_master_;
+  size_t adopted_ = 0;
   std::unique_ptr<sync::Backup> sync_backup_;
   std::thread flow_writer_;
   std::atomic<bool> stopping_{false};

@@ -3,12 +3,17 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -20,12 +25,15 @@
 #include <vector>
 
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include "api/client.h"
 #include "api/dispatch.h"
+#include "api/genl_relay.h"
 #include "api/server.h"
 #include "genl/control_adapter.h"
 #include "genl/handler.h"
+#include "cli/format.h"
 #include "cli/parse.h"
 #include "conn/table.h"
 #include "conn/tracker.h"
@@ -53,6 +61,8 @@ void usage(FILE* out) {
              "                  131072 NAT real servers); a change beyond them fails (ENOMEM)\n"
              "  --fwmark-rule MARK:PROTO:ADDR/LEN[:PORT[-PORT]]\n"
              "                  mark matching packets for fwmark services (iptables MARK's job)\n"
+             "  --takeover      take the table and connections of the uvsd running on the\n"
+             "                  socket, stop it, and serve in its place (restart, upgrade)\n"
              "  --sysctl NAME=VALUE\n"
              "                  set an IPVS sysctl (/proc/sys/net/ipv4/vs/NAME), e.g.\n"
              "                  expire_nodest_conn=1 or sync_threshold=2 (repeat for each)\n",
@@ -164,6 +174,7 @@ struct DaemonArgs {
   bool offload = true;
   std::vector<uvs::FwmarkRule> fwmark_rules;
   uvs::Sysctls sysctls;
+  bool takeover = false;
   uint32_t max_services = 0;  // 0: the steering's defaults
   uint32_t max_reals = 0;
 };
@@ -192,6 +203,7 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
                                  {"max-services", required_argument, nullptr, 'S'},
                                  {"max-reals", required_argument, nullptr, 'R'},
                                  {"sysctl", required_argument, nullptr, 'y'},
+                                 {"takeover", no_argument, nullptr, 't'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -239,6 +251,9 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
         args->fwmark_rules.push_back(rule);
         break;
       }
+      case 't':
+        args->takeover = true;
+        break;
       case 'y': {
         std::string error;
         if (!uvs::set_sysctl(args->sysctls, optarg, error)) {
@@ -400,9 +415,13 @@ void handle_signals(uvs::api::Server& server, uvs::ctl::Control& control,
 }
 
 // The XDP steering and the workers on args.interfaces. Null, with a message, on failure.
-std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(const DaemonArgs& args,
-                                                         uvs::ctl::Control& control) {
+std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(
+    const DaemonArgs& args, uvs::ctl::Control& control,
+    std::vector<std::vector<uint8_t>> adopt = {},
+    std::vector<std::pair<std::string, int>> handover_links = {}) {
   uvs::daemon::DataPlaneOptions dopts;
+  dopts.adopt = std::move(adopt);
+  dopts.handover_links = std::move(handover_links);
   dopts.interfaces = args.interfaces;
   dopts.workers = args.workers;
   dopts.conn_max = args.conn_max;
@@ -427,6 +446,105 @@ std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(const DaemonArgs& args,
 
 }  // namespace
 
+// What a uvsd gives the one taking its place: the table as -S lines, every connection as sync
+// messages, and its process id (the new one then stops it with SIGTERM).
+std::string takeover_reply(uvs::ctl::Control& control, uvs::daemon::DataPlane* dataplane) {
+  nlohmann::json reply;
+  reply["errno"] = 0;
+  reply["pid"] = static_cast<int64_t>(getpid());
+  reply["table"] = uvs::cli::format_save(control.table(), true, uvs::cli::system_resolver());
+  nlohmann::json messages = nlohmann::json::array();
+  if (dataplane) {
+    auto dump = dataplane->dump_connections(std::chrono::seconds(5));
+    if (!dump) return nlohmann::json{{"errno", EIO}}.dump();  // a worker did not answer
+    for (const auto& m : *dump) messages.push_back(uvs::api::to_hex(m));
+  }
+  reply["messages"] = std::move(messages);
+  if (dataplane) {
+    // The new uvsd copies these links before stopping this one: they outlive it, with a
+    // program that drops what it can no longer deliver, until the new one swaps its own in.
+    std::string error;
+    if (auto links = dataplane->prepare_handover(&error)) {
+      for (const auto& [ifname, fd] : *links) reply["links"][ifname] = fd;
+    } else {
+      fmt::print(stderr, "uvsd: handover without the links (a gap follows): {}\n", error);
+    }
+  }
+  fmt::print(stderr, "uvsd: handing over to a new uvsd: {} connection messages\n",
+             reply["messages"].size());
+  return reply.dump();
+}
+
+// True once `pid` has exited (gone, or a zombie its parent has not reaped yet).
+bool process_gone(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+// uvsd --takeover: asks the uvsd on `path` for its table and connections, applies the table,
+// stops that uvsd and waits until it is gone (its XDP hooks free). The connections are handed
+// to the data plane once it runs.
+bool take_over(const std::string& path, uvs::ctl::Control& control,
+               std::vector<std::vector<uint8_t>>* messages,
+               std::vector<std::pair<std::string, int>>* links) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    fmt::print(stderr, "uvsd: --takeover: no uvsd answers on {}: {}\n", path, std::strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  timeval tv{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string payload;
+  const bool talked = uvs::api::write_frame(fd, R"({"takeover":{}})") &&
+                      uvs::api::read_frame(fd, size_t{1} << 30, payload) == uvs::api::ReadStatus::kOk;
+  ::close(fd);
+  const nlohmann::json reply = nlohmann::json::parse(payload, nullptr, false);
+  if (!talked || !reply.is_object() || reply.value("errno", -1) != 0 || !reply.contains("pid") ||
+      !reply["table"].is_string() || !reply["messages"].is_array()) {
+    fmt::print(stderr, "uvsd: --takeover: the uvsd on {} did not hand over (an older uvsd?)\n",
+               path);
+    return false;
+  }
+  std::vector<ConfigLine> lines;
+  if (!parse_config("takeover", reply["table"].get<std::string>(), &lines) ||
+      !apply_lines(control, "takeover", lines))
+    return false;
+  for (const auto& m : reply["messages"]) {
+    auto bytes = m.is_string() ? uvs::api::from_hex(m.get<std::string>()) : std::nullopt;
+    if (bytes) messages->push_back(std::move(*bytes));
+  }
+  const pid_t old = static_cast<pid_t>(reply["pid"].get<int64_t>());
+  // Copies of its XDP links, taken while it lives (pidfd_getfd(): root, same user).
+  if (reply.contains("links") && reply["links"].is_object()) {
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, old, 0));
+    for (const auto& [ifname, fd] : reply["links"].items()) {
+      const int copy = pidfd >= 0 && fd.is_number_integer()
+                           ? static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd.get<int>(), 0))
+                           : -1;
+      if (copy >= 0) links->emplace_back(ifname, copy);
+      else fmt::print(stderr, "uvsd: --takeover: {}: no copy of the link ({}): a gap follows\n",
+                      ifname, std::strerror(errno));
+    }
+    if (pidfd >= 0) ::close(pidfd);
+  }
+  ::kill(old, SIGTERM);
+  for (int i = 0; i < 1500 && !process_gone(old); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  if (!process_gone(old)) {
+    fmt::print(stderr, "uvsd: --takeover: uvsd {} did not stop\n", old);
+    return false;
+  }
+  return true;
+}
+
 int main(int argc, char** argv) {
   DaemonArgs args;
   if (std::optional<int> exit_status = parse_args(argc, argv, &args)) return *exit_status;
@@ -437,8 +555,15 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill uvsd
 
   uvs::ctl::Control control(control_options(args));
-  if (!args.config.empty() && !apply_config(control, args.config)) return 1;
   const std::string path = uvs::api::resolve_socket_path(args.socket_flag);
+  // With --takeover the table comes from the running uvsd (--config is for SIGHUP then).
+  std::vector<std::vector<uint8_t>> taken;
+  std::vector<std::pair<std::string, int>> handover_links;
+  if (args.takeover) {
+    if (!take_over(path, control, &taken, &handover_links)) return 1;
+  } else if (!args.config.empty() && !apply_config(control, args.config)) {
+    return 1;
+  }
   uvs::api::Server server(path, [&control](const uvs::Command& cmd) {
     return uvs::api::handle_request(control, cmd);
   });
@@ -450,6 +575,9 @@ int main(int argc, char** argv) {
     return uvs::api::GenlRelayReply{
         0, handler.handle(request.datagram, {.portid = request.portid, .cap_ack = request.cap_ack})};
   });
+  std::atomic<uvs::daemon::DataPlane*> running_dataplane{nullptr};
+  server.set_takeover_handler(
+      [&control, &running_dataplane] { return takeover_reply(control, running_dataplane.load()); });
   std::string error;
   if (!server.listen(error)) {
     fmt::print(stderr, "uvsd: {}\n", error);
@@ -464,17 +592,20 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<uvs::daemon::DataPlane> dataplane;
   if (!args.interfaces.empty()) {
-    dataplane = start_data_plane(args, control);
+    dataplane = start_data_plane(args, control, std::move(taken), std::move(handover_links));
     if (!dataplane) {
       end_signal_thread();
       return 1;
     }
+    if (args.takeover) fmt::print(stderr, "uvsd: took over {} connections\n", dataplane->adopted());
+    running_dataplane = dataplane.get();
   }
   control.start_estimator();
   fmt::print(stderr, "uvsd: listening on {}\n", path);
   server.serve();
   fmt::print(stderr, "uvsd: stopping\n");
   end_signal_thread();
+  running_dataplane = nullptr;
   dataplane.reset();
   return 0;
 }

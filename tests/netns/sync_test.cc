@@ -365,6 +365,63 @@ TEST_F(SyncFailoverTest, APlannedSwitchOverAndBackWithBothRolesOnBoth) {
   ASSERT_NO_FATAL_FAILURE(expect_streams_intact());
 }
 
+// uvsd replaced on its own director (a restart, an upgrade): `uvsd --takeover` takes the running
+// one's table and connections over its control socket, stops it, and serves in its place.
+// Downloads and a UDP stream go on through the new process.
+class TakeoverTest : public SyncFailoverTest {};
+
+TEST_P(TakeoverTest, EveryStreamSurvivesUvsdReplacedByANewOne) {
+  const bool offload = GetParam() == Method::kNat;  // kNat: fast path on; kDr: off (no DR here)
+  if (offload) {
+    UVS_KNOWN_BUG(
+        "with the fast path on, 1 or 2 of 10 downloads are reset across uvsd --takeover "
+        "(offload off: none); not yet understood");
+  }
+  ASSERT_NO_FATAL_FAILURE(start_lab(2, {offload ? "--offload" : "--no-offload"}));
+  if (offload) {
+    ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
+  }
+  for (const auto& [proto, port, rport] : {std::tuple{"-t", "80", "8000"}, {"-u", "7000", "7000"}}) {
+    ASSERT_TRUE(adm({"-A", proto, std::string(kVip) + ":" + port, "-s", "rr"}));
+    for (int k = 1; k <= 2; ++k)
+      ASSERT_TRUE(adm({"-a", proto, std::string(kVip) + ":" + port, "-r",
+                       Lab::server_v4(k) + ":" + rport, "-m"}));
+  }
+  for (int k = 1; k <= 2; ++k) start_udp_echo(k, "0.0.0.0", 7000);
+  ASSERT_EQ(lab_->exec(lab_->client(),
+                       {"/usr/sbin/sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 131072"})
+                .status,
+            0);
+  start_downloads(10, "1M");
+  start_udp_stream(9);
+  ASSERT_TRUE(holds_every_stream([&] { return director_->adm({"-Lnc"}).out; }))
+      << director_->adm({"-Lnc"}).out;
+  const std::string table_before = director_->adm({"-Ln"}).out;
+  std::this_thread::sleep_for(1s);
+
+  std::vector<std::string> argv = {build_path("uvsd"), "--socket", director_->socket(),
+                                   "--conn-max", "65536", "--interface", "d0", "--interface",
+                                   "d1", "--takeover", offload ? "--offload" : "--no-offload"};
+  Process& next = spawn(lab_->director(), argv, "uvsd-next");
+  ASSERT_TRUE(wait_until([&] { return next.log().find("listening on") != std::string::npos ||
+                                      !next.running(); },
+                         20s, 20ms) &&
+              next.running())
+      << next.log() << director_->log();
+  EXPECT_FALSE(director_->running()) << "the old uvsd is still there\n" << director_->log();
+  std::cout << "[ figure ] takeover: " << next.log().substr(0, 2000) << "\n";
+  EXPECT_EQ(director_->adm({"-Ln"}).out, table_before);  // the new one answers on the socket
+  EXPECT_GE(parse_conns(director_->adm({"-Lnc"}).out).size(), downloads_.size());
+  ASSERT_NO_FATAL_FAILURE(expect_streams_intact());
+  EXPECT_TRUE(next.running()) << next.log();
+}
+
+INSTANTIATE_TEST_SUITE_P(FastPath, TakeoverTest, ::testing::Values(Method::kNat, Method::kDr),
+                         [](const ::testing::TestParamInfo<Method>& i) {
+                           return i.param == Method::kNat ? std::string("OffloadOn")
+                                                          : std::string("OffloadOff");
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Methods, SyncFailoverTest,
                          ::testing::Values(Method::kNat, Method::kFullNat, Method::kDr),
                          [](const ::testing::TestParamInfo<Method>& i) {

@@ -85,18 +85,31 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   io::XdpSteeringConfig sc;
   sc.force_generic = options.force_generic;
   sc.offload = options.offload;
+  // Taking over live traffic: until this uvsd's sockets serve, its packets are dropped (and
+  // retransmitted), not handed to the kernel, which would forward a real server's segments
+  // untranslated and have the client reset the connection.
+  sc.drop_without_socket = !options.handover_links.empty();
   sc.max_services = options.max_services;
   sc.max_nat_replies = options.max_reals;
   dp->steering_ = io::XdpSteering::create(sc, error);
   if (!dp->steering_) return nullptr;
   dp->steering_->take_handover_from(options.handover_links);
+  dp->resolver_ = nl::NextHopResolver::start({}, error);
+  if (!dp->resolver_) return nullptr;
+  // The maps are filled before the program meets any interface: no packet of a service finds
+  // it unsteered (and, taking over, no real server's reply reaches the kernel, which would
+  // forward it untranslated and have the client reset the connection).
+  if (!dp->steering_->set_fwmark_rules(control.options().fwmark_rules, error)) return nullptr;
+  if (int err = control.set_config_listener(
+          [raw = dp.get()](const ctl::ConfigDelta& change) { return raw->sync_steering(change); })) {
+    if (error) *error = fmt::format("the table does not fit the steering maps: {}", std::strerror(err));
+    return nullptr;
+  }
   for (const auto& ifname : options.interfaces) {
     auto mode = dp->steering_->attach(ifname, error);
     if (!mode) return nullptr;
     fmt::print(stderr, "uvsd: {}: XDP attached in {} mode\n", ifname, io::to_string(*mode));
   }
-  dp->resolver_ = nl::NextHopResolver::start({}, error);
-  if (!dp->resolver_) return nullptr;
 
   if (options.workers > 1) dp->handoff_ = std::make_unique<dp::Handoff>(options.workers);
   if (options.offload) {
@@ -145,12 +158,6 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   std::vector<conn::ConnListing*> listings;
   for (auto& w : dp->workers_) listings.push_back(&w->pipeline->listing());
   dp->listings_ = std::make_unique<dp::WorkerListings>(std::move(listings));
-  if (!dp->steering_->set_fwmark_rules(control.options().fwmark_rules, error)) return nullptr;
-  if (int err = control.set_config_listener(
-          [raw = dp.get()](const ctl::ConfigDelta& change) { return raw->sync_steering(change); })) {
-    if (error) *error = fmt::format("the table does not fit the steering maps: {}", std::strerror(err));
-    return nullptr;
-  }
   control.set_connection_source([raw = dp.get()] { return raw->connections(); });
   if (int err = control.set_daemon_listener([raw = dp.get()](const DaemonConfig& d, bool start) {
         return raw->run_daemon(d, start);

@@ -372,11 +372,6 @@ class TakeoverTest : public SyncFailoverTest {};
 
 TEST_P(TakeoverTest, EveryStreamSurvivesUvsdReplacedByANewOne) {
   const bool offload = GetParam() == Method::kNat;  // kNat: fast path on; kDr: off (no DR here)
-  if (offload) {
-    UVS_KNOWN_BUG(
-        "with the fast path on, 1 or 2 of 10 downloads are reset across uvsd --takeover "
-        "(offload off: none); not yet understood");
-  }
   ASSERT_NO_FATAL_FAILURE(start_lab(2, {offload ? "--offload" : "--no-offload"}));
   if (offload) {
     ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());

@@ -314,7 +314,7 @@ class SyncFailoverTest : public SyncTest, public ::testing::WithParamInterface<M
   Process* udp_ = nullptr;
 };
 
-// A dies: its uvsd SIGKILLed, its links down; the gateways move to B, which knew every stream.
+// A dies: its links down, its uvsd SIGKILLed; the gateways move to B, which knew every stream.
 TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
   ASSERT_NO_FATAL_FAILURE(two_directors(GetParam(), /*both_roles=*/false));
   start_downloads(20, "1M");
@@ -322,9 +322,12 @@ TEST_P(SyncFailoverTest, EveryStreamSurvivesTheMastersDeath) {
   ASSERT_TRUE(holds_every_stream([&] { return b_adm({"-Lnc"}).out; })) << listings();
   std::this_thread::sleep_for(1s);
 
-  ASSERT_EQ(::kill(director_->pid(), SIGKILL), 0);
+  // Links first, as when the machine dies: a uvsd killed on a host that stays up leaves its
+  // kernel forwarding (ip_forward=1) the real servers' replies untranslated while it still holds
+  // the gateways, and the client resets those connections.
   for (const char* dev : {"d0", "d1"})
     ASSERT_EQ(lab_->exec(lab_->director(), {kIp, "link", "set", dev, "down"}).status, 0);
+  ASSERT_EQ(::kill(director_->pid(), SIGKILL), 0);
   auto b_in_pkts = [&] {
     Table t = parse_table(b_adm({"-Ln", "--stats", "--exact"}).out, true);
     const ServiceRow* svc = t.service("TCP", std::string(kVip) + ":80");

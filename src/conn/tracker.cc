@@ -68,12 +68,11 @@ void Tracker::bind_dest(Conn& c, sched::Dest* dest, uint16_t extra_flags) {
   if (dest != nullptr) dest->bind_conn(kind_of(c));
 }
 
-Conn* Tracker::create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Conn* tmpl,
-                      uint64_t now_ms) {
+Conn* Tracker::new_entry(const ConnParams& p, sched::Dest* dest, uint16_t dport,
+                         uint16_t extra_flags) {
   Conn* c = table_.alloc();
   if (c == nullptr) {
     ++stats_.create_failed;
-    if (tmpl != nullptr) refresh(*tmpl, now_ms);  // the kernel's put of the template
     return nullptr;
   }
   c->af = p.af;
@@ -86,20 +85,36 @@ Conn* Tracker::create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Co
   c->fwmark = p.fwmark;
   c->daf = p.daf;
   c->daddr = p.daddr;
-  bind_dest(*c, dest, static_cast<uint16_t>(p.flags & ~kConnTemplate));
+  bind_dest(*c, dest, extra_flags);
+  // The local side of a FULLNAT connection is the pool's choice, or a sync record's.
   if (c->fwd() == Fwd::kFullNat) {
     c->laddr = p.laddr;
     c->lport = p.lport;
+  }
+  return c;
+}
+
+bool Tracker::link_or_undo(Conn& c) {
+  if (table_.link(c)) return true;
+  if (c.dest != nullptr) c.dest->unbind_conn(kind_of(c));
+  table_.free(c);
+  ++stats_.create_failed;
+  return false;
+}
+
+Conn* Tracker::create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Conn* tmpl,
+                      uint64_t now_ms) {
+  Conn* c = new_entry(p, dest, dport, static_cast<uint16_t>(p.flags & ~kConnTemplate));
+  if (c == nullptr) {
+    if (tmpl != nullptr) refresh(*tmpl, now_ms);  // the kernel's put of the template
+    return nullptr;
   }
   c->state = 0;
   c->timeout_ms = kInitialTimeoutMs;
   c->expires_ms = now_ms + kInitialTimeoutMs;
   if (!(c->flags & kConnOnePacket)) {
     // A ONE_PACKET connection is never found again: not linked, not armed.
-    if (!table_.link(*c)) {
-      if (dest != nullptr) dest->unbind_conn(kind_of(*c));
-      table_.free(*c);
-      ++stats_.create_failed;
+    if (!link_or_undo(*c)) {
       if (tmpl != nullptr) refresh(*tmpl, now_ms);
       return nullptr;
     }
@@ -119,39 +134,15 @@ Conn* Tracker::create(const ConnParams& p, sched::Dest* dest, uint16_t dport, Co
 
 Conn* Tracker::create_synced(const ConnParams& p, sched::Dest* dest, uint16_t dport,
                              uint8_t state, uint32_t timeout_ms, uint64_t now_ms) {
-  Conn* c = table_.alloc();
-  if (c == nullptr) {
-    ++stats_.create_failed;
-    return nullptr;
-  }
-  c->af = p.af;
-  c->protocol = p.protocol;
-  c->caddr = p.caddr;
-  c->cport = p.cport;
-  c->vaddr = p.vaddr;
-  c->vport = p.vport;
-  c->dport = dport;
-  c->fwmark = p.fwmark;
-  c->daf = p.daf;
-  c->daddr = p.daddr;
-  bind_dest(*c, dest, p.flags);
   // ip_vs_conn_new() takes the synced forwarding method over the dest's only when there is no
-  // dest; with one, the dest decides, as on the master. The local side of a FULLNAT
-  // connection is the record's, never the pool's.
-  if (c->fwd() == Fwd::kFullNat) {
-    c->laddr = p.laddr;
-    c->lport = p.lport;
-  }
+  // dest; with one, the dest decides, as on the master (bind_dest()).
+  Conn* c = new_entry(p, dest, dport, p.flags);
+  if (c == nullptr) return nullptr;
   c->state = state;
   c->old_state = state;
   c->timeout_ms = timeout_ms;
   c->expires_ms = now_ms + timeout_ms;
-  if (!table_.link(*c)) {
-    if (dest != nullptr) dest->unbind_conn(kind_of(*c));
-    table_.free(*c);
-    ++stats_.create_failed;
-    return nullptr;
-  }
+  if (!link_or_undo(*c)) return nullptr;
   wheel_.arm(*c);
   if (c->is_template())
     ++stats_.templates_created;

@@ -333,6 +333,10 @@ class Tracker {
     return c.inactive() ? sched::ConnKind::kInactive : sched::ConnKind::kActive;
   }
   void bind_dest(Conn& c, sched::Dest* dest, uint16_t extra_flags);
+  // An entry for `p` bound to `dest`, not yet linked; null (counted) when the pool is empty.
+  Conn* new_entry(const ConnParams& p, sched::Dest* dest, uint16_t dport, uint16_t extra_flags);
+  // Links `c` in the index; if the index refuses it, undoes new_entry() and returns false.
+  bool link_or_undo(Conn& c);
   // The removal steps under the public verbs. `with_template`: ip_vs_conn_del()'s chain rule.
   // expire_unarmed(): `c` is off the wheel; returns true if it was kept (controls others) with
   // a new expiry, false if it was freed. The wheel calls it for due entries.

@@ -69,17 +69,26 @@ bool bind_to_device(int fd, const std::string& ifname) {
                       static_cast<socklen_t>(ifname.size())) == 0;
 }
 
+// A UDP socket of the group's family, and the interface's index; -1 with `error` if either
+// fails.
+int udp_socket(const DaemonConfig& d, std::string& error, int* ifindex) {
+  *ifindex = static_cast<int>(::if_nametoindex(d.mcast_ifn.c_str()));
+  if (*ifindex == 0) {
+    errno = ENODEV;
+    return fail(-1, error, "no such interface");
+  }
+  const int fd = ::socket(d.mcast_group.is_v6() ? AF_INET6 : AF_INET,
+                          SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+  return fd < 0 ? fail(fd, error, "socket") : fd;
+}
+
 }  // namespace
 
 int open_master_socket(const DaemonConfig& d, unsigned id, std::string& error) {
   const bool v6 = d.mcast_group.is_v6();
-  const int ifindex = static_cast<int>(::if_nametoindex(d.mcast_ifn.c_str()));
-  if (ifindex == 0) {
-    errno = ENODEV;
-    return fail(-1, error, "no such interface");
-  }
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
-  if (fd < 0) return fail(fd, error, "socket");
+  int ifindex = 0;
+  const int fd = udp_socket(d, error, &ifindex);
+  if (fd < 0) return fd;
   const int ttl = d.mcast_ttl, off = 0;
   if (v6) {
     if (!set(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex) ||
@@ -116,13 +125,9 @@ int open_master_socket(const DaemonConfig& d, unsigned id, std::string& error) {
 
 int open_backup_socket(const DaemonConfig& d, unsigned id, std::string& error) {
   const bool v6 = d.mcast_group.is_v6();
-  const int ifindex = static_cast<int>(::if_nametoindex(d.mcast_ifn.c_str()));
-  if (ifindex == 0) {
-    errno = ENODEV;
-    return fail(-1, error, "no such interface");
-  }
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
-  if (fd < 0) return fail(fd, error, "socket");
+  int ifindex = 0;
+  const int fd = udp_socket(d, error, &ifindex);
+  if (fd < 0) return fd;
   // SO_REUSEADDR as the kernel sets sk_reuse: a master and a backup on one host share the port.
   if (!set(fd, SOL_SOCKET, SO_REUSEADDR, 1)) return fail(fd, error, "SO_REUSEADDR");
   if (!bind_to_device(fd, d.mcast_ifn)) return fail(fd, error, "SO_BINDTODEVICE");

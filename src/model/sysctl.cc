@@ -50,6 +50,12 @@ bool set_sysctl(Sysctls& s, const std::string& assignment, std::string& error) {
       {"sync_persist_mode", &Sysctls::sync_persist_mode, 0, 1},
       // uvs sends version 1 only (and reads both).
       {"sync_version", &Sysctls::sync_version, 1, 1},
+      {"sync_refresh_period", &Sysctls::sync_refresh_period, 0, kInt / 1000},
+      {"sync_retries", &Sysctls::sync_retries, 0, 3},
+      {"sync_qlen_max", &Sysctls::sync_qlen_max, 0, kInt},
+      {"sync_ports", &Sysctls::sync_ports, 1, 1 << 16},
+      {"sync_sock_size", &Sysctls::sync_sock_size, 0, kInt},
+      {"backup_only", &Sysctls::backup_only, 0, 1},
       {"fullnat_lport_min", &Sysctls::fullnat_lport_min, 1, 65535},
       {"fullnat_lport_max", &Sysctls::fullnat_lport_max, 1, 65535},
       {"fullnat_lport_tries", &Sysctls::fullnat_lport_tries, 1, kInt},
@@ -76,6 +82,11 @@ bool set_sysctl(Sysctls& s, const std::string& assignment, std::string& error) {
   // sync_threshold must stay below sync_period (proc_do_sync_threshold()).
   if (name == "sync_threshold" && s.sync_period && v >= s.sync_period) {
     error = "sync_threshold must be below sync_period";
+    return false;
+  }
+  // sync_ports must be a power of two (proc_do_sync_ports()).
+  if (name == "sync_ports" && (v & (v - 1))) {
+    error = "sync_ports must be a power of two";
     return false;
   }
   s.*knob->field = static_cast<int>(v);

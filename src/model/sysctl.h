@@ -28,6 +28,12 @@ struct Sysctls {
   int sync_period = 50;
   int sync_persist_mode = 0;
   int sync_version = 1;
+  int sync_refresh_period = 0;  // seconds
+  int sync_retries = 0;
+  int sync_qlen_max = 0;  // 0: the kernel's default, nr_free_buffer_pages() / 32 messages
+  int sync_ports = 1;
+  int sync_sock_size = 0;
+  int backup_only = 0;
   // FULLNAT (Alibaba LVS defaults).
   int fullnat_lport_min = 5000;
   int fullnat_lport_max = 65535;

@@ -53,7 +53,7 @@ void take_record(conn::Conn& c, const SyncConn& r, uint32_t timeout_ms, int sync
   if (r.has_fnat && c.fwd() == Fwd::kFullNat) {
     c.laddr = r.fnat.laddr;
     c.lport = r.fnat.lport;
-    c.fnat_seq_delta = r.fnat.seq_delta;
+    c.seq_delta = r.fnat.seq_delta;
     c.xflags = static_cast<uint8_t>(
         (c.xflags & ~(conn::kXFnatSeqDelta | conn::kXFnatTsStrip | conn::kXFnatToaDone |
                       conn::kXFnatMssAdjust)) |

@@ -70,7 +70,7 @@ bool record_of(const conn::Conn& c, SyncConn& out) {
     out.fnat.lport = c.lport;
     out.fnat.xflags = c.xflags & (conn::kXFnatSeqDelta | conn::kXFnatTsStrip |
                                   conn::kXFnatToaDone | conn::kXFnatMssAdjust);
-    out.fnat.seq_delta = c.fnat_seq_delta;
+    out.fnat.seq_delta = c.seq_delta;
   }
   return true;
 }

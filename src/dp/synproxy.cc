@@ -16,10 +16,8 @@
 // DR and TUN are not proxied: their replies bypass the director, so nothing could shift the
 // server's sequence numbers into the cookie's (see README).
 #include <algorithm>
-#include <cstring>
 
 #include "dp/pipeline.h"
-#include "dp/runtime.h"
 #include "xmit/synproxy.h"
 #include "xmit/tcp_opts.h"
 

@@ -62,6 +62,20 @@ bool set_sysctl(Sysctls& s, const std::string& assignment, std::string& error) {
       {"fullnat_toa", &Sysctls::fullnat_toa, 0, 1},
       {"fullnat_timestamp_remove", &Sysctls::fullnat_timestamp_remove, 0, 1},
       {"fullnat_mss_adjust", &Sysctls::fullnat_mss_adjust, 0, 1},
+      {"synproxy_init_mss", &Sysctls::synproxy_init_mss, 64, 65535},
+      {"synproxy_sack", &Sysctls::synproxy_sack, 0, 1},
+      {"synproxy_wscale", &Sysctls::synproxy_wscale, 0, 14},
+      {"synproxy_timestamp", &Sysctls::synproxy_timestamp, 0, 1},
+      {"synproxy_synack_ttl", &Sysctls::synproxy_synack_ttl, 1, 255},
+      {"synproxy_syn_retry", &Sysctls::synproxy_syn_retry, 0, 6},
+      {"synproxy_skb_store_thresh", &Sysctls::synproxy_skb_store_thresh, 0, 5},
+      {"synproxy_dup_ack_thresh", &Sysctls::synproxy_dup_ack_thresh, 0, 100},
+      {"synproxy_conn_reuse", &Sysctls::synproxy_conn_reuse, 0, 1},
+      {"synproxy_conn_reuse_cl", &Sysctls::synproxy_conn_reuse_cl, 0, 1},
+      {"synproxy_conn_reuse_tw", &Sysctls::synproxy_conn_reuse_tw, 0, 1},
+      {"synproxy_conn_reuse_fw", &Sysctls::synproxy_conn_reuse_fw, 0, 1},
+      {"synproxy_conn_reuse_cw", &Sysctls::synproxy_conn_reuse_cw, 0, 1},
+      {"synproxy_conn_reuse_la", &Sysctls::synproxy_conn_reuse_la, 0, 1},
   };
   const size_t eq = assignment.find('=');
   const std::string name = assignment.substr(0, eq);

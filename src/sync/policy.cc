@@ -84,13 +84,15 @@ bool record_of(const conn::Conn& c, SyncConn& out) {
   out.caddr = c.caddr;
   out.vaddr = c.vaddr;
   out.daddr = c.daddr;
-  if (c.fwd() == Fwd::kFullNat && !c.is_template()) {
+  // The same option carries a SYN-proxied connection's shift (NAT too: local side zero).
+  if ((c.fwd() == Fwd::kFullNat || (c.xflags & conn::kXSynproxySeq)) && !c.is_template()) {
     out.has_fnat = true;
     out.fnat.laddr = c.laddr;
     out.fnat.lport = c.lport;
     out.fnat.xflags = c.xflags & (conn::kXFnatSeqDelta | conn::kXFnatTsStrip |
-                                  conn::kXFnatToaDone | conn::kXFnatMssAdjust);
-    out.fnat.seq_delta = c.fnat_seq_delta;
+                                  conn::kXFnatToaDone | conn::kXFnatMssAdjust |
+                                  conn::kXSynproxySeq);
+    out.fnat.seq_delta = c.seq_delta;
   }
   return true;
 }

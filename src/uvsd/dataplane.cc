@@ -228,6 +228,11 @@ DataPlane::~DataPlane() {
                "handed_off={} taken_over={} drops:{}\n",
                w->index, st.rx, st.tx, st.passed, st.forwarded, st.icmp_sent, st.held,
                st.handed_off, st.taken_over, drops.empty() ? " none" : drops);
+    if (st.synproxy_synacks || st.synproxy_opened)
+      fmt::print(stderr, "uvsd: worker {}: synproxy: synacks={} opened={} established={} "
+                 "syn_retries={} gave_up={}\n",
+                 w->index, st.synproxy_synacks, st.synproxy_opened, st.synproxy_established,
+                 st.synproxy_syn_retries, st.synproxy_gave_up);
     const dp::Offload& off = w->pipeline->offload();
     if (off.enabled() && (off.queue_full() || off.no_slot()))
       fmt::print(stderr, "uvsd: worker {}: fast path: {} requests the map writer had no room for, "

@@ -105,7 +105,7 @@ TEST(SyncPolicy, AFullNatRecordCarriesItsLocalSideAndShift) {
   c.laddr = {172, 17, 0, 254};
   c.lport = 5001;
   c.xflags = conn::kXInUse | conn::kXFnatSeqDelta | conn::kXFnatToaDone;
-  c.fnat_seq_delta = 12345;
+  c.seq_delta = 12345;
   SyncConn r;
   ASSERT_TRUE(record_of(c, r));
   EXPECT_EQ(r.timeout_s, 900u);

@@ -64,6 +64,7 @@ struct DataPlane::Worker {
   std::unique_ptr<io::AfXdpIo> io;
   std::unique_ptr<KernelRouter> router;
   std::unique_ptr<dp::Pipeline> pipeline;
+  dp::WorkerMirror mirror;  // what report() reads
   std::thread thread;
 };
 
@@ -203,8 +204,11 @@ DataPlane::~DataPlane() {
   control_.set_config_listener(nullptr);
   control_.set_connection_source(nullptr);
   control_.set_daemon_listener(nullptr);
-  sync_master_.reset();
-  sync_backup_.reset();
+  {
+    std::lock_guard lock(daemons_mutex_);
+    sync_master_.reset();
+    sync_backup_.reset();
+  }
   stopping_ = true;
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
@@ -237,6 +241,7 @@ DataPlane::~DataPlane() {
 int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
   const bool master = daemon.state == kDaemonMaster;
   if (!start) {
+    std::lock_guard lock(daemons_mutex_);
     if (master) {
       for (auto& port : sync_ports_) port->set_master(false);
       sync_master_.reset();
@@ -256,7 +261,10 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
       fmt::print(stderr, "uvsd: sync: master on {}: {}\n", daemon.mcast_ifn, error);
       return errno ? errno : EINVAL;
     }
-    sync_master_ = std::move(m);
+    {
+      std::lock_guard lock(daemons_mutex_);
+      sync_master_ = std::move(m);
+    }
     for (auto& port : sync_ports_)
       port->set_master(true, static_cast<uint8_t>(daemon.syncid), daemon.sync_maxlen);
   } else {
@@ -266,6 +274,7 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
       fmt::print(stderr, "uvsd: sync: backup on {}: {}\n", daemon.mcast_ifn, error);
       return errno ? errno : EINVAL;
     }
+    std::lock_guard lock(daemons_mutex_);
     sync_backup_ = std::move(b);
   }
   fmt::print(stderr, "uvsd: sync: {} on {} (syncid {}, {}:{})\n", master ? "master" : "backup",
@@ -390,8 +399,18 @@ void DataPlane::run(Worker& w) {
       break;
     }
   }
+  // The counters an observer reads (report()) are copied from the pipeline's own a few times a
+  // second, on this thread: the pipeline's stay plain and unshared.
+  constexpr uint64_t kReportMs = 100;
+  uint64_t next_report = 0;
   while (!stopping_) {
-    if (w.pipeline->poll(now_ms()) == 0) {
+    const uint64_t now = now_ms();
+    if (now >= next_report) {
+      const conn::Table& table = w.pipeline->tracker().table();
+      w.mirror.publish(w.pipeline->stats(), table.size(), table.capacity());
+      next_report = now + kReportMs;
+    }
+    if (w.pipeline->poll(now) == 0) {
       // Idle: sleep in poll() rather than spin, so a quiet director costs no CPU. The timeout
       // bounds how late timers, held packets and listings are served.
       w.router->idle();
@@ -436,6 +455,24 @@ int DataPlane::sync_steering(const ctl::ConfigDelta& change) {
   else if (!error.empty())
     fmt::print(stderr, "uvsd: steering: {}\n", error);
   return err;
+}
+
+dp::DataPlaneReport DataPlane::report() const {
+  dp::DataPlaneReport r;
+  for (const auto& w : workers_) r.workers.push_back(w->mirror.read(w->index));
+  r.offload = flows_ != nullptr;
+  r.steer = steering_->counters();
+  for (const auto& port : sync_ports_) r.sync.outbox_dropped += port->outbox().dropped();
+  std::lock_guard lock(daemons_mutex_);
+  if (sync_master_) {
+    r.sync.master = true;
+    r.sync.master_stats = sync_master_->stats();
+  }
+  if (sync_backup_) {
+    r.sync.backup = true;
+    r.sync.backup_stats = sync_backup_->stats();
+  }
+  return r;
 }
 
 std::vector<ConnView> DataPlane::connections() {

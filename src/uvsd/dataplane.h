@@ -8,12 +8,14 @@
 #include <optional>
 #include <span>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "ctl/control.h"
 #include "dp/pipeline.h"
+#include "dp/report.h"
 #include "dp/worker_listings.h"
 #include "io/afxdp.h"
 #include "io/xdp_flows.h"
@@ -58,6 +60,9 @@ class DataPlane {
 
   // Every worker's connections, for uvsadm -c.
   std::vector<ConnView> connections();
+  // The workers' last published counters, the XDP program's and the sync daemons' (uvsd
+  // --http); never waits for a worker.
+  dp::DataPlaneReport report() const;
 
   // Takeover (uvsd --takeover): every connection of every worker as sync messages, for the
   // uvsd taking this one's place; empty if a worker does not finish within `timeout`.
@@ -101,6 +106,8 @@ class DataPlane {
   // Checks every data interface (nl/xdp_egress.h), logging what changed.
   void check_egresses(nl::NetlinkSocket& socket);
   std::vector<std::unique_ptr<dp::SyncPort>> sync_ports_;  // one per worker
+  // Guards the two daemon pointers against report() (never taken by a worker).
+  mutable std::mutex daemons_mutex_;
   std::unique_ptr<sync::Master> sync_master_;
   size_t adopted_ = 0;
   std::unique_ptr<sync::Backup> sync_backup_;

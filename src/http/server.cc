@@ -83,7 +83,6 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, Sources sour
                           "max_request_size", head.c_str(),
                           "enable_keep_alive", "yes",
                           "keep_alive_timeout_ms", timeout.c_str(),
-                          "linger_timeout_ms", "0",
                           nullptr};
   mg_callbacks callbacks{};
   // Its own messages (a client that went away, a bad request) are nothing an operator acts on.

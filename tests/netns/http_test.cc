@@ -336,6 +336,72 @@ TEST_F(HttpTest, FullNatLocalAddressCountersFollowTheConnections) {
   EXPECT_EQ(value(m, "uvs_local_address_port_conflicts_total", labels), 0);
 }
 
+// What only uvs can show: packets forwarded by the XDP fast path beside those the workers
+// handled, drops by reason, the sync daemon; and the node_exporter totals still equal the
+// listing once XDP's counters are folded in.
+TEST_F(HttpTest, FastPathDropsAndSyncAreCounted) {
+  ASSERT_NO_FATAL_FAILURE(start_lab(2, {"--http", kListen, "--offload"}));
+  lab_->exec(lab_->director(), {kIp, "link", "set", "lo", "up"});
+  ASSERT_NO_FATAL_FAILURE(attach_peer_xdp());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::string log = director_->log();
+        return log.find("d0: XDP sends here") != std::string::npos &&
+               log.find("d1: XDP sends here") != std::string::npos;
+      },
+      10s, 100ms))
+      << director_->log();
+  ASSERT_TRUE(adm({"-A", "-t", kHttp, "-s", "rr"}));
+  for (int k = 1; k <= 2; ++k) ASSERT_TRUE(adm({"-a", "-t", kHttp, "-r", real(k, 8000), "-m"}));
+  ASSERT_TRUE(adm({"-A", "-t", kVip + ":81", "-s", "rr"}));  // no real server
+  ASSERT_TRUE(adm({"--start-daemon", "master", "--mcast-interface", "d1"}));
+
+  const std::string file = lab_->tmp("download");
+  ASSERT_TRUE(curl_to_file(http_url(kVip, 80, "/10m.bin"), file)) << director_->context();
+  // A SYN for the service without real servers: dropped (no-destination), ICMP unreachable.
+  RunResult refused = lab_->exec(lab_->client(), {"/usr/bin/curl", "-sS", "--max-time", "3",
+                                                  http_url(kVip, 81)});
+  EXPECT_NE(refused.status, 0);
+
+  // Once XDP's counters are folded in (every second), the totals equal the listing.
+  std::vector<Sample> m;
+  bool settled = wait_until(
+      [&] {
+        const std::string first = director_->adm({"-Ln", "--stats", "--exact"}).out;
+        m = scrape();
+        const Table t = parse_table(first, true);
+        const ServiceRow* http = t.service("TCP", kHttp);
+        return http && http->out_bytes >= 10 << 20 &&
+               first == director_->adm({"-Ln", "--stats", "--exact"}).out &&
+               value(m, "uvs_sync_messages_total", {{"role", "master"}}) > 0;
+      },
+      15s, 500ms);
+  ASSERT_TRUE(settled) << director_->context();
+  const Table t = director_->stats();
+  const ServiceRow* http = t.service("TCP", kHttp);
+  ASSERT_TRUE(http);
+  EXPECT_EQ(value(m, "node_ipvs_outgoing_bytes_total"), http->out_bytes);
+  EXPECT_EQ(value(m, "node_ipvs_incoming_packets_total"), http->in_pkts);
+
+  // 10 MB is over 7,000 full-size segments: most went by XDP.
+  const double fast = value(m, "uvs_packets_total", {{"path", "fast_path"}});
+  const double user = value(m, "uvs_packets_total", {{"path", "user_space"}});
+  std::cerr << "packets: fast path " << fast << ", user space " << user << "\n";
+  EXPECT_GT(fast, 5000);
+  EXPECT_GT(user, 0);
+  EXPECT_GT(fast, user);
+  EXPECT_EQ(fast, value(m, "uvs_xdp_packets_total", {{"verdict", "flow_forwarded"}}));
+  EXPECT_EQ(value(m, "uvs_fast_path_enabled"), 1);
+
+  double no_destination = 0;
+  for (const auto& x : m)
+    if (x.name == "uvs_drops_total" && x.labels.at("reason") == "no-destination")
+      no_destination += x.value;
+  EXPECT_GE(no_destination, 1);
+  EXPECT_EQ(value(m, "uvs_sync_daemon_running", {{"role", "master"}}), 1);
+  EXPECT_EQ(value(m, "uvs_sync_daemon_running", {{"role", "backup"}}), 0);
+}
+
 TEST_F(HttpTest, LivePageShowsEveryServiceAndMovingCharts) {
   ASSERT_NO_FATAL_FAILURE(nat_services());
   // Live traffic for the whole test: a request every 50 ms, and a UDP exchange.

@@ -1,12 +1,17 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 #include <fmt/core.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <cstring>
 #include <mutex>
 
@@ -41,6 +46,32 @@ void reply(mg_connection* conn, const char* type, std::string_view body, bool he
             "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
             type, body.size());
   if (!head) mg_write(conn, body.data(), body.size());
+}
+
+// A TCP connection to LISTEN (as parse_listen() wrote it), closed at once.
+void wake_listener(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  const int port = std::atoi(listen.c_str() + colon + 1);
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (host.size() > 2 && host.front() == '[') {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &sa->sin6_addr) != 1) return;
+    len = sizeof *sa;
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &sa->sin_addr) != 1) return;
+    len = sizeof *sa;
+  }
+  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+  ::close(fd);
 }
 
 }  // namespace
@@ -101,7 +132,20 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, Sources sour
 }
 
 Server::~Server() {
-  if (ctx_) mg_stop(ctx_);
+  if (!ctx_) return;
+  // civetweb's master thread polls its listening socket for up to 2 s and looks at the stop
+  // flag only between polls: without a wake-up, every stop (SIGTERM, a --takeover) would wait
+  // that long. A connection to the socket wakes it; one every 10 ms until mg_stop() returns.
+  std::atomic<bool> stopped{false};
+  std::thread waker([this, &stopped] {
+    while (!stopped.load()) {
+      wake_listener(options_.listen);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  mg_stop(ctx_);
+  stopped = true;
+  waker.join();
 }
 
 int Server::handle(mg_connection* conn, void* self) {

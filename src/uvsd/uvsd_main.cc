@@ -625,6 +625,15 @@ int main(int argc, char** argv) {
     signal_thread.join();
   };
 
+  // Before the data plane: a port that cannot be had stops uvsd before anything is attached.
+  std::unique_ptr<uvs::http::Server> http;
+  if (!args.http.empty()) {
+    http = start_http(args.http, control, running_dataplane);
+    if (!http) {
+      end_signal_thread();
+      return 1;
+    }
+  }
   std::unique_ptr<uvs::daemon::DataPlane> dataplane;
   if (!args.interfaces.empty()) {
     dataplane = start_data_plane(args, control, std::move(taken), std::move(handover_links));
@@ -636,14 +645,6 @@ int main(int argc, char** argv) {
     running_dataplane = dataplane.get();
   }
   control.start_estimator();
-  std::unique_ptr<uvs::http::Server> http;
-  if (!args.http.empty()) {
-    http = start_http(args.http, control, running_dataplane);
-    if (!http) {
-      end_signal_thread();
-      return 1;
-    }
-  }
   fmt::print(stderr, "uvsd: listening on {}\n", path);
   server.serve();
   fmt::print(stderr, "uvsd: stopping\n");

@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 
 #include <cstdint>
+#include <iterator>
+#include <vector>
 
 #include "pkt/parse.h"
 
@@ -14,15 +16,14 @@ class Writer {
  public:
   // `# HELP` and `# TYPE` once per family, before its samples.
   void family(const char* name, const char* type, const char* help) {
-    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   }
-  void sample(const char* name, const std::string& labels, uint64_t value) {
-    out_ += labels.empty() ? fmt::format("{} {}\n", name, value)
-                           : fmt::format("{}{{{}}} {}\n", name, labels, value);
-  }
-  void sample(const char* name, const std::string& labels, double value) {
-    out_ += labels.empty() ? fmt::format("{} {}\n", name, value)
-                           : fmt::format("{}{{{}}} {}\n", name, labels, value);
+  template <typename T>
+  void sample(const char* name, const std::string& labels, T value) {
+    if (labels.empty())
+      fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+    else
+      fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, value);
   }
   std::string take() { return std::move(out_); }
 
@@ -100,6 +101,18 @@ ServiceLabels service_labels(const ServiceConfig& svc) {
 
 std::string format_metrics(const TableView& table, const dp::DataPlaneReport* dataplane) {
   Writer w;
+  // Every family repeats the same label sets: made once.
+  std::vector<std::string> svc_set;
+  std::vector<std::vector<std::string>> dest_set;
+  svc_set.reserve(table.services.size());
+  dest_set.reserve(table.services.size());
+  for (const auto& s : table.services) {
+    const ServiceLabels l = service_labels(s.cfg);
+    svc_set.push_back(service_label_set(l));
+    auto& d = dest_set.emplace_back();
+    d.reserve(s.dests.size());
+    for (const auto& dv : s.dests) d.push_back(backend_label_set(l, dv));
+  }
   // /proc/net/ip_vs_stats: every service's traffic (as the kernel's tot_stats, zeroed by -Z).
   StatsView total;
   for (const auto& s : table.services) {
@@ -141,10 +154,9 @@ std::string format_metrics(const TableView& table, const dp::DataPlaneReport* da
   };
   for (const auto& b : backend) {
     w.family(b.name, "gauge", b.help);
-    for (const auto& s : table.services) {
-      const ServiceLabels l = service_labels(s.cfg);
-      for (const auto& d : s.dests) w.sample(b.name, backend_label_set(l, d), b.value(d));
-    }
+    for (size_t i = 0; i < table.services.size(); ++i)
+      for (size_t j = 0; j < table.services[i].dests.size(); ++j)
+        w.sample(b.name, dest_set[i][j], b.value(table.services[i].dests[j]));
   }
 
   // Per service and per real server: -Ln --stats --exact and --rate, which node_exporter sums
@@ -163,25 +175,22 @@ std::string format_metrics(const TableView& table, const dp::DataPlaneReport* da
   for (const auto& t : traffic) {
     const std::string name = fmt::format("uvs_service_{}", t.name);
     w.family(name.c_str(), "counter", t.help);
-    for (const auto& s : table.services)
-      w.sample(name.c_str(), service_label_set(service_labels(s.cfg)), s.stats.*t.field);
+    for (size_t i = 0; i < table.services.size(); ++i)
+      w.sample(name.c_str(), svc_set[i], table.services[i].stats.*t.field);
   }
   for (const auto& t : traffic) {
     const std::string name = fmt::format("uvs_backend_{}", t.name);
     w.family(name.c_str(), "counter", t.help);
-    for (const auto& s : table.services) {
-      const ServiceLabels l = service_labels(s.cfg);
-      for (const auto& d : s.dests) w.sample(name.c_str(), backend_label_set(l, d), d.stats.*t.field);
-    }
+    for (size_t i = 0; i < table.services.size(); ++i)
+      for (size_t j = 0; j < table.services[i].dests.size(); ++j)
+        w.sample(name.c_str(), dest_set[i][j], table.services[i].dests[j].stats.*t.field);
   }
   w.family("uvs_backend_connections_persistent", "gauge",
            "Persistence templates pointing at the real server.");
-  for (const auto& s : table.services) {
-    const ServiceLabels l = service_labels(s.cfg);
-    for (const auto& d : s.dests)
-      w.sample("uvs_backend_connections_persistent", backend_label_set(l, d),
-               uint64_t{d.persistconns});
-  }
+  for (size_t i = 0; i < table.services.size(); ++i)
+    for (size_t j = 0; j < table.services[i].dests.size(); ++j)
+      w.sample("uvs_backend_connections_persistent", dest_set[i][j],
+               uint64_t{table.services[i].dests[j].persistconns});
   const struct {
     const char* name;
     const char* help;
@@ -197,25 +206,21 @@ std::string format_metrics(const TableView& table, const dp::DataPlaneReport* da
   };
   for (const auto& r : rates) {
     w.family(r.name, "gauge", r.help);
-    for (const auto& s : table.services)
-      w.sample(r.name, service_label_set(service_labels(s.cfg)), s.rate.*r.field);
+    for (size_t i = 0; i < table.services.size(); ++i)
+      w.sample(r.name, svc_set[i], table.services[i].rate.*r.field);
   }
   w.family("uvs_local_address_connections", "gauge",
            "FULLNAT connections holding a port of the local address (-G).");
-  for (const auto& s : table.services) {
-    const std::string svc = service_label_set(service_labels(s.cfg));
-    for (const auto& l : s.laddrs)
-      w.sample("uvs_local_address_connections", join({svc, label("address", l.addr.to_string())}),
-               l.conns);
-  }
+  for (size_t i = 0; i < table.services.size(); ++i)
+    for (const auto& l : table.services[i].laddrs)
+      w.sample("uvs_local_address_connections",
+               join({svc_set[i], label("address", l.addr.to_string())}), l.conns);
   w.family("uvs_local_address_port_conflicts_total", "counter",
            "FULLNAT local ports found taken while allocating (-G).");
-  for (const auto& s : table.services) {
-    const std::string svc = service_label_set(service_labels(s.cfg));
-    for (const auto& l : s.laddrs)
+  for (size_t i = 0; i < table.services.size(); ++i)
+    for (const auto& l : table.services[i].laddrs)
       w.sample("uvs_local_address_port_conflicts_total",
-               join({svc, label("address", l.addr.to_string())}), l.port_conflicts);
-  }
+               join({svc_set[i], label("address", l.addr.to_string())}), l.port_conflicts);
   w.family("uvs_connection_table_size", "gauge", "Connection table slots (uvsd --conn-max).");
   w.sample("uvs_connection_table_size", "", uint64_t{table.conn_tab_size});
 

@@ -45,9 +45,8 @@ TEST(UvsdHttp, APortAlreadyTakenStopsUvsd) {
   ASSERT_GT(taken.port, 0);
   const std::string listen = "127.0.0.1:" + std::to_string(taken.port);
   Daemon uvsd({"--http", listen});
-  for (int i = 0; i < 300 && uvsd.running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_FALSE(uvsd.running());
+  // It exits on its own (status 1); a SIGTERM that came first would not change that, since the
+  // port is tried either way (running() cannot tell: a zombie answers kill(pid, 0)).
   EXPECT_EQ(uvsd.stop(), 1);
   EXPECT_NE(uvsd.log().find("uvsd: --http " + listen + ": "), std::string::npos) << uvsd.log();
 }

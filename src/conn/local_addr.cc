@@ -32,6 +32,26 @@ unsigned worker_of_lport(const LocalPortRange& range, unsigned workers, uint16_t
   return std::min<uint32_t>(w, workers - 1);
 }
 
+namespace {
+
+void bump(std::atomic<uint64_t>& c, int64_t by) {
+  c.store(c.load(std::memory_order_relaxed) + static_cast<uint64_t>(by), std::memory_order_relaxed);
+}
+
+}  // namespace
+
+uint64_t LocalAddrCounterSet::port_conflicts() const {
+  uint64_t n = 0;
+  for (unsigned w = 0; w < workers_; ++w) n += lines_[w].port_conflicts.load(std::memory_order_relaxed);
+  return n;
+}
+
+uint64_t LocalAddrCounterSet::conns() const {
+  uint64_t n = 0;
+  for (unsigned w = 0; w < workers_; ++w) n += lines_[w].conns.load(std::memory_order_relaxed);
+  return n;
+}
+
 LocalAddrPool::LocalAddrPool(std::span<const InetAddr> laddrs, unsigned worker, unsigned workers,
                              const LocalPortRange& range, uint32_t lport_tries)
     : slice_(lport_slice(range, worker, workers)), tries_(lport_tries) {
@@ -65,9 +85,11 @@ bool LocalAddrPool::allocate(const Table& table, uint8_t protocol, const InetAdd
       *laddr = chosen->addr.bytes;
       *lport = reply.dport;
       ++chosen->conns;
+      if (chosen->shared) bump(chosen->shared->conns, 1);
       return true;
     }
     ++chosen->port_conflicts;
+    if (chosen->shared) bump(chosen->shared->port_conflicts, 1);
   }
   return false;
 }
@@ -76,6 +98,8 @@ void LocalAddrPool::release(uint8_t af, const AddrBytes& laddr) {
   for (LocalAddr& a : addrs_) {
     if (a.addr.family == af && a.addr.bytes == laddr) {
       if (a.conns > 0) --a.conns;
+      // The shared line outlives pools rebuilt by a -P/-Q change: it counts on its own.
+      if (a.shared && a.shared->conns.load(std::memory_order_relaxed) > 0) bump(a.shared->conns, -1);
       return;
     }
   }

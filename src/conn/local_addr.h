@@ -13,7 +13,9 @@
 // allocate() and release() allocate nothing.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -37,8 +39,31 @@ PortSlice lport_slice(const LocalPortRange& range, unsigned worker, unsigned wor
 // The worker owning `lport`; ports outside the range map to worker 0.
 unsigned worker_of_lport(const LocalPortRange& range, unsigned workers, uint16_t lport);
 
+// One worker's share of a local address's -G counters (`uvsadm -G`): written by that worker
+// only (plain relaxed stores, its own cache line), summed by the control plane.
+struct alignas(64) LocalAddrCounters {
+  std::atomic<uint64_t> port_conflicts{0};
+  std::atomic<uint64_t> conns{0};
+};
+
+// A local address's counters, one line per worker; the control plane owns it (with the
+// service's -P entry) and hands it to the workers in their snapshot.
+class LocalAddrCounterSet {
+ public:
+  explicit LocalAddrCounterSet(unsigned workers)
+      : workers_(workers), lines_(std::make_unique<LocalAddrCounters[]>(workers)) {}
+  LocalAddrCounters& worker(unsigned w) { return lines_[w]; }
+  uint64_t port_conflicts() const;
+  uint64_t conns() const;
+
+ private:
+  unsigned workers_;
+  std::unique_ptr<LocalAddrCounters[]> lines_;
+};
+
 struct LocalAddr {
   InetAddr addr;
+  LocalAddrCounters* shared = nullptr;  // this worker's line of the -G counters, if any
   uint32_t port_counter = 0;    // last port offset tried, within the slice
   uint64_t port_conflicts = 0;  // ports found in use (LaddrView::port_conflicts)
   uint64_t conns = 0;           // connections holding a port of this address
@@ -61,6 +86,8 @@ class LocalAddrPool {
   void release(const Conn& c) { release(c.daf, c.laddr); }
 
   std::span<const LocalAddr> addrs() const { return addrs_; }
+  // Address i also counts into `line` (LocalAddrCounterSet::worker() of this worker).
+  void share(size_t i, LocalAddrCounters* line) { addrs_[i].shared = line; }
   const PortSlice& slice() const { return slice_; }
 
  private:

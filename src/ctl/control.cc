@@ -42,7 +42,10 @@ std::shared_ptr<const dp::ServiceEntry> entry_of(const ServiceNode& s) {
   e->cfg = s.cfg;
   e->sched = s.sched->view();
   e->counters = s.counters;
-  for (const auto& l : s.laddrs) e->laddrs.push_back(l.addr);
+  for (const auto& l : s.laddrs) {
+    e->laddrs.push_back(l.addr);
+    e->laddr_counters.push_back(l.counters);
+  }
   return e;
 }
 
@@ -391,7 +394,7 @@ int Control::add_laddr(const Command& cmd) {
   ConfigDelta delta;
   delta.laddrs_added.push_back(cmd.laddr);
   if (int err = notify(delta)) return err;
-  writable(index).laddrs.push_back(LaddrNode{cmd.laddr, std::make_shared<LaddrRuntime>()});
+  writable(index).laddrs.push_back(LaddrNode{cmd.laddr, std::make_shared<conn::LocalAddrCounterSet>(options_.workers)});
   publish_locked({}, std::span(&index, 1));
   return 0;
 }
@@ -432,7 +435,7 @@ ServiceView Control::view_of(const ServiceNode& s) {
     sv.dests.push_back(dv);
   }
   for (const auto& l : s.laddrs)
-    sv.laddrs.push_back(LaddrView{l.addr, l.rt->port_conflicts, l.rt->conns});
+    sv.laddrs.push_back(LaddrView{l.addr, l.counters->port_conflicts(), l.counters->conns()});
   return sv;
 }
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "conn/local_addr.h"
 #include "ctl/stats.h"
 #include "dp/epoch.h"
 #include "dp/runtime.h"
@@ -36,14 +37,10 @@ struct DestNode {
   std::shared_ptr<StatsCell> stats;
 };
 
-struct LaddrRuntime {
-  uint64_t port_conflicts = 0;
-  uint64_t conns = 0;
-};
-
 struct LaddrNode {
   InetAddr addr;
-  std::shared_ptr<LaddrRuntime> rt;
+  // -G's port conflicts and connections, counted by the workers' FULLNAT pools.
+  std::shared_ptr<conn::LocalAddrCounterSet> counters;
 };
 
 struct ServiceNode {

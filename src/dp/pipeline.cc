@@ -159,15 +159,22 @@ void Pipeline::adopt_pools(const Snapshot& snap) {
     if (svc.laddrs.empty()) continue;
     uint64_t id = service_id(svc.cfg.key);
     auto it = pools_.find(id);
+    auto line = [&](size_t i) -> conn::LocalAddrCounters* {
+      return i < svc.laddr_counters.size() && svc.laddr_counters[i]
+                 ? &svc.laddr_counters[i]->worker(options_.worker)
+                 : nullptr;
+    };
+    // Same addresses counting into the same -G counters (a service made again has new ones).
     bool same = it != pools_.end() && it->second->addrs().size() == svc.laddrs.size();
     for (size_t i = 0; same && i < svc.laddrs.size(); ++i)
-      same = it->second->addrs()[i].addr == svc.laddrs[i];
+      same = it->second->addrs()[i].addr == svc.laddrs[i] && it->second->addrs()[i].shared == line(i);
     if (same) {
       next[id] = std::move(it->second);
     } else {
       next[id] = std::make_unique<conn::LocalAddrPool>(
           svc.laddrs, options_.worker, options_.workers, range,
           static_cast<uint32_t>(s.fullnat_lport_tries));
+      for (size_t i = 0; i < svc.laddrs.size(); ++i) next[id]->share(i, line(i));
     }
   }
   pools_ = std::move(next);

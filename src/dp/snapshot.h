@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "conn/local_addr.h"
 #include "dp/counters.h"
 #include "model/service.h"
 #include "model/sysctl.h"
@@ -27,6 +28,8 @@ struct ServiceEntry {
   std::shared_ptr<const sched::SchedView> sched;
   std::shared_ptr<CounterSet> counters;
   std::vector<InetAddr> laddrs;  // FULLNAT local-address pool
+  // Their -G counters (one per address, same order), fed by the workers' pools.
+  std::vector<std::shared_ptr<conn::LocalAddrCounterSet>> laddr_counters;
 };
 
 class Snapshot {

@@ -65,6 +65,7 @@ struct DataPlane::Worker {
   std::unique_ptr<io::AfXdpIo> io;
   std::unique_ptr<KernelRouter> router;
   std::unique_ptr<dp::Pipeline> pipeline;
+  dp::WorkerMirror mirror;  // what report() reads
   std::thread thread;
 };
 
@@ -211,8 +212,11 @@ DataPlane::~DataPlane() {
   control_.set_config_listener(nullptr);
   control_.set_connection_source(nullptr);
   control_.set_daemon_listener(nullptr);
-  sync_masters_.clear();
-  sync_backups_.clear();
+  {
+    std::lock_guard lock(daemons_mutex_);
+    sync_masters_.clear();
+    sync_backups_.clear();
+  }
   stopping_ = true;
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
@@ -250,6 +254,7 @@ DataPlane::~DataPlane() {
 int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
   const bool master = daemon.state == kDaemonMaster;
   if (!start) {
+    std::lock_guard lock(daemons_mutex_);
     if (master) {
       for (auto& port : sync_ports_) port->set_master(false);
       sync_masters_.clear();
@@ -280,7 +285,10 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
         return errno ? errno : EINVAL;
       }
     }
-    sync_masters_ = std::move(masters);
+    {
+      std::lock_guard lock(daemons_mutex_);
+      sync_masters_ = std::move(masters);
+    }
     for (auto& port : sync_ports_)
       port->set_master(true, static_cast<uint8_t>(daemon.syncid), daemon.sync_maxlen);
   } else {
@@ -298,7 +306,10 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
         return errno ? errno : EINVAL;
       }
     }
-    sync_backups_ = std::move(backups);
+    {
+      std::lock_guard lock(daemons_mutex_);
+      sync_backups_ = std::move(backups);
+    }
     if (sysctls.backup_only) set_backup_only(true);
   }
   fmt::print(stderr, "uvsd: sync: {} on {} (syncid {}, {}:{}{}){}\n", master ? "master" : "backup",
@@ -431,8 +442,18 @@ void DataPlane::run(Worker& w) {
       break;
     }
   }
+  // The counters an observer reads (report()) are copied from the pipeline's own a few times a
+  // second, on this thread: the pipeline's stay plain and unshared.
+  constexpr uint64_t kReportMs = 100;
+  uint64_t next_report = 0;
   while (!stopping_) {
-    if (w.pipeline->poll(now_ms()) == 0) {
+    const uint64_t now = now_ms();
+    if (now >= next_report) {
+      const conn::Table& table = w.pipeline->tracker().table();
+      w.mirror.publish(w.pipeline->stats(), table.size(), table.capacity());
+      next_report = now + kReportMs;
+    }
+    if (w.pipeline->poll(now) == 0) {
       // Idle: sleep in poll() rather than spin, so a quiet director costs no CPU. The timeout
       // bounds how late timers, held packets and listings are served.
       w.router->idle();
@@ -477,6 +498,28 @@ int DataPlane::sync_steering(const ctl::ConfigDelta& change) {
   else if (!error.empty())
     fmt::print(stderr, "uvsd: steering: {}\n", error);
   return err;
+}
+
+dp::DataPlaneReport DataPlane::report() const {
+  dp::DataPlaneReport r;
+  for (const auto& w : workers_) r.workers.push_back(w->mirror.read(w->index));
+  r.offload = flows_ != nullptr;
+  r.steer = steering_->counters();
+  for (const auto& port : sync_ports_) r.sync.outbox_dropped += port->outbox().dropped();
+  // Every sync thread's figures, summed per role.
+  auto add = [](sync::DaemonStats& sum, const sync::DaemonStats& one) {
+    sum.messages += one.messages;
+    sum.errors += one.errors;
+    sum.read.messages += one.read.messages;
+    sum.read.records += one.read.records;
+    for (size_t i = 0; i < sum.read.rejects.size(); ++i) sum.read.rejects[i] += one.read.rejects[i];
+  };
+  std::lock_guard lock(daemons_mutex_);
+  r.sync.master = !sync_masters_.empty();
+  for (const auto& m : sync_masters_) add(r.sync.master_stats, m->stats());
+  r.sync.backup = !sync_backups_.empty();
+  for (const auto& b : sync_backups_) add(r.sync.backup_stats, b->stats());
+  return r;
 }
 
 std::vector<ConnView> DataPlane::connections() {

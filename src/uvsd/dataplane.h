@@ -16,6 +16,7 @@
 
 #include "ctl/control.h"
 #include "dp/pipeline.h"
+#include "dp/report.h"
 #include "dp/worker_listings.h"
 #include "io/afxdp.h"
 #include "io/xdp_flows.h"
@@ -64,6 +65,9 @@ class DataPlane {
 
   // Every worker's connections, for uvsadm -c.
   std::vector<ConnView> connections();
+  // The workers' last published counters, the XDP program's and the sync daemons' (uvsd
+  // --http); never waits for a worker.
+  dp::DataPlaneReport report() const;
 
   // Takeover (uvsd --takeover): every connection of every worker as sync messages, for the
   // uvsd taking this one's place; empty if a worker does not finish within `timeout`.
@@ -109,12 +113,14 @@ class DataPlane {
   std::vector<std::unique_ptr<dp::SyncPort>> sync_ports_;  // one per worker
   // One thread per sync port (sysctl sync_ports), each a port of its own: a master thread
   // sends the outboxes of the workers w with w % threads == its id.
+  // daemons_mutex_ guards the two vectors against report() (never taken by a worker).
+  mutable std::mutex daemons_mutex_;
   std::vector<std::unique_ptr<sync::Master>> sync_masters_;
   size_t adopted_ = 0;
   std::vector<std::unique_ptr<sync::Backup>> sync_backups_;
-  std::mutex route_mutex_;
+  std::mutex route_mutex_;  // the backup threads take turns as the inboxes' single producer
   // backup_only: while a backup sync daemon runs, the XDP program passes every packet on.
-  void set_backup_only(bool on);  // the backup threads take turns as the inboxes' single producer
+  void set_backup_only(bool on);
   std::thread flow_writer_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> workers_stopped_{false};

@@ -34,6 +34,7 @@
 #include "api/server.h"
 #include "genl/control_adapter.h"
 #include "genl/handler.h"
+#include "http/server.h"
 #include "cli/format.h"
 #include "cli/parse.h"
 #include "conn/table.h"
@@ -66,7 +67,9 @@ void usage(FILE* out) {
              "                  socket, stop it, and serve in its place (restart, upgrade)\n"
              "  --sysctl NAME=VALUE\n"
              "                  set an IPVS sysctl (/proc/sys/net/ipv4/vs/NAME), e.g.\n"
-             "                  expire_nodest_conn=1 or sync_threshold=2 (repeat for each)\n",
+             "                  expire_nodest_conn=1 or sync_threshold=2 (repeat for each)\n"
+             "  --http ADDR:PORT serve /metrics (Prometheus), a live page at / and /api/v1/\n"
+             "                  (read-only; e.g. 127.0.0.1:9100 or [::1]:9100)\n",
              uvs::api::kDefaultSocket);
 }
 
@@ -178,6 +181,7 @@ struct DaemonArgs {
   bool takeover = false;
   uint32_t max_services = 0;  // 0: the steering's defaults
   uint32_t max_reals = 0;
+  std::string http;  // --http, as civetweb takes it; empty: no HTTP server
 };
 
 // *out = text as a decimal number in [1, max]; false if it is anything else.
@@ -205,6 +209,7 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
                                  {"max-reals", required_argument, nullptr, 'R'},
                                  {"sysctl", required_argument, nullptr, 'y'},
                                  {"takeover", no_argument, nullptr, 't'},
+                                 {"http", required_argument, nullptr, 'H'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -254,6 +259,12 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
       }
       case 't':
         args->takeover = true;
+        break;
+      case 'H':
+        if (!uvs::http::parse_listen(optarg, &args->http)) {
+          fmt::print(stderr, "uvsd: --http wants IPv4:PORT or [IPv6]:PORT\n");
+          return 2;
+        }
         break;
       case 'y': {
         std::string error;
@@ -447,6 +458,30 @@ std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(
   return dataplane;
 }
 
+// uvsd --http: the HTTP server reading the table and the running data plane.
+std::unique_ptr<uvs::http::Server> start_http(
+    const std::string& listen, uvs::ctl::Control& control,
+    const std::atomic<uvs::daemon::DataPlane*>& dataplane) {
+  uvs::http::Sources sources;
+  sources.table = [&control] { return control.table(); };
+  sources.dataplane = [&dataplane]() -> std::optional<uvs::dp::DataPlaneReport> {
+    uvs::daemon::DataPlane* d = dataplane.load();
+    if (!d) return std::nullopt;
+    return d->report();
+  };
+  sources.connections = [&control] { return control.connections(); };
+  uvs::http::ServerOptions options;
+  options.listen = listen;
+  std::string error;
+  auto server = uvs::http::Server::start(options, std::move(sources), &error);
+  if (!server) {
+    fmt::print(stderr, "uvsd: {}\n", error);
+    return nullptr;
+  }
+  fmt::print(stderr, "uvsd: HTTP on {} (/metrics, /, /api/v1/)\n", listen);
+  return server;
+}
+
 }  // namespace
 
 // What a uvsd gives the one taking its place: the table as -S lines, every connection as sync
@@ -607,6 +642,15 @@ int main(int argc, char** argv) {
     signal_thread.join();
   };
 
+  // Before the data plane: a port that cannot be had stops uvsd before anything is attached.
+  std::unique_ptr<uvs::http::Server> http;
+  if (!args.http.empty()) {
+    http = start_http(args.http, control, running_dataplane);
+    if (!http) {
+      end_signal_thread();
+      return 1;
+    }
+  }
   std::unique_ptr<uvs::daemon::DataPlane> dataplane;
   auto old_stopped = std::chrono::steady_clock::now();
   auto stop_old = [&] {
@@ -641,6 +685,7 @@ int main(int argc, char** argv) {
   server.serve();
   fmt::print(stderr, "uvsd: stopping\n");
   end_signal_thread();
+  http.reset();  // before the data plane it reads
   running_dataplane = nullptr;
   dataplane.reset();
   return 0;

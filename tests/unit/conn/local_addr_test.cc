@@ -153,5 +153,34 @@ TEST_F(LocalAddrTest, PortsOfDifferentWorkersNeverCollide) {
   }
 }
 
+// uvsadm -G's figures: each worker's pool counts into its own line of the control plane's set,
+// which outlives the pool (a -P/-Q change rebuilds pools, not the counters).
+TEST_F(LocalAddrTest, SharedCountersSumTheWorkersAndOutliveThePool) {
+  const std::vector<InetAddr> laddrs = {v4(kLaddr)};
+  LocalAddrCounterSet counters(2);
+  hold(v4(kLaddr), 5001, 1);
+  AddrBytes laddr;
+  uint16_t lport;
+  {
+    LocalAddrPool pool(laddrs, 0, 2);
+    pool.share(0, &counters.worker(0));
+    ASSERT_TRUE(pool.allocate(tracker_.table(), kProtoTcp, v4(kRip), 8080, &laddr, &lport));
+    ASSERT_TRUE(pool.allocate(tracker_.table(), kProtoTcp, v4(kRip), 8080, &laddr, &lport));
+  }
+  LocalAddrPool worker1(laddrs, 1, 2);
+  worker1.share(0, &counters.worker(1));
+  ASSERT_TRUE(worker1.allocate(tracker_.table(), kProtoTcp, v4(kRip), 8080, &laddr, &lport));
+  EXPECT_EQ(counters.conns(), 3u);
+  EXPECT_EQ(counters.port_conflicts(), 1u);  // 5001, held
+  // Worker 0's pool rebuilt: its connections still release into the same line.
+  LocalAddrPool rebuilt(laddrs, 0, 2);
+  rebuilt.share(0, &counters.worker(0));
+  rebuilt.release(AF_INET, v4(kLaddr).bytes);
+  rebuilt.release(AF_INET, v4(kLaddr).bytes);
+  rebuilt.release(AF_INET, v4(kLaddr).bytes);  // one too many: never below zero
+  EXPECT_EQ(counters.conns(), 1u);
+  EXPECT_EQ(counters.worker(0).conns.load(), 0u);
+}
+
 }  // namespace
 }  // namespace uvs::conn::test

@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.h"
+#include "api/codec.h"
 #include "api/dispatch.h"
 #include "api/genl_relay.h"
 #include "api/server.h"
@@ -490,7 +491,9 @@ std::string takeover_reply(uvs::ctl::Control& control, uvs::daemon::DataPlane* d
   nlohmann::json reply;
   reply["errno"] = 0;
   reply["pid"] = static_cast<int64_t>(getpid());
-  reply["table"] = uvs::cli::format_save(control.table(), true, uvs::cli::system_resolver());
+  const uvs::TableView table = control.table();
+  reply["table"] = uvs::cli::format_save(table, true, uvs::cli::system_resolver());
+  reply["daemons"] = table.daemons;  // -S does not carry them
   nlohmann::json messages = nlohmann::json::array();
   if (dataplane) {
     auto dump = dataplane->dump_connections(std::chrono::seconds(5));
@@ -560,6 +563,25 @@ pid_t take_over(const std::string& path, uvs::ctl::Control& control,
   if (!parse_config("takeover", reply["table"].get<std::string>(), &lines) ||
       !apply_lines(control, "takeover", lines))
     return 0;
+  // The sync daemons, configured now and started with the data plane (once this one's
+  // predecessor, and so its sockets, are gone).
+  if (reply.contains("daemons") && reply["daemons"].is_array()) {
+    for (const auto& d : reply["daemons"]) {
+      uvs::Command start;
+      start.kind = uvs::CommandKind::kStartDaemon;
+      try {
+        start.daemon = d.get<uvs::DaemonConfig>();
+      } catch (const nlohmann::json::exception&) {
+        fmt::print(stderr, "uvsd: --takeover: a sync daemon the old uvsd described badly\n");
+        continue;
+      }
+      const uvs::api::Reply r = uvs::api::handle_request(control, start);
+      if (r.err)
+        fmt::print(stderr, "uvsd: --takeover: the {} sync daemon: {}\n",
+                   start.daemon.state == uvs::kDaemonMaster ? "master" : "backup",
+                   std::strerror(r.err));
+    }
+  }
   for (const auto& m : reply["messages"]) {
     auto bytes = m.is_string() ? uvs::api::from_hex(m.get<std::string>()) : std::nullopt;
     if (bytes) messages->push_back(std::move(*bytes));

@@ -499,7 +499,10 @@ TEST_P(TakeoverTest, EveryStreamSurvivesUvsdReplacedByANewOne) {
   start_udp_stream(9);
   ASSERT_TRUE(holds_every_stream([&] { return director_->adm({"-Lnc"}).out; }))
       << director_->adm({"-Lnc"}).out;
+  // A sync master runs too: the new uvsd runs it after.
+  ASSERT_TRUE(adm({"--start-daemon", "master", "--mcast-interface", "d1", "--syncid", "7"}));
   const std::string table_before = director_->adm({"-Ln"}).out;
+  const std::string daemons_before = director_->adm({"-L", "--daemon"}).out;
   std::this_thread::sleep_for(1s);
 
   std::vector<std::string> argv = {build_path("uvsd"), "--socket", director_->socket(),
@@ -522,10 +525,12 @@ TEST_P(TakeoverTest, EveryStreamSurvivesUvsdReplacedByANewOne) {
     std::cout << "[ figure ] takeover: " << log.substr(begin, log.find('\n', at) - begin) << "\n";
   }
   EXPECT_EQ(director_->adm({"-Ln"}).out, table_before);  // the new one answers on the socket
+  EXPECT_EQ(director_->adm({"-L", "--daemon"}).out, daemons_before);
+  EXPECT_NE(next.log().find("sync: master on d1 (syncid 7"), std::string::npos) << next.log();
   EXPECT_GE(parse_conns(director_->adm({"-Lnc"}).out).size(), downloads_.size());
   // Without the fast path every packet waits for the new workers; the gap measured on this
-  // 2-core machine is 0.6-1.3 s (BENCHMARKS.md), so the bound is looser there.
-  ASSERT_NO_FATAL_FAILURE(expect_streams_intact(offload ? 50 : 100));
+  // 2-core machine is 0.6-1.7 s under load (BENCHMARKS.md), so the bound is looser there.
+  ASSERT_NO_FATAL_FAILURE(expect_streams_intact(offload ? 50 : 150));
   EXPECT_TRUE(next.running()) << next.log();
 }
 

@@ -105,6 +105,9 @@ class DataPlane {
   size_t adopted_ = 0;
   std::unique_ptr<sync::Backup> sync_backup_;
   std::thread flow_writer_;
+  // Logs the drop reasons that start and stop (watch_drops()).
+  void watch_drops();
+  std::thread watcher_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> workers_stopped_{false};
 };

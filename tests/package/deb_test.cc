@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include "tests/netns/netns_lab.h"
 
@@ -37,6 +38,43 @@ std::string setting(const std::string& text, const std::string& key) {
   if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
     value = value.substr(1, value.size() - 2);
   return value;
+}
+
+// The system calls a SystemCallFilter= value allows, its @groups expanded as systemd expands
+// them (systemd-analyze syscall-filter).
+std::set<std::string> allowed_syscalls(const std::string& filter) {
+  std::set<std::string> names, groups;
+  std::vector<std::string> todo = split_words(filter);
+  static const std::regex name(R"(^[a-z0-9_]+$)");
+  while (!todo.empty()) {
+    const std::string word = todo.back();
+    todo.pop_back();
+    if (word[0] != '@') {
+      names.insert(word);
+      continue;
+    }
+    if (!groups.insert(word).second) continue;
+    RunResult r = run({"/usr/bin/systemd-analyze", "syscall-filter", word});
+    for (const auto& line : split_lines(r.out)) {
+      if (line[0] != ' ') continue;  // the group's own name heads its list
+      const std::vector<std::string> w = split_words(line);
+      if (w.empty() || w[0][0] == '#') continue;
+      if (w[0][0] == '@') todo.push_back(w[0]);
+      else if (std::regex_match(w[0], name)) names.insert(w[0]);
+    }
+  }
+  return names;
+}
+
+// The system calls `strace -c` counted.
+std::set<std::string> traced_syscalls(const std::string& summary) {
+  std::set<std::string> names;
+  static const std::regex row(R"(^\s*[0-9.]+\s+[0-9.]+\s+\d+\s+\d+\s+(?:\d+\s+)?([a-z0-9_]+)$)");
+  for (const auto& line : split_lines(summary)) {
+    std::smatch m;
+    if (std::regex_match(line, m, row) && m[1] != "total") names.insert(m[1]);
+  }
+  return names;
 }
 
 class DebTest : public LabTest {
@@ -254,6 +292,53 @@ TEST_F(DebTest, InstallsIntoAFreshRootAndUvsdForwardsAsTheUnit) {
                              "/etc/systemd/system/multi-user.target.wants/uvsd.service"})
       EXPECT_FALSE(std::filesystem::exists(root_path(gone))) << gone;
   }
+}
+
+// uvsd.service's SystemCallFilter= holds every system call uvsd makes: the installed uvsd under
+// strace through a start with its table, traffic, a sync daemon started and stopped, a reload
+// and a stop. (systemd alone applies the filter; this shows it would not kill uvsd.)
+TEST_F(DebTest, TheUnitsSystemCallFilterHoldsEveryCallUvsdMakes) {
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/strace")) << "strace is missing: run scripts/setup";
+  lab_ = std::make_unique<Lab>(1);
+  ASSERT_TRUE(lab_->ok()) << lab_->error();
+  ASSERT_NO_FATAL_FAILURE(make_root());
+  ASSERT_EQ(root_run({"/usr/bin/dpkg", "-i", "/tmp/uvs.deb"}, 120s).status, 0);
+  ASSERT_TRUE(write_file(root_path("/etc/uvs/rules"),
+                         "-A -t " + kVip + ":80 -s rr\n-a -t " + kVip + ":80 -r " +
+                             Lab::server_v4(1) + ":8000 -m\n"));
+  Process& traced = spawn_host(
+      in_root({"/usr/bin/strace", "-f", "-c", "-o", "/tmp/uvsd.syscalls", "/usr/sbin/uvsd",
+               "--config", "/etc/uvs/rules", "--interface", "d0", "--interface", "d1",
+               "--workers", "1"},
+              lab_->director()),
+      "uvsd-strace");
+  ASSERT_TRUE(wait_until([&] { return traced.log().find("listening on") != std::string::npos ||
+                                      !traced.running(); },
+                         30s));
+  ASSERT_TRUE(traced.running()) << traced.log();
+  curl_each("http://" + kVip + "/", 3);
+  EXPECT_EQ(uvsadm({"--start-daemon", "master", "--mcast-interface", "d1"}).status, 0);
+  EXPECT_EQ(uvsadm({"--stop-daemon", "master"}).status, 0);
+  // strace runs uvsd as its child.
+  RunResult child = run({"/usr/bin/pgrep", "-P", std::to_string(traced.pid())});
+  ASSERT_FALSE(child.out.empty()) << traced.log();
+  const pid_t uvsd = static_cast<pid_t>(std::stol(child.out));
+  ASSERT_EQ(::kill(uvsd, SIGHUP), 0);
+  EXPECT_TRUE(wait_until([&] { return traced.log().find("SIGHUP: reloaded") != std::string::npos; },
+                         10s))
+      << traced.log();
+  ASSERT_EQ(::kill(uvsd, SIGTERM), 0);
+  EXPECT_EQ(traced.wait(10s), std::optional<int>(0)) << traced.log();
+
+  const std::set<std::string> used = traced_syscalls(read_file(root_path("/tmp/uvsd.syscalls")));
+  EXPECT_GT(used.size(), 30u) << read_file(root_path("/tmp/uvsd.syscalls"));
+  EXPECT_TRUE(used.count("bpf")) << "strace saw no bpf(): did uvsd attach?";
+  const std::string unit = read_file(root_path("/lib/systemd/system/uvsd.service"));
+  const std::set<std::string> allowed = allowed_syscalls(setting(unit, "SystemCallFilter"));
+  std::string refused;
+  for (const auto& call : used)
+    if (!allowed.count(call)) refused += call + " ";
+  EXPECT_EQ(refused, "") << "uvsd makes these calls and SystemCallFilter= refuses them";
 }
 
 // The capability list is the one uvsd needs: without CAP_BPF (what the unit keeps, less one),

@@ -182,7 +182,7 @@ static __always_inline int fast_path(struct xdp_md *ctx) {
   const __u16 field = uvs_load16(check);
   if ((tcp || field) && partial_checksum(ip, v6, key.protocol, l4_len, field))
     return FAST_PATH_MISS;
-  /* The real server's segments with options may carry SACK edges to shift: user space. */
+  /* Segments with options whose ack is shifted may carry SACK edges to shift: user space. */
   if (th && (flow->flags & UVS_FLOW_F_ACK) && th->doff != 5) return FAST_PATH_MISS;
   if (tun) {
     if (tunnel_push(ctx, flow, ip, v6, datagram_len) == FAST_PATH_MISS) return FAST_PATH_MISS;

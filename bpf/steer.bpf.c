@@ -392,6 +392,10 @@ int uvs_steer(struct xdp_md *ctx) {
   __u32 rules = config ? config->fwmark_rules : 0;
   __u32 flags = config ? config->flags : 0;
 
+  if (flags & UVS_STEER_F_PASS_ALL) {
+    count(VERDICT_PASS);
+    return XDP_PASS;
+  }
   if (flags & UVS_STEER_F_OFFLOAD) {
     int forwarded = fast_path(ctx);
     if (forwarded != FAST_PATH_MISS) {

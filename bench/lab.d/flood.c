@@ -5,10 +5,13 @@
 // cycle through the flows in order, so a batch spreads over all of them.
 //
 //   flood -i IF -m DSTMAC -s SRC -d DST[,DST...] [-p PORT] [-t SECS] [-f FLOWS] [-b BATCH]
-//         [-r PPS] [-q]
+//         [-r PPS] [-q] [-S]
 //   -q  go through the stack's queue selection (flow hash over the TX queues) instead of
 //       PACKET_QDISC_BYPASS, which puts every packet on the queue of the sending CPU
 //   -r  pace to about PPS packets per second (default: as fast as possible)
+//   -S  a SYN flood instead: TCP SYNs (MSS option) to PORT from spoofed sources spread over
+//       SRC's /8 (flow k's source address, port and sequence number from a hash of k), the
+//       way hping3 --flood --rand-source sends them
 //
 // Stops after SECS (at most 60). Prints one JSON line: packets sent, errors, seconds.
 #define _GNU_SOURCE
@@ -66,10 +69,54 @@ struct flood {
   uint32_t dst[kMaxDst];
   int ndst;
   uint16_t dport;
+  int syn;
 };
+
+// SplitMix64's finaliser: flow k's spoofed fields.
+static uint64_t mix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// Flow k's SYN: a 44-byte datagram (IPv4, TCP with an MSS option) in a 60-byte frame.
+static void build_syn(const struct flood* cfg, uint64_t k, uint8_t* f) {
+  const uint64_t h = mix(k);
+  memset(f, 0, kFrameLen);
+  memcpy(f, cfg->dst_mac, 6);
+  memcpy(f + 6, cfg->src_mac, 6);
+  put16(f + 12, ETH_P_IP);
+  uint8_t* ip = f + 14;
+  ip[0] = 0x45;
+  put16(ip + 2, 44);
+  put16(ip + 4, (uint16_t)k);
+  ip[8] = 64;
+  ip[9] = 6;
+  uint32_t src = (cfg->src & 0xff000000u) | ((uint32_t)h & 0x00fffffeu) | 1u;
+  put32(ip + 12, src);
+  put32(ip + 16, cfg->dst[k % (uint64_t)cfg->ndst]);
+  put16(ip + 10, fold(sum16(ip, 20, 0)));
+  uint8_t* tcp = ip + 20;
+  put16(tcp, (uint16_t)(1024 + (h >> 32) % 64000));
+  put16(tcp + 2, cfg->dport);
+  put32(tcp + 4, (uint32_t)(h >> 16));
+  tcp[12] = 6 << 4;  // 24 bytes: the header and the MSS option
+  tcp[13] = 0x02;    // SYN
+  put16(tcp + 14, 64240);
+  tcp[20] = 2;
+  tcp[21] = 4;
+  put16(tcp + 22, 1460);
+  uint32_t acc = sum16(ip + 12, 8, 0) + 6 + 24;
+  put16(tcp + 16, fold(sum16(tcp, 24, acc)));
+}
 
 // Writes flow k's frame into f (kFrameLen bytes).
 static void build(const struct flood* cfg, uint64_t k, uint8_t* f) {
+  if (cfg->syn) {
+    build_syn(cfg, k, f);
+    return;
+  }
   memcpy(f, cfg->dst_mac, 6);
   memcpy(f + 6, cfg->src_mac, 6);
   put16(f + 12, ETH_P_IP);
@@ -101,7 +148,7 @@ int main(int argc, char** argv) {
   double secs = 5, pps = 0;
   uint64_t flows = 64;
   int batch = 64, bypass = 1, opt;
-  while ((opt = getopt(argc, argv, "i:m:s:d:p:t:f:b:r:q")) != -1) {
+  while ((opt = getopt(argc, argv, "i:m:s:d:p:t:f:b:r:qS")) != -1) {
     switch (opt) {
       case 'i': ifname = optarg; break;
       case 'm':
@@ -129,9 +176,10 @@ int main(int argc, char** argv) {
       case 'b': batch = atoi(optarg); break;
       case 'r': pps = atof(optarg); break;
       case 'q': bypass = 0; break;
+      case 'S': cfg.syn = 1; break;
       default:
         fprintf(stderr, "usage: flood -i IF -m DSTMAC -s SRC -d DST[,DST] [-p PORT] [-t SECS] "
-                        "[-f FLOWS] [-b BATCH] [-r PPS] [-q]\n");
+                        "[-f FLOWS] [-b BATCH] [-r PPS] [-q] [-S]\n");
         return 2;
     }
   }

@@ -43,8 +43,14 @@ inline constexpr uint16_t kConnOnePacket = 0x2000;  // -o: forwarded once, never
 inline constexpr uint8_t kXInUse = 0x01;        // the pool slot holds a live entry
 inline constexpr uint8_t kXOpsTemplate = 0x02;  // template of a one-packet (-o) service: the
                                                 // drop_entry defence treats it like a UDP conn
+// The SYN proxy (Alibaba LVS's ip_vs_synproxy.c): the connection was opened by a client's ACK
+// carrying a valid cookie. While kXSynproxyPending (state SYN_SENT, waiting for the real
+// server's SYN-ACK) seq_delta holds the worker's slot of stored packets; from the SYN-ACK on,
+// kXSynproxySeq: seq_delta is cookie ISN - real server ISN (xmit/tcp_opts.h).
+inline constexpr uint8_t kXSynproxyPending = 0x04;
+inline constexpr uint8_t kXSynproxySeq = 0x08;
 // Bits owned by the FULLNAT transform (Alibaba LVS), kept here so they survive between packets.
-inline constexpr uint8_t kXFnatSeqDelta = 0x10;   // fnat_seq_delta is valid (set on client SYN)
+inline constexpr uint8_t kXFnatSeqDelta = 0x10;   // seq_delta is FULLNAT's (set on client SYN)
 inline constexpr uint8_t kXFnatTsStrip = 0x20;    // timestamps removed on this connection
 inline constexpr uint8_t kXFnatToaDone = 0x40;    // TOA delivered on the handshake's last ACK
 inline constexpr uint8_t kXFnatMssAdjust = 0x80;  // MSS toward the client was reduced
@@ -97,7 +103,9 @@ struct alignas(64) Conn {
   uint32_t n_control;       // connections this entry controls (templates)
   uint32_t in_pkts;         // input packets seen (sync thresholds, drop_entry)
   uint32_t fwmark;          // packet mark at creation (sync carries it)
-  uint32_t fnat_seq_delta;  // FULLNAT: LB-to-RS ISN minus client ISN
+  uint32_t seq_delta;       // the TCP sequence shift: FULLNAT's (LB-to-RS ISN minus client
+                            // ISN) or the SYN proxy's; one per entry, so a proxied FULLNAT
+                            // connection keeps the client's ISN toward the real server
   uint32_t wheel_next;      // timer wheel block (timer_wheel.h), kNoConn when not armed;
                             // the pool's free-list link while the entry is free
   uint32_t wheel_prev;      // timer wheel slot and position in the block

@@ -281,6 +281,15 @@ bool transition(Conn& c, Conn* control, Dir dir, const L4Info& l4, const Timeout
   }
 }
 
+void set_tcp_state(Conn& c, Conn* control, uint8_t state, const TimeoutTable& timeouts) {
+  if (state != c.state) {
+    account(c, tcp_state_active(state));
+    if (state == tcp::kEstablished) assure_template(control);
+  }
+  c.state = state;
+  c.timeout_ms = timeouts.tcp_ms(state);
+}
+
 bool is_new_conn_packet(uint8_t protocol, const L4Info& l4) {
   if (protocol == kProtoTcp) return l4.tcp_flags & kTcpSyn;
   if (protocol == kProtoSctp) return l4.sctp_chunk == sctp::kChunkInit;

@@ -148,6 +148,11 @@ inline constexpr uint32_t kInitialTimeoutMs = 3000;
 bool transition(Conn& c, Conn* control, Dir dir, const L4Info& l4, const TimeoutTable& timeouts,
                 bool secure_tcp);
 
+// Puts a TCP connection in `state` whatever its packets say, with the same accounting as a
+// transition: what the SYN proxy does (Alibaba LVS sets cp->state itself), SYN_SENT while it
+// waits for the real server and ESTABLISHED when the server answered. Not for templates.
+void set_tcp_state(Conn& c, Conn* control, uint8_t state, const TimeoutTable& timeouts);
+
 // --- ip_vs_in() predicates -----------------------------------------------------------------
 // "New connection" packets for the reuse checks: TCP with SYN, SCTP with INIT first.
 bool is_new_conn_packet(uint8_t protocol, const L4Info& l4);

@@ -266,6 +266,10 @@ class Tracker {
     if (dir == Dir::kInput) ++c.in_pkts;
     return transition(c, control_of(c), dir, l4, timeouts_, defense_.secure_tcp_active());
   }
+  // The SYN proxy's states (state.h set_tcp_state()).
+  void set_tcp_state(Conn& c, uint8_t state) {
+    conn::set_tcp_state(c, control_of(c), state, timeouts_);
+  }
   // The packet is done with `c` (the kernel's ip_vs_conn_put): its expiry restarts from now,
   // or a ONE_PACKET connection goes at once.
   void release(Conn& c, uint64_t now_ms) {

@@ -23,7 +23,8 @@ constexpr const char* kDropNames[] = {
     "malformed",      "not-ours",     "no-connection", "no-destination", "dest-gone",
     "table-full",     "defence",      "ttl-exceeded",  "too-big",        "no-route",
     "neighbour-pending", "no-room",   "fragment-orphan", "no-local-port", "unsupported",
-    "tx-full",        "fragment-bad", "fragment-incomplete",
+    "tx-full",        "fragment-bad", "fragment-incomplete", "synproxy-bad-cookie",
+    "synproxy-dup-ack", "synproxy-bad-reply",
 };
 static_assert(sizeof(kDropNames) / sizeof(kDropNames[0]) == static_cast<size_t>(Drop::kCount));
 
@@ -82,8 +83,13 @@ Pipeline::Pipeline(const PipelineOptions& options, EpochPublisher<Snapshot>& sna
       tx_(io.ports().size()),
       frags_(kFragSlots),
       xmit_(options.tracker.rng_seed ? options.tracker.rng_seed : 0x2545F4914F6CDD1DULL ^ now_ms),
-      offload_(options.offload, tracker_.table().capacity()) {
+      offload_(options.offload, tracker_.table().capacity()),
+      cookies_(options.synproxy_secret ? *options.synproxy_secret
+                                       : conn::SynCookies::random_secret()),
+      synproxy_(kSynproxySlots) {
   free_.reserve(kBurst * 2);
+  synproxy_free_.reserve(kSynproxySlots);
+  for (uint32_t i = kSynproxySlots; i-- > 0;) synproxy_free_.push_back(i);
   held_.reserve(kMaxHeld);
   tracker_.set_expire_hook(&Pipeline::expire_hook, this);
   if (offload_.enabled()) tracker_.set_activity_hook(&Pipeline::activity_hook, this);
@@ -91,6 +97,8 @@ Pipeline::Pipeline(const PipelineOptions& options, EpochPublisher<Snapshot>& sna
 
 Pipeline::~Pipeline() {
   for (auto& h : held_) io_.free({&h.frame, 1});
+  for (auto& w : synproxy_)
+    if (w.conn != conn::kNoConn) io_.free({w.frames.data(), w.stored});
   snapshots_.idle(options_.worker);
 }
 
@@ -101,6 +109,7 @@ void Pipeline::expire_hook(void* ctx, const conn::Conn& c, conn::ExpireEvent ev)
 void Pipeline::on_expire(const conn::Conn& c, conn::ExpireEvent ev) {
   if (ev != conn::ExpireEvent::kFreed || c.is_template()) return;
   remove_offload(c);
+  if (c.xflags & conn::kXSynproxyPending) synproxy_forget(c.seq_delta);
   if (c.fwd() != Fwd::kFullNat) return;
   if (const ServiceEntry* svc = service_of(c))
     if (auto* pool = pool_for(*svc)) pool->release(c);
@@ -302,6 +311,10 @@ uint32_t Pipeline::poll(uint64_t now_ms) {
     retry_held(now_ms);
     flush();
   }
+  if (synproxy_waiting_ && now_ms >= next_synproxy_tick_ms_) {
+    synproxy_tick(now_ms);
+    flush();
+  }
   if (frag_queue_.datagrams()) {
     frag_queue_.expire(now_ms);
     drop_given_up_fragments();
@@ -357,6 +370,17 @@ void Pipeline::handle(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in, bool
 void Pipeline::handle_ports(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in) {
   const conn::Tuple t = conn::Tuple::of(p.af, p.proto, p.saddr, p.sport, p.daddr, p.dport);
   conn::Conn* c = tracker_.table().lookup_in_with_hash(hash_in, t);
+  if (c && (c->xflags & (conn::kXSynproxyPending | conn::kXSynproxySeq)) && p.has_l4) {
+    if (c->xflags & conn::kXSynproxyPending) {
+      synproxy_client_waiting(f, p, *c);
+      return;
+    }
+    if (synproxy_may_reuse(*c) && (p.tcp_flags & (pkt::kTcpSyn | pkt::kTcpAck | pkt::kTcpRst)) ==
+                                      pkt::kTcpSyn) {
+      tracker_.expire_now(*c, now_ms_);
+      c = nullptr;
+    }
+  }
   if (c) {
     switch (tracker_.check_existing(*c, l4_of(p), p.is_fragment, now_ms_)) {
       case conn::Existing::kDrop:
@@ -384,6 +408,9 @@ void Pipeline::handle_ports(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in
       forward_untranslated(f, p);
       return;
     }
+    if ((svc->cfg.flags & kSvcSynproxy) && p.proto == IPPROTO_TCP &&
+        synproxy_new(f, p, t, *svc, mark) == Step::kConsumed)
+      return;
     c = schedule(f, p, t, *svc, mark);
     if (!c) return;
   }
@@ -393,6 +420,11 @@ void Pipeline::handle_ports(io::Frame& f, pkt::ParsedPacket& p, uint64_t hash_in
 conn::Conn* Pipeline::schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
                                const ServiceEntry& svc, uint32_t mark) {
   if (admit_new_conn(f, p) == Step::kConsumed) return nullptr;
+  return create_conn(f, p, t, svc, mark);
+}
+
+conn::Conn* Pipeline::create_conn(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
+                                  const ServiceEntry& svc, uint32_t mark) {
   Choice choice;
   if (choose_dest(f, p, t, svc, mark, &choice) == Step::kConsumed) return nullptr;
   sched::Dest* dest = choice.dest;
@@ -497,6 +529,10 @@ void Pipeline::forward_in(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
 
 // As ip_vs_out() / handle_response(): the same for a real server's reply.
 void Pipeline::forward_out(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
+  if ((c.xflags & conn::kXSynproxyPending) && p.has_l4) {
+    synproxy_server_answer(f, p, c);
+    return;
+  }
   if (p.is_first_fragment()) remember_fragment(p, c, /*to_real=*/false);
   xmit::Hop hop;
   RouteResult route;
@@ -546,6 +582,11 @@ Pipeline::Step Pipeline::route_or_hold(io::Frame& f, const InetAddr& dst, xmit::
   if (*route != RouteResult::kPending) return Step::kContinue;
   hold(f);
   return Step::kConsumed;
+}
+
+void Pipeline::synproxy_transmit(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                                 const xmit::Hop& hop) {
+  transmit(f, p, c, RouteResult::kResolved, hop, xmit::transmitter_of(c).in);
 }
 
 void Pipeline::transmit(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, RouteResult route,

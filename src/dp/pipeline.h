@@ -14,11 +14,13 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
 
 #include "conn/listing.h"
+#include "conn/syncookie.h"
 #include "conn/local_addr.h"
 #include "conn/tracker.h"
 #include "dp/epoch.h"
@@ -57,6 +59,9 @@ enum class Drop : uint8_t {
   kTxFull,
   kFragmentBad,         // overlapping, duplicate or beyond the datagram's end (RFC 5722)
   kFragmentIncomplete,  // its datagram was not complete in time, or made room for others
+  kSynproxyBadCookie,   // an ACK to a SYN-proxy service without a valid cookie of ours
+  kSynproxyDupAck,      // a client segment not kept while the real server has not answered
+  kSynproxyBadReply,    // the real server's answer to the proxy's SYN did not fit it
   kCount,
 };
 const char* drop_name(Drop d);
@@ -70,6 +75,12 @@ struct PipelineStats {
   uint64_t held = 0;  // waited for a neighbour
   uint64_t handed_off = 0;  // sent to the worker owning the flow
   uint64_t taken_over = 0;  // received from another worker
+  // The SYN proxy (services with -j enable).
+  uint64_t synproxy_synacks = 0;      // cookie SYN-ACKs sent for client SYNs: no connection
+  uint64_t synproxy_opened = 0;       // client ACKs with valid cookies: connections made
+  uint64_t synproxy_syn_retries = 0;  // SYNs sent to a real server again
+  uint64_t synproxy_established = 0;  // real servers' SYN-ACKs consumed
+  uint64_t synproxy_gave_up = 0;      // real servers that never answered: client reset
   std::array<uint64_t, static_cast<size_t>(Drop::kCount)> drops{};
   std::array<uint64_t, static_cast<size_t>(pkt::Reason::kCount)> malformed{};
 
@@ -90,6 +101,8 @@ struct PipelineOptions {
   OffloadOptions offload;
   // Connection sync (dp/sync_port.h): this worker's outbox and inbox; none by default.
   SyncPort* sync = nullptr;
+  // The SYN cookies' secret: drawn from getrandom() unless given (tests).
+  std::optional<conn::SynCookies::Secret> synproxy_secret;
 };
 
 // The worker that owns a flow, by its client's address and port (both directions of a
@@ -184,6 +197,10 @@ class Pipeline {
   // instead (dropped, passed, or answered with ICMP port unreachable).
   conn::Conn* schedule(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
                        const ServiceEntry& svc, uint32_t mark);
+  // ip_vs_schedule() past the admission checks: the real server, the local address (FULLNAT),
+  // the entry, counted; or null with the frame consumed.
+  conn::Conn* create_conn(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
+                          const ServiceEntry& svc, uint32_t mark);
   // May this packet open a connection at all (its flags, the drop_packet defence, FTP data)?
   Step admit_new_conn(io::Frame& f, const pkt::ParsedPacket& p);
   // The real server for a new connection: through the client's persistence template, or the
@@ -232,6 +249,47 @@ class Pipeline {
   void remember_fragment(const pkt::ParsedPacket& p, const conn::Conn& c, bool to_real);
   void remember_untranslated(const pkt::ParsedPacket& p);
   conn::LocalAddrPool* pool_for(const ServiceEntry& svc);
+
+  // --- The SYN proxy (dp/synproxy.cc), Alibaba LVS's ip_vs_synproxy.c ----------------------
+  // A handshake the proxy completed with the client and is doing with the real server: the
+  // client's segments kept until the server answers (the ACK first), the cookie's options.
+  static constexpr uint32_t kSynproxyStoreMax = 6;  // the ACK + synproxy_skb_store_thresh (5)
+  static constexpr uint32_t kSynproxySlots = 256;   // handshakes in progress per worker
+  struct SynproxyWait {
+    uint32_t conn = conn::kNoConn;
+    uint32_t cookie_isn = 0;  // ours toward the client
+    uint32_t client_isn = 0;
+    uint32_t tsval = 0;       // the client's, for the SYN's timestamp option
+    conn::SynOptions opts;
+    uint8_t stored = 0;
+    uint8_t retries = 0;
+    uint16_t dups = 0;
+    uint64_t next_syn_ms = 0;
+    std::array<io::Frame, kSynproxyStoreMax> frames;
+  };
+  // For a packet to a SYN-proxy service that found no connection: a SYN is answered with a
+  // cookie, an ACK with a valid one opens the connection; kContinue leaves the rest to the
+  // usual path.
+  Step synproxy_new(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
+                    const ServiceEntry& svc, uint32_t mark);
+  void synproxy_answer_syn(io::Frame& f, const pkt::ParsedPacket& p);
+  void synproxy_open(io::Frame& f, pkt::ParsedPacket& p, const conn::Tuple& t,
+                     const ServiceEntry& svc, uint32_t mark, const conn::SynOptions& opts);
+  // A SYN to a proxied connection that is over: reused (expired, kContinue to be answered
+  // afresh) as the synproxy_conn_reuse* sysctls allow.
+  bool synproxy_may_reuse(const conn::Conn& c) const;
+  // The client's segment while the real server has not answered (consumed).
+  void synproxy_client_waiting(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
+  // The real server's segment while it had not answered yet (consumed).
+  void synproxy_server_answer(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c);
+  void synproxy_send_syn(conn::Conn& c, SynproxyWait& w);
+  // Frees a slot and the frames it still keeps.
+  void synproxy_forget(uint32_t slot);
+  // Resends SYNs that got no answer; gives up (client reset) after synproxy_syn_retry.
+  void synproxy_tick(uint64_t now_ms);
+  // Transmits a frame the proxy wrote (not received) through `c`'s transmitter.
+  void synproxy_transmit(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c,
+                         const xmit::Hop& hop);
   const ServiceEntry* service_of(const conn::Conn& c) const;
   void on_expire(const conn::Conn& c, conn::ExpireEvent ev);
   static void expire_hook(void* ctx, const conn::Conn& c, conn::ExpireEvent ev);
@@ -277,6 +335,11 @@ class Pipeline {
   conn::LocalPortRange pools_range_{};
   xmit::Context xmit_;  // what this worker's transmitters read and advance
   Offload offload_;
+  conn::SynCookies cookies_;
+  std::vector<SynproxyWait> synproxy_;  // kSynproxySlots
+  std::vector<uint32_t> synproxy_free_;
+  uint32_t synproxy_waiting_ = 0;
+  uint64_t next_synproxy_tick_ms_ = 0;
   uint64_t next_fold_ms_ = 0;
   static constexpr uint64_t kFoldMs = 1000;  // the rate estimator's resolution is 2 s
 };

@@ -18,7 +18,10 @@ bool SyncPort::push(const sync::SyncConn& record) {
 void SyncPort::announce(conn::Tracker& tracker, conn::Conn& c, const Sysctls& sysctls,
                         uint64_t now_ms, bool force) {
   const sync::SyncSettings settings{sysctls.sync_threshold, sysctls.sync_period,
-                                    sysctls.sync_persist_mode != 0};
+                                    sysctls.sync_persist_mode != 0,
+                                    static_cast<uint32_t>(sysctls.sync_refresh_period) * 1000,
+                                    sysctls.sync_retries};
+  const auto now = static_cast<uint32_t>(now_ms);
   // ip_vs_sync_conn(): the connection (never a ONE_PACKET one), then its controlling template
   // with the template's own count.
   conn::Conn* cp = &c;
@@ -27,11 +30,15 @@ void SyncPort::announce(conn::Tracker& tracker, conn::Conn& c, const Sysctls& sy
   bool skip = c.flags & conn::kConnOnePacket;
   for (int depth = 0; cp != nullptr && depth < 2; ++depth) {
     conn::Conn* control = tracker.control_of(*cp);
+    uint32_t& endtime = sync_endtime_[tracker.table().index_of(*cp)];
+    if (cp->in_pkts <= 1) endtime = now & ~3u;  // a new entry, as ip_vs_conn_new() sets it
     bool due = force;
-    if (force)
+    if (force) {
       cp->old_state = cp->state;
-    else
-      due = sync::sync_needed(*cp, settings, pkts, control != nullptr);
+      endtime = (now + cp->timeout_ms) & ~3u;
+    } else {
+      due = sync::sync_needed(*cp, settings, pkts, control != nullptr, endtime, now);
+    }
     sync::SyncConn record;
     if (!skip && due && sync::record_of(*cp, record)) {
       outbox_.add(record, now_ms);

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "conn/tracker.h"
 #include "dp/snapshot.h"
@@ -33,7 +34,8 @@ class SyncPort {
  public:
   static constexpr uint32_t kInboxSlots = 4096;  // 16 full messages of 255 records
 
-  SyncPort() : outbox_(0, 1472) {}
+  // `table_capacity`: the worker's connection table, one sync_endtime per entry.
+  explicit SyncPort(uint32_t table_capacity) : outbox_(0, 1472), sync_endtime_(table_capacity) {}
 
   // --- Control side ---
   // A master started (syncid, sync_maxlen) or stopped (nullopt-like: on = false).
@@ -94,6 +96,9 @@ class SyncPort {
   uint32_t seen_word_ = 0;  // worker: the word the outbox is configured for
   bool master_ = false;     // worker: seen_word_ has kOn
   sync::Outbox outbox_;
+  // ip_vs_conn's sync_endtime, beside the table rather than in its full cache lines: only a
+  // master reads it, and only with sync_refresh_period set does it decide anything.
+  std::vector<uint32_t> sync_endtime_;
   util::SpscRing<sync::SyncConn, kInboxSlots> inbox_;
   std::atomic<uint64_t> inbox_full_{0};
   SyncPortStats stats_;

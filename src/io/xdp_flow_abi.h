@@ -32,9 +32,11 @@ struct uvs_flow_key {
 
 /* Flags of an offloaded direction. */
 #define UVS_FLOW_F_NAT (1u << 0) /* rewrite addresses and ports to `to` (NAT, FULLNAT) */
-#define UVS_FLOW_F_SEQ (1u << 1) /* FULLNAT TCP toward the real server: seq += seq_delta */
-#define UVS_FLOW_F_ACK (1u << 2) /* FULLNAT TCP toward the client: ack -= seq_delta; segments
-                                    with options (SACK edges to shift) go to user space */
+#define UVS_FLOW_F_SEQ (1u << 1) /* TCP seq += seq_delta: FULLNAT toward the real server, the
+                                    SYN proxy toward the client */
+#define UVS_FLOW_F_ACK (1u << 2) /* TCP ack -= seq_delta: FULLNAT toward the client, the SYN
+                                    proxy toward the real server; segments with options (SACK
+                                    edges to shift) go to user space */
 #define UVS_FLOW_F_TUN (1u << 3) /* TUN: push `tun`'s outer headers (pkt/tunnel_hdr.h); an
                                     outer IPv4 header takes DF from the inner packet, so one
                                     without DF (id per packet, maybe fragments) is user space's */

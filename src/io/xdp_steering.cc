@@ -578,7 +578,7 @@ bool XdpSteering::write_config_locked(std::string* error) {
   uvs_steer_config config{};
   config.fwmark_rules = fwmark_count_;
   config.flags = (drop_without_socket_ ? UVS_STEER_F_DROP_NO_SOCKET : 0) |
-                 (offload_ ? UVS_STEER_F_OFFLOAD : 0);
+                 (offload_ ? UVS_STEER_F_OFFLOAD : 0) | (pass_all_ ? UVS_STEER_F_PASS_ALL : 0);
   if (int err = bpf_map_update_elem(maps_.config, &key, &config, BPF_ANY); err) {
     if (error) *error = "writing steering config: " + errno_text(err);
     return false;
@@ -610,6 +610,12 @@ bool XdpSteering::sync_fwmark_locked(const std::vector<FwmarkRule>& rules,
   const uvs_steer_fwmark_rule empty{};
   for (uint32_t i = count; i < old_count; ++i) bpf_map_update_elem(maps_.fwmark, &i, &empty, BPF_ANY);
   fwmark_count_ = count;
+  return write_config_locked(error);
+}
+
+bool XdpSteering::set_pass_all(bool on, std::string* error) {
+  std::lock_guard lock(mutex_);
+  pass_all_ = on;
   return write_config_locked(error);
 }
 

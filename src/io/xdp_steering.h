@@ -168,6 +168,8 @@ class XdpSteering {
   bool add_local_addr(const InetAddr& addr, std::string* error);
   bool remove_local_addr(const InetAddr& addr, std::string* error);
   bool set_fwmark_rules(const std::vector<FwmarkRule>& rules, std::string* error);
+  // Every packet to the kernel, offloaded flows included (backup_only), or back to steering.
+  bool set_pass_all(bool on, std::string* error);
 
   // The keys referenced now (sorted, duplicates removed).
   SteerSet desired() const;
@@ -216,6 +218,7 @@ class XdpSteering {
   bool drop_without_socket_ = false;
   std::vector<std::pair<std::string, int>> handover_links_;
   bool offload_ = false;
+  bool pass_all_ = false;
   bool force_generic_ = false;
   std::vector<Attachment> attachments_;
   std::vector<bool> slot_used_;  // per interface slot block

@@ -81,6 +81,9 @@ struct uvs_steer_fwmark_rule {
 #define UVS_STEER_F_DROP_NO_SOCKET (1u << 0)
 /* Look offloaded flows up first (uvsd --offload); without it the fast path costs nothing. */
 #define UVS_STEER_F_OFFLOAD (1u << 1)
+/* Hand everything to the kernel (sysctl backup_only while a backup sync daemon runs: the
+ * director does not load balance, as ip_vs_in() accepts every packet then). */
+#define UVS_STEER_F_PASS_ALL (1u << 2)
 struct uvs_steer_config {
   __u32 fwmark_rules; /* valid entries at the front of uvs_fwmark */
   __u32 flags;        /* UVS_STEER_F_* */

@@ -50,12 +50,32 @@ bool set_sysctl(Sysctls& s, const std::string& assignment, std::string& error) {
       {"sync_persist_mode", &Sysctls::sync_persist_mode, 0, 1},
       // uvs sends version 1 only (and reads both).
       {"sync_version", &Sysctls::sync_version, 1, 1},
+      {"sync_refresh_period", &Sysctls::sync_refresh_period, 0, kInt / 1000},
+      {"sync_retries", &Sysctls::sync_retries, 0, 3},
+      {"sync_qlen_max", &Sysctls::sync_qlen_max, 0, kInt},
+      {"sync_ports", &Sysctls::sync_ports, 1, 1 << 16},
+      {"sync_sock_size", &Sysctls::sync_sock_size, 0, kInt},
+      {"backup_only", &Sysctls::backup_only, 0, 1},
       {"fullnat_lport_min", &Sysctls::fullnat_lport_min, 1, 65535},
       {"fullnat_lport_max", &Sysctls::fullnat_lport_max, 1, 65535},
       {"fullnat_lport_tries", &Sysctls::fullnat_lport_tries, 1, kInt},
       {"fullnat_toa", &Sysctls::fullnat_toa, 0, 1},
       {"fullnat_timestamp_remove", &Sysctls::fullnat_timestamp_remove, 0, 1},
       {"fullnat_mss_adjust", &Sysctls::fullnat_mss_adjust, 0, 1},
+      {"synproxy_init_mss", &Sysctls::synproxy_init_mss, 64, 65535},
+      {"synproxy_sack", &Sysctls::synproxy_sack, 0, 1},
+      {"synproxy_wscale", &Sysctls::synproxy_wscale, 0, 14},
+      {"synproxy_timestamp", &Sysctls::synproxy_timestamp, 0, 1},
+      {"synproxy_synack_ttl", &Sysctls::synproxy_synack_ttl, 1, 255},
+      {"synproxy_syn_retry", &Sysctls::synproxy_syn_retry, 0, 6},
+      {"synproxy_skb_store_thresh", &Sysctls::synproxy_skb_store_thresh, 0, 5},
+      {"synproxy_dup_ack_thresh", &Sysctls::synproxy_dup_ack_thresh, 0, 100},
+      {"synproxy_conn_reuse", &Sysctls::synproxy_conn_reuse, 0, 1},
+      {"synproxy_conn_reuse_cl", &Sysctls::synproxy_conn_reuse_cl, 0, 1},
+      {"synproxy_conn_reuse_tw", &Sysctls::synproxy_conn_reuse_tw, 0, 1},
+      {"synproxy_conn_reuse_fw", &Sysctls::synproxy_conn_reuse_fw, 0, 1},
+      {"synproxy_conn_reuse_cw", &Sysctls::synproxy_conn_reuse_cw, 0, 1},
+      {"synproxy_conn_reuse_la", &Sysctls::synproxy_conn_reuse_la, 0, 1},
   };
   const size_t eq = assignment.find('=');
   const std::string name = assignment.substr(0, eq);
@@ -76,6 +96,11 @@ bool set_sysctl(Sysctls& s, const std::string& assignment, std::string& error) {
   // sync_threshold must stay below sync_period (proc_do_sync_threshold()).
   if (name == "sync_threshold" && s.sync_period && v >= s.sync_period) {
     error = "sync_threshold must be below sync_period";
+    return false;
+  }
+  // sync_ports must be a power of two (proc_do_sync_ports()).
+  if (name == "sync_ports" && (v & (v - 1))) {
+    error = "sync_ports must be a power of two";
     return false;
   }
   s.*knob->field = static_cast<int>(v);

@@ -28,6 +28,12 @@ struct Sysctls {
   int sync_period = 50;
   int sync_persist_mode = 0;
   int sync_version = 1;
+  int sync_refresh_period = 0;  // seconds
+  int sync_retries = 0;
+  int sync_qlen_max = 0;  // 0: the kernel's default, nr_free_buffer_pages() / 32 messages
+  int sync_ports = 1;
+  int sync_sock_size = 0;
+  int backup_only = 0;
   // FULLNAT (Alibaba LVS defaults).
   int fullnat_lport_min = 5000;
   int fullnat_lport_max = 65535;
@@ -35,6 +41,22 @@ struct Sysctls {
   int fullnat_toa = 1;
   int fullnat_timestamp_remove = 1;
   int fullnat_mss_adjust = 1;
+  // SYN proxy (Alibaba LVS defaults), for services with -j enable.
+  int synproxy_init_mss = 1452;   // MSS the cookie SYN-ACK announces
+  int synproxy_sack = 1;          // SACK-permitted passed on when the client offers it
+  int synproxy_wscale = 0;        // 0: no window scaling; N: announce shift N to the client
+                                  // and pass the client's on (the real servers must use N)
+  int synproxy_timestamp = 0;     // timestamps passed on when the client offers them
+  int synproxy_synack_ttl = 63;
+  int synproxy_syn_retry = 3;     // SYN retransmissions toward the real server
+  int synproxy_skb_store_thresh = 3;  // client data segments kept until the server answers
+  int synproxy_dup_ack_thresh = 10;   // client segments dropped before the server answers
+  int synproxy_conn_reuse = 1;    // a SYN may replace an entry in one of these states:
+  int synproxy_conn_reuse_cl = 1;
+  int synproxy_conn_reuse_tw = 1;
+  int synproxy_conn_reuse_fw = 0;
+  int synproxy_conn_reuse_cw = 0;
+  int synproxy_conn_reuse_la = 0;
 };
 
 // What iptables' MARK target does in front of kernel IPVS: packets to `prefix` with protocol

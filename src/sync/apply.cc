@@ -50,14 +50,17 @@ void take_record(conn::Conn& c, const SyncConn& r, uint32_t timeout_ms, int sync
   c.state = static_cast<uint8_t>(r.state);
   c.old_state = c.state;
   c.timeout_ms = timeout_ms;
-  if (r.has_fnat && c.fwd() == Fwd::kFullNat) {
-    c.laddr = r.fnat.laddr;
-    c.lport = r.fnat.lport;
-    c.fnat_seq_delta = r.fnat.seq_delta;
-    c.xflags = static_cast<uint8_t>(
-        (c.xflags & ~(conn::kXFnatSeqDelta | conn::kXFnatTsStrip | conn::kXFnatToaDone |
-                      conn::kXFnatMssAdjust)) |
-        r.fnat.xflags);
+  const bool proxied = r.has_fnat && (r.fnat.xflags & conn::kXSynproxySeq);
+  if (r.has_fnat && (c.fwd() == Fwd::kFullNat || proxied)) {
+    if (c.fwd() == Fwd::kFullNat) {
+      c.laddr = r.fnat.laddr;
+      c.lport = r.fnat.lport;
+    }
+    c.seq_delta = r.fnat.seq_delta;
+    constexpr uint8_t kCarried = conn::kXFnatSeqDelta | conn::kXFnatTsStrip |
+                                 conn::kXFnatToaDone | conn::kXFnatMssAdjust |
+                                 conn::kXSynproxySeq;
+    c.xflags = static_cast<uint8_t>((c.xflags & ~kCarried) | (r.fnat.xflags & kCarried));
   }
 }
 

@@ -35,7 +35,7 @@ void Outbox::flush_if_older(uint64_t now_ms, uint64_t max_age_ms) {
 }
 
 void Outbox::push() {
-  Message* m = ring_.claim();
+  Message* m = kSlots - ring_.room() < limit_ ? ring_.claim() : nullptr;
   if (m) {
     const auto bytes = builder_.bytes();
     m->len = static_cast<uint32_t>(bytes.size());
@@ -47,11 +47,11 @@ void Outbox::push() {
   builder_.reset();
 }
 
-Master::Master(DaemonConfig config, unsigned id, std::vector<Outbox*> outboxes)
-    : config_(std::move(config)), id_(id), outboxes_(std::move(outboxes)) {}
+Master::Master(DaemonConfig config, unsigned id, std::vector<Outbox*> outboxes, int sock_size)
+    : config_(std::move(config)), id_(id), outboxes_(std::move(outboxes)), sock_size_(sock_size) {}
 
 bool Master::start(std::string& error) {
-  fd_ = open_master_socket(config_, id_, error);
+  fd_ = open_master_socket(config_, id_, sock_size_, error);
   if (fd_ < 0) return false;
   thread_ = std::thread([this] { run(); });
   return true;
@@ -96,11 +96,11 @@ void Master::run() {
   }
 }
 
-Backup::Backup(DaemonConfig config, unsigned id, Sink sink)
-    : config_(std::move(config)), id_(id), sink_(std::move(sink)) {}
+Backup::Backup(DaemonConfig config, unsigned id, Sink sink, int sock_size)
+    : config_(std::move(config)), id_(id), sink_(std::move(sink)), sock_size_(sock_size) {}
 
 bool Backup::start(std::string& error) {
-  fd_ = open_backup_socket(config_, id_, error);
+  fd_ = open_backup_socket(config_, id_, sock_size_, error);
   if (fd_ < 0) return false;
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
   if (stop_fd_ < 0) {

@@ -42,6 +42,9 @@ class Outbox {
   // A master (re)started with this syncid and sync_maxlen: the message being filled is dropped.
   void reconfigure(uint8_t syncid, size_t maxlen) { builder_.reset(syncid, maxlen); }
   void add(const SyncConn& c, uint64_t now_ms);
+  // sync_qlen_max's share of this outbox: messages waiting beyond it are dropped (before the
+  // workers start; at most kSlots).
+  void set_queue_limit(uint32_t messages) { limit_ = messages < 1 ? 1 : messages > kSlots ? kSlots : messages; }
   void flush_if_older(uint64_t now_ms, uint64_t max_age_ms = kFlushMs);
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
@@ -54,6 +57,7 @@ class Outbox {
 
   MessageBuilder builder_;
   uint64_t started_ms_ = 0;  // when the message being filled got its first record
+  uint32_t limit_ = kSlots;
   std::atomic<uint64_t> dropped_{0};
   util::SpscRing<Message, kSlots> ring_;
 };
@@ -66,7 +70,9 @@ struct DaemonStats {
 
 class Master {
  public:
-  Master(DaemonConfig config, unsigned id, std::vector<Outbox*> outboxes);
+  // Sends what OUTBOXES hold to group:port+id; sync_sock_size (`sock_size`, 0: the system's)
+  // sizes its send buffer.
+  Master(DaemonConfig config, unsigned id, std::vector<Outbox*> outboxes, int sock_size = 0);
   ~Master() { stop(); }
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
@@ -83,6 +89,7 @@ class Master {
   DaemonConfig config_;
   unsigned id_;
   std::vector<Outbox*> outboxes_;
+  int sock_size_;
   int fd_ = -1;
   std::thread thread_;
   mutable std::mutex mutex_;
@@ -96,7 +103,9 @@ class Backup {
   // Called on the backup thread with each message's good records, in order.
   using Sink = std::function<void(std::span<const SyncConn>)>;
 
-  Backup(DaemonConfig config, unsigned id, Sink sink);
+  // Reads group:port+id; sync_sock_size (`sock_size`) sizes its receive buffer. Backups of
+  // one director may share a sink: it must take calls from several threads.
+  Backup(DaemonConfig config, unsigned id, Sink sink, int sock_size = 0);
   ~Backup() { stop(); }
   Backup(const Backup&) = delete;
   Backup& operator=(const Backup&) = delete;
@@ -111,6 +120,7 @@ class Backup {
   DaemonConfig config_;
   unsigned id_;
   Sink sink_;
+  int sock_size_;
   int fd_ = -1;
   int stop_fd_ = -1;  // eventfd: wakes the thread out of poll()
   std::thread thread_;

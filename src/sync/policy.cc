@@ -2,6 +2,9 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "conn/state.h"
 
 namespace uvs::sync {
@@ -21,10 +24,17 @@ constexpr uint32_t kSctpSynced = bit(conn::sctp::kEstablished) | bit(conn::sctp:
 
 }  // namespace
 
-bool sync_needed(conn::Conn& c, const SyncSettings& s, uint32_t pkts, bool in_persistence) {
-  bool force = false;
+bool sync_needed(conn::Conn& c, const SyncSettings& s, uint32_t pkts, bool in_persistence,
+                 uint32_t& sync_endtime, uint32_t now_ms) {
+  const uint32_t orig = sync_endtime;
+  uint32_t n = (now_ms + c.timeout_ms) & ~3u;
+  auto set = [&] {
+    c.old_state = c.state;
+    sync_endtime = n;
+    return true;
+  };
   if (c.is_template()) {
-    force = false;
+    // templates go by the refresh and period rules alone
   } else if (s.persist_mode && in_persistence) {
     return false;
   } else if (c.protocol == IPPROTO_TCP || c.protocol == IPPROTO_SCTP) {
@@ -33,20 +43,30 @@ bool sync_needed(conn::Conn& c, const SyncSettings& s, uint32_t pkts, bool in_pe
                                     ? uint8_t{conn::tcp::kEstablished}
                                     : uint8_t{conn::sctp::kEstablished};
     if (c.state >= 32 || !(bit(c.state) & synced)) return false;
-    force = c.state != c.old_state;
-    if (force && c.state != established) {  // a state change past ESTABLISHED goes at once
-      c.old_state = c.state;
-      return true;
+    if (c.state != c.old_state && c.state != established)  // a state change past ESTABLISHED
+      return set();                                        // goes at once
+  }
+  if (s.refresh_period_ms > 0) {
+    // Not again while the backup's copy would expire within a refresh period (or half the
+    // timeout, at least 10 s) of this one, but for sync_retries resends, the first an eighth
+    // of the period after the last.
+    const int64_t diff = static_cast<int32_t>(n - orig);
+    const int64_t min_diff = std::max<int64_t>(c.timeout_ms >> 1, 10000);
+    if (std::abs(diff) < std::min<int64_t>(s.refresh_period_ms, min_diff)) {
+      const int retries = static_cast<int>(orig & 3);
+      if (retries >= s.retries) return false;
+      if (static_cast<int32_t>(now_ms - (orig - c.timeout_ms + (s.refresh_period_ms >> 3))) < 0)
+        return false;
+      n |= static_cast<uint32_t>(retries + 1);
     }
   }
   const int64_t p = pkts;
   if (s.period > 0) {
     if (!c.is_template() && p % s.period != s.threshold) return false;
-  } else if (p != s.threshold) {
+  } else if (s.refresh_period_ms == 0 && p != s.threshold) {
     return false;
   }
-  c.old_state = c.state;
-  return true;
+  return set();
 }
 
 bool record_of(const conn::Conn& c, SyncConn& out) {
@@ -64,13 +84,15 @@ bool record_of(const conn::Conn& c, SyncConn& out) {
   out.caddr = c.caddr;
   out.vaddr = c.vaddr;
   out.daddr = c.daddr;
-  if (c.fwd() == Fwd::kFullNat && !c.is_template()) {
+  // The same option carries a SYN-proxied connection's shift (NAT too: local side zero).
+  if ((c.fwd() == Fwd::kFullNat || (c.xflags & conn::kXSynproxySeq)) && !c.is_template()) {
     out.has_fnat = true;
     out.fnat.laddr = c.laddr;
     out.fnat.lport = c.lport;
     out.fnat.xflags = c.xflags & (conn::kXFnatSeqDelta | conn::kXFnatTsStrip |
-                                  conn::kXFnatToaDone | conn::kXFnatMssAdjust);
-    out.fnat.seq_delta = c.fnat_seq_delta;
+                                  conn::kXFnatToaDone | conn::kXFnatMssAdjust |
+                                  conn::kXSynproxySeq);
+    out.fnat.seq_delta = c.seq_delta;
   }
   return true;
 }

@@ -84,11 +84,13 @@ int udp_socket(const DaemonConfig& d, std::string& error, int* ifindex) {
 
 }  // namespace
 
-int open_master_socket(const DaemonConfig& d, unsigned id, std::string& error) {
+int open_master_socket(const DaemonConfig& d, unsigned id, int sock_size, std::string& error) {
   const bool v6 = d.mcast_group.is_v6();
   int ifindex = 0;
   const int fd = udp_socket(d, error, &ifindex);
   if (fd < 0) return fd;
+  if (sock_size > 0 && !set(fd, SOL_SOCKET, SO_SNDBUF, sock_size))
+    return fail(fd, error, "SO_SNDBUF");
   const int ttl = d.mcast_ttl, off = 0;
   if (v6) {
     if (!set(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex) ||
@@ -123,11 +125,13 @@ int open_master_socket(const DaemonConfig& d, unsigned id, std::string& error) {
   return fd;
 }
 
-int open_backup_socket(const DaemonConfig& d, unsigned id, std::string& error) {
+int open_backup_socket(const DaemonConfig& d, unsigned id, int sock_size, std::string& error) {
   const bool v6 = d.mcast_group.is_v6();
   int ifindex = 0;
   const int fd = udp_socket(d, error, &ifindex);
   if (fd < 0) return fd;
+  if (sock_size > 0 && !set(fd, SOL_SOCKET, SO_RCVBUF, sock_size))
+    return fail(fd, error, "SO_RCVBUF");
   // SO_REUSEADDR as the kernel sets sk_reuse: a master and a backup on one host share the port.
   if (!set(fd, SOL_SOCKET, SO_REUSEADDR, 1)) return fail(fd, error, "SO_REUSEADDR");
   if (!bind_to_device(fd, d.mcast_ifn)) return fail(fd, error, "SO_BINDTODEVICE");

@@ -13,8 +13,10 @@ namespace uvs::sync {
 // Both return a blocking UDP socket (CLOEXEC), or -1 with `error` saying which step failed.
 // The master's socket is connected to group:port+id and bound to the interface's first IPv4
 // address when the group is IPv4 (bind_mcastif_addr()), so backups see a stable source.
-int open_master_socket(const DaemonConfig& d, unsigned id, std::string& error);
-int open_backup_socket(const DaemonConfig& d, unsigned id, std::string& error);
+// SOCK_SIZE > 0 (sync_sock_size) sets the master's send buffer or the backup's receive buffer,
+// as set_sock_size().
+int open_master_socket(const DaemonConfig& d, unsigned id, int sock_size, std::string& error);
+int open_backup_socket(const DaemonConfig& d, unsigned id, int sock_size, std::string& error);
 
 // The largest message a daemon builds or accepts: sync_maxlen as configured (start_daemon()
 // filled the master's default); a backup reads up to the interface's MTU less the headers,

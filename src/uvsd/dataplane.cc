@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -108,6 +109,10 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     if (error) *error = fmt::format("the table does not fit the steering maps: {}", std::strerror(err));
     return nullptr;
   }
+  if (options.before_attach && !options.before_attach()) {
+    if (error) *error = "the predecessor did not stop";
+    return nullptr;
+  }
   for (const auto& ifname : options.interfaces) {
     auto mode = dp->steering_->attach(ifname, error);
     if (!mode) return nullptr;
@@ -149,9 +154,12 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     po.worker = w;
     po.workers = options.workers;
     po.handoff = dp->handoff_.get();
-    dp->sync_ports_.push_back(std::make_unique<dp::SyncPort>());
-    po.sync = dp->sync_ports_.back().get();
     po.tracker.table.capacity = conn::per_worker_capacity(options.conn_max, options.workers);
+    dp->sync_ports_.push_back(std::make_unique<dp::SyncPort>(po.tracker.table.capacity));
+    if (const int qlen = control.options().sysctls.sync_qlen_max; qlen > 0)
+      dp->sync_ports_.back()->outbox().set_queue_limit(
+          static_cast<uint32_t>(qlen) / options.workers);
+    po.sync = dp->sync_ports_.back().get();
     if (dp->flows_) {
       // Each worker owns an even slice of the stats slots (two per connection).
       const uint32_t slice = dp->flows_->slots() / options.workers & ~1u;
@@ -212,8 +220,8 @@ DataPlane::~DataPlane() {
   control_.set_config_listener(nullptr);
   control_.set_connection_source(nullptr);
   control_.set_daemon_listener(nullptr);
-  sync_master_.reset();
-  sync_backup_.reset();
+  sync_masters_.clear();
+  sync_backups_.clear();
   stopping_ = true;
   if (watcher_.joinable()) watcher_.join();
   for (auto& w : workers_)
@@ -230,6 +238,11 @@ DataPlane::~DataPlane() {
                "handed_off={} taken_over={} drops:{}",
                w->index, st.rx, st.tx, st.passed, st.forwarded, st.icmp_sent, st.held,
                st.handed_off, st.taken_over, drops.empty() ? " none" : drops);
+    if (st.synproxy_synacks || st.synproxy_opened)
+      log::info("worker {}: synproxy: synacks={} opened={} established={} "
+                "syn_retries={} gave_up={}",
+                 w->index, st.synproxy_synacks, st.synproxy_opened, st.synproxy_established,
+                 st.synproxy_syn_retries, st.synproxy_gave_up);
     const dp::Offload& off = w->pipeline->offload();
     if (off.enabled() && (off.queue_full() || off.no_slot()))
       log::warning("worker {}: fast path: {} requests the map writer had no room for, "
@@ -249,38 +262,66 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
   if (!start) {
     if (master) {
       for (auto& port : sync_ports_) port->set_master(false);
-      sync_master_.reset();
+      sync_masters_.clear();
     } else {
-      sync_backup_.reset();
+      sync_backups_.clear();
+      set_backup_only(false);
     }
     log::notice("sync: {} stopped", master ? "master" : "backup");
     return 0;
   }
   std::string error;
   errno = 0;
+  const Sysctls& sysctls = control_.options().sysctls;  // fixed at start
+  // start_sync_thread(): sync_ports threads, at most IPVS_SYNC_PORTS_MAX (64); a master needs
+  // no more than one per worker (its outboxes are per worker).
+  const unsigned ports = static_cast<unsigned>(std::clamp(sysctls.sync_ports, 1, 64));
+  const unsigned threads = master ? std::min<unsigned>(ports, static_cast<unsigned>(sync_ports_.size())) : ports;
   if (master) {
-    std::vector<sync::Outbox*> outboxes;
-    for (auto& port : sync_ports_) outboxes.push_back(&port->outbox());
-    auto m = std::make_unique<sync::Master>(daemon, 0, std::move(outboxes));
-    if (!m->start(error)) {
-      log::warning("sync: master on {}: {}", daemon.mcast_ifn, error);
-      return errno ? errno : EINVAL;
+    std::vector<std::unique_ptr<sync::Master>> masters;
+    for (unsigned id = 0; id < threads; ++id) {
+      std::vector<sync::Outbox*> outboxes;
+      for (size_t w = id; w < sync_ports_.size(); w += threads)
+        outboxes.push_back(&sync_ports_[w]->outbox());
+      masters.push_back(std::make_unique<sync::Master>(daemon, id, std::move(outboxes),
+                                                       sysctls.sync_sock_size));
+      if (!masters.back()->start(error)) {
+        log::warning("sync: master on {}: {}", daemon.mcast_ifn, error);
+        return errno ? errno : EINVAL;
+      }
     }
-    sync_master_ = std::move(m);
+    sync_masters_ = std::move(masters);
     for (auto& port : sync_ports_)
       port->set_master(true, static_cast<uint8_t>(daemon.syncid), daemon.sync_maxlen);
   } else {
-    auto b = std::make_unique<sync::Backup>(
-        daemon, 0, [this](std::span<const sync::SyncConn> records) { route_synced(records); });
-    if (!b->start(error)) {
-      log::warning("sync: backup on {}: {}", daemon.mcast_ifn, error);
-      return errno ? errno : EINVAL;
+    std::vector<std::unique_ptr<sync::Backup>> backups;
+    for (unsigned id = 0; id < threads; ++id) {
+      backups.push_back(std::make_unique<sync::Backup>(
+          daemon, id,
+          [this](std::span<const sync::SyncConn> records) {
+            std::lock_guard lock(route_mutex_);
+            route_synced(records);
+          },
+          sysctls.sync_sock_size));
+      if (!backups.back()->start(error)) {
+        log::warning("sync: backup on {}: {}", daemon.mcast_ifn, error);
+        return errno ? errno : EINVAL;
+      }
     }
-    sync_backup_ = std::move(b);
+    sync_backups_ = std::move(backups);
+    if (sysctls.backup_only) set_backup_only(true);
   }
-  log::notice("sync: {} on {} (syncid {}, {}:{})", master ? "master" : "backup",
-             daemon.mcast_ifn, daemon.syncid, daemon.mcast_group.to_string(), daemon.mcast_port);
+  log::notice("sync: {} on {} (syncid {}, {}:{}{}){}", master ? "master" : "backup",
+             daemon.mcast_ifn, daemon.syncid, daemon.mcast_group.to_string(), daemon.mcast_port,
+             threads > 1 ? fmt::format("-{}", daemon.mcast_port + threads - 1) : "",
+             !master && sysctls.backup_only ? ": backup_only, not load balancing" : "");
   return 0;
+}
+
+void DataPlane::set_backup_only(bool on) {
+  std::string error;
+  if (!steering_->set_pass_all(on, &error))
+    log::warning("backup_only: {}", error);
 }
 
 unsigned DataPlane::owner_of(const sync::SyncConn& r) const {

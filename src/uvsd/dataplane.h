@@ -7,7 +7,9 @@
 #include <chrono>
 #include <optional>
 #include <span>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +44,10 @@ struct DataPlaneOptions {
   // uvsd --takeover: the predecessor's XDP links (interface, fd in this process), taken over
   // (XdpSteering::prepare_handover()).
   std::vector<std::pair<std::string, int>> handover_links;
+  // uvsd --takeover: called once the program is loaded and verified and its maps are filled,
+  // before any interface or queue is touched: stops the predecessor, so that the gap between
+  // its last packet and this uvsd's first is only the attach and the sockets (false: give up).
+  std::function<bool()> before_attach;
 };
 
 // Queues of an interface (its RX queue count), 1 if it cannot be read.
@@ -101,9 +107,14 @@ class DataPlane {
   // Checks every data interface (nl/xdp_egress.h), logging what changed.
   void check_egresses(nl::NetlinkSocket& socket);
   std::vector<std::unique_ptr<dp::SyncPort>> sync_ports_;  // one per worker
-  std::unique_ptr<sync::Master> sync_master_;
+  // One thread per sync port (sysctl sync_ports), each a port of its own: a master thread
+  // sends the outboxes of the workers w with w % threads == its id.
+  std::vector<std::unique_ptr<sync::Master>> sync_masters_;
   size_t adopted_ = 0;
-  std::unique_ptr<sync::Backup> sync_backup_;
+  std::vector<std::unique_ptr<sync::Backup>> sync_backups_;
+  std::mutex route_mutex_;
+  // backup_only: while a backup sync daemon runs, the XDP program passes every packet on.
+  void set_backup_only(bool on);  // the backup threads take turns as the inboxes' single producer
   std::thread flow_writer_;
   // Logs the drop reasons that start and stop (watch_drops()).
   void watch_drops();

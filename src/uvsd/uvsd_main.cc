@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <memory>
 #include <optional>
@@ -438,8 +439,10 @@ void handle_signals(uvs::api::Server& server, uvs::ctl::Control& control,
 std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(
     const DaemonArgs& args, uvs::ctl::Control& control,
     std::vector<std::vector<uint8_t>> adopt = {},
-    std::vector<std::pair<std::string, int>> handover_links = {}) {
+    std::vector<std::pair<std::string, int>> handover_links = {},
+    std::function<bool()> before_attach = nullptr) {
   uvs::daemon::DataPlaneOptions dopts;
+  dopts.before_attach = std::move(before_attach);
   dopts.adopt = std::move(adopt);
   dopts.handover_links = std::move(handover_links);
   dopts.interfaces = args.interfaces;
@@ -504,12 +507,17 @@ bool process_gone(pid_t pid) {
   return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
 }
 
-// uvsd --takeover: asks the uvsd on `path` for its table and connections, applies the table,
-// stops that uvsd and waits until it is gone (its XDP hooks free). The connections are handed
-// to the data plane once it runs.
-bool take_over(const std::string& path, uvs::ctl::Control& control,
-               std::vector<std::vector<uint8_t>>* messages,
-               std::vector<std::pair<std::string, int>>* links) {
+// Stops the uvsd being taken over (SIGTERM) and waits until it is gone: its queues are free.
+bool stop_predecessor(pid_t old) {
+  return old;
+}
+
+// uvsd --takeover: asks the uvsd on `path` for its table and connections, applies the table and
+// takes copies of its XDP links; returns its pid (0 on failure), which stop_predecessor() stops
+// once this uvsd's program is ready. The connections are handed to the data plane.
+pid_t take_over(const std::string& path, uvs::ctl::Control& control,
+                std::vector<std::vector<uint8_t>>* messages,
+                std::vector<std::pair<std::string, int>>* links) {
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
@@ -517,7 +525,7 @@ bool take_over(const std::string& path, uvs::ctl::Control& control,
   if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     uvs::log::error("--takeover: no uvsd answers on {}: {}", path, std::strerror(errno));
     if (fd >= 0) ::close(fd);
-    return false;
+    return 0;
   }
   timeval tv{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -529,12 +537,12 @@ bool take_over(const std::string& path, uvs::ctl::Control& control,
   if (!talked || !reply.is_object() || reply.value("errno", -1) != 0 || !reply.contains("pid") ||
       !reply["table"].is_string() || !reply["messages"].is_array()) {
     uvs::log::error("--takeover: the uvsd on {} did not hand over (an older uvsd?)", path);
-    return false;
+    return 0;
   }
   std::vector<ConfigLine> lines;
   if (!parse_config("takeover", reply["table"].get<std::string>(), &lines) ||
       !apply_lines(control, "takeover", lines))
-    return false;
+    return 0;
   for (const auto& m : reply["messages"]) {
     auto bytes = m.is_string() ? uvs::api::from_hex(m.get<std::string>()) : std::nullopt;
     if (bytes) messages->push_back(std::move(*bytes));
@@ -553,6 +561,7 @@ bool take_over(const std::string& path, uvs::ctl::Control& control,
     }
     if (pidfd >= 0) ::close(pidfd);
   }
+  const auto asked = std::chrono::steady_clock::now();
   ::kill(old, SIGTERM);
   for (int i = 0; i < 1500 && !process_gone(old); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -560,6 +569,9 @@ bool take_over(const std::string& path, uvs::ctl::Control& control,
     uvs::log::error("--takeover: uvsd {} did not stop", old);
     return false;
   }
+  uvs::log::notice("--takeover: uvsd {} stopped in {} ms", old,
+             std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - asked).count());
   return true;
 }
 
@@ -577,8 +589,10 @@ int main(int argc, char** argv) {
   // With --takeover the table comes from the running uvsd (--config is for SIGHUP then).
   std::vector<std::vector<uint8_t>> taken;
   std::vector<std::pair<std::string, int>> handover_links;
+  pid_t predecessor = 0;
   if (args.takeover) {
-    if (!take_over(path, control, &taken, &handover_links)) return 1;
+    predecessor = take_over(path, control, &taken, &handover_links);
+    if (predecessor == 0) return 1;
   } else if (!args.config.empty() && !apply_config(control, args.config)) {
     return 1;
   }
@@ -597,7 +611,10 @@ int main(int argc, char** argv) {
   server.set_takeover_handler(
       [&control, &running_dataplane] { return takeover_reply(control, running_dataplane.load()); });
   std::string error;
-  if (!server.listen(error)) {
+  // Taking over, this uvsd listens once its predecessor is gone, which it stops when its own
+  // program is loaded and ready, just before it attaches: the packets' gap is only the attach
+  // and the sockets.
+  if (!args.takeover && !server.listen(error)) {
     uvs::log::error("{}", error);
     return 1;
   }
@@ -609,14 +626,33 @@ int main(int argc, char** argv) {
   };
 
   std::unique_ptr<uvs::daemon::DataPlane> dataplane;
+  auto old_stopped = std::chrono::steady_clock::now();
+  auto stop_old = [&] {
+    if (!stop_predecessor(predecessor)) return false;
+    old_stopped = std::chrono::steady_clock::now();
+    return true;
+  };
   if (!args.interfaces.empty()) {
-    dataplane = start_data_plane(args, control, std::move(taken), std::move(handover_links));
+    dataplane = start_data_plane(args, control, std::move(taken), std::move(handover_links),
+                                 args.takeover ? std::function<bool()>(stop_old) : nullptr);
     if (!dataplane) {
       end_signal_thread();
       return 1;
     }
-    if (args.takeover) uvs::log::notice("took over {} connections", dataplane->adopted());
+    if (args.takeover)
+      uvs::log::notice("took over {} connections; forwarding {} ms after the old uvsd stopped",
+                 dataplane->adopted(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - old_stopped).count());
     running_dataplane = dataplane.get();
+  } else if (args.takeover && !stop_old()) {
+    end_signal_thread();
+    return 1;
+  }
+  if (args.takeover && !server.listen(error)) {
+    uvs::log::error("{}", error);
+    end_signal_thread();
+    return 1;
   }
   control.start_estimator();
   control.set_log_changes(true);

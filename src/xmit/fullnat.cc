@@ -27,12 +27,16 @@ namespace {
 void tcp_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, uint32_t mtu) {
   const Sysctls& s = *ctx.sysctls;
   const bool syn = (p.tcp_flags & pkt::kTcpSyn) && !(p.tcp_flags & pkt::kTcpAck);
-  if (syn && !(c.xflags & conn::kXFnatSeqDelta)) {
-    c.fnat_seq_delta = static_cast<uint32_t>(ctx.isn.next()) - tcp_seq(f.data, p);
+  // A connection the SYN proxy opened keeps the client's ISN: its entry has room for one shift,
+  // the proxy's.
+  constexpr uint8_t kShiftOwned =
+      conn::kXFnatSeqDelta | conn::kXSynproxyPending | conn::kXSynproxySeq;
+  if (syn && !(c.xflags & kShiftOwned)) {
+    c.seq_delta = static_cast<uint32_t>(ctx.isn.next()) - tcp_seq(f.data, p);
     c.xflags |= conn::kXFnatSeqDelta;
   }
   if (syn) tcp_syn_fixups(f.data, p, s.fullnat_timestamp_remove != 0, 0);
-  if (c.xflags & conn::kXFnatSeqDelta) tcp_shift_seq(f.data, p, c.fnat_seq_delta);
+  tcp_shift_in(f.data, p, c);
   const bool handshake_ack = !(p.tcp_flags & (pkt::kTcpSyn | pkt::kTcpRst | pkt::kTcpFin)) &&
                              (p.tcp_flags & pkt::kTcpAck) && !(c.xflags & conn::kXFnatToaDone);
   if (s.fullnat_toa && (syn || handshake_ack)) {
@@ -44,7 +48,7 @@ void tcp_in(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, uin
 // Real server -> client TCP surgery, before the tuple changes.
 void tcp_out(Context& ctx, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   const Sysctls& s = *ctx.sysctls;
-  if (c.xflags & conn::kXFnatSeqDelta) tcp_unshift_ack(f.data, p, c.fnat_seq_delta);
+  tcp_shift_out(f.data, p, c);
   if ((p.tcp_flags & pkt::kTcpSyn) && s.fullnat_mss_adjust && s.fullnat_toa)
     tcp_syn_fixups(f.data, p, false, c.af == AF_INET6 ? kToaLenV6 + 4 : kToaLenV4);
 }
@@ -104,7 +108,7 @@ Result fullnat_icmp_out(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn
       (c.xflags & conn::kXFnatSeqDelta)) {
     uint8_t* tcp = f.data + p.inner.l4_off;
     const uint32_t old_seq = pkt::load_u32(tcp + kSeqOff);
-    pkt::store_be32(tcp + kSeqOff, pkt::load_be32(tcp + kSeqOff) - c.fnat_seq_delta);
+    pkt::store_be32(tcp + kSeqOff, pkt::load_be32(tcp + kSeqOff) - c.seq_delta);
     if (p.inner.l4_len >= kCheckOff + 2)  // the quoted checksum, when quoted, stays true
       pkt::store_u16(tcp + kCheckOff, pkt::csum_replace32(pkt::load_u16(tcp + kCheckOff), old_seq,
                                                           pkt::load_u32(tcp + kSeqOff)));
@@ -127,11 +131,11 @@ bool offload(const Context& ctx, const conn::Conn& c, const uvs_flow_key& key,
   const bool tcp = c.protocol == IPPROTO_TCP;
   const bool toa_through =
       !ctx.sysctls || !ctx.sysctls->fullnat_toa || (c.xflags & conn::kXFnatToaDone);
-  if (tcp && !((c.xflags & conn::kXFnatSeqDelta) && toa_through)) return false;
+  if (tcp && !(has_seq_shift(c) && toa_through)) return false;
   *key_out = key;
   flow->to = to;
   flow->flags = UVS_FLOW_F_NAT | (tcp ? shift : 0);
-  flow->seq_delta = tcp ? c.fnat_seq_delta : 0;
+  flow->seq_delta = tcp ? c.seq_delta : 0;
   return true;
 }
 
@@ -142,7 +146,7 @@ bool fullnat_offload_in(const Context& ctx, const conn::Conn& c, uvs_flow_key* k
   return offload(ctx, c, flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport),
                  nat_tuple(conn::to_inet(c.daf, c.laddr), c.lport, conn::to_inet(c.daf, c.daddr),
                            c.dport),
-                 UVS_FLOW_F_SEQ, key, flow);
+                 flow_shift_in(c), key, flow);
 }
 
 bool fullnat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* key,
@@ -150,7 +154,7 @@ bool fullnat_offload_out(const Context& ctx, const conn::Conn& c, uvs_flow_key* 
   return offload(ctx, c, flow_key(c.daf, c.protocol, c.daddr, c.dport, c.laddr, c.lport),
                  nat_tuple(conn::to_inet(c.af, c.vaddr), c.vport, conn::to_inet(c.af, c.caddr),
                            c.cport),
-                 UVS_FLOW_F_ACK, key, flow);
+                 flow_shift_out(c), key, flow);
 }
 
 }  // namespace uvs::xmit

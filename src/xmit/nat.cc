@@ -2,21 +2,39 @@
 // handle_response(). Toward the real server the destination becomes the real server's address
 // and port; its reply leaves with the virtual address and port as source. ICMP errors about a
 // connection are translated both ways (ip_vs_icmp_xmit(), ip_vs_out_icmp()): the outer
-// addresses and the quoted packet's tuple.
+// addresses and the quoted packet's tuple. A connection the SYN proxy opened also has its
+// sequence shift applied (tcp_opts.h), with the checksum then recomputed over the segment.
 #include "xmit/icmp.h"
+#include "xmit/tcp_opts.h"
 #include "xmit/transmitter.h"
 
 namespace uvs::xmit {
 
+namespace {
+
+bool shifted_segment(const pkt::ParsedPacket& p, const conn::Conn& c) {
+  return p.proto == IPPROTO_TCP && !p.is_fragment && has_seq_shift(c);
+}
+
+}  // namespace
+
 Result nat_in(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, const Hop& hop) {
   if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
-  rewrite_tuple(f.data, p, p.saddr, p.sport, conn::to_inet(c.daf, c.daddr), c.dport);
+  const InetAddr daddr = conn::to_inet(c.daf, c.daddr);
+  if (shifted_segment(p, c) && tcp_shift_in(f.data, p, c))
+    rewrite_tuple_full_csum(f.data, p, p.saddr, p.sport, daddr, c.dport);
+  else
+    rewrite_tuple(f.data, p, p.saddr, p.sport, daddr, c.dport);
   return to_hop(f, p, hop);
 }
 
 Result nat_out(Context&, io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c, const Hop& hop) {
   if (Result r = prepare_forward(f.data, p, hop, 0, false); !r.sent()) return r;
-  rewrite_tuple(f.data, p, conn::to_inet(c.af, c.vaddr), c.vport, p.daddr, p.dport);
+  const InetAddr vaddr = conn::to_inet(c.af, c.vaddr);
+  if (shifted_segment(p, c) && tcp_shift_out(f.data, p, c))
+    rewrite_tuple_full_csum(f.data, p, vaddr, c.vport, p.daddr, p.dport);
+  else
+    rewrite_tuple(f.data, p, vaddr, c.vport, p.daddr, p.dport);
   return to_hop(f, p, hop);
 }
 
@@ -44,7 +62,8 @@ bool nat_offload_in(const Context&, const conn::Conn& c, uvs_flow_key* key, uvs_
   *key = flow_key(c.af, c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
   flow->to = nat_tuple(conn::to_inet(c.af, c.caddr), c.cport, conn::to_inet(c.daf, c.daddr),
                        c.dport);
-  flow->flags = UVS_FLOW_F_NAT;
+  flow->flags = UVS_FLOW_F_NAT | flow_shift_in(c);
+  flow->seq_delta = flow_shift_in(c) ? c.seq_delta : 0;
   return true;
 }
 
@@ -52,7 +71,8 @@ bool nat_offload_out(const Context&, const conn::Conn& c, uvs_flow_key* key, uvs
   *key = flow_key(c.af, c.protocol, c.daddr, c.dport, c.caddr, c.cport);
   flow->to = nat_tuple(conn::to_inet(c.af, c.vaddr), c.vport, conn::to_inet(c.af, c.caddr),
                        c.cport);
-  flow->flags = UVS_FLOW_F_NAT;
+  flow->flags = UVS_FLOW_F_NAT | flow_shift_out(c);
+  flow->seq_delta = flow_shift_out(c) ? c.seq_delta : 0;
   return true;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "io/xdp_flow_abi.h"
 #include "pkt/checksum.h"
 #include "pkt/headers.h"
 #include "pkt/nat_rewrite.h"
@@ -60,6 +61,42 @@ void tcp_unshift_ack(uint8_t* frame, const pkt::ParsedPacket& p, uint32_t delta)
     for (uint32_t b = off + 2; b + 4 <= off + len; b += 4)
       pkt::store_be32(tcp + b, pkt::load_be32(tcp + b) - delta);
   });
+}
+
+bool tcp_shift_in(uint8_t* frame, const pkt::ParsedPacket& p, const conn::Conn& c) {
+  if (c.xflags & conn::kXFnatSeqDelta) {
+    tcp_shift_seq(frame, p, c.seq_delta);
+    return true;
+  }
+  if (c.xflags & conn::kXSynproxySeq) {
+    tcp_unshift_ack(frame, p, c.seq_delta);
+    return true;
+  }
+  return false;
+}
+
+bool tcp_shift_out(uint8_t* frame, const pkt::ParsedPacket& p, const conn::Conn& c) {
+  if (c.xflags & conn::kXFnatSeqDelta) {
+    tcp_unshift_ack(frame, p, c.seq_delta);
+    return true;
+  }
+  if (c.xflags & conn::kXSynproxySeq) {
+    tcp_shift_seq(frame, p, c.seq_delta);
+    return true;
+  }
+  return false;
+}
+
+uint8_t flow_shift_in(const conn::Conn& c) {
+  if (c.protocol != IPPROTO_TCP) return 0;
+  if (c.xflags & conn::kXFnatSeqDelta) return UVS_FLOW_F_SEQ;
+  return (c.xflags & conn::kXSynproxySeq) ? UVS_FLOW_F_ACK : 0;
+}
+
+uint8_t flow_shift_out(const conn::Conn& c) {
+  if (c.protocol != IPPROTO_TCP) return 0;
+  if (c.xflags & conn::kXFnatSeqDelta) return UVS_FLOW_F_ACK;
+  return (c.xflags & conn::kXSynproxySeq) ? UVS_FLOW_F_SEQ : 0;
 }
 
 bool tcp_syn_fixups(uint8_t* frame, const pkt::ParsedPacket& p, bool remove_ts,

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "conn/conn.h"
 #include "io/packet_io.h"
 #include "model/address.h"
 #include "pkt/parse.h"
@@ -23,6 +24,22 @@ uint32_t tcp_ack(const uint8_t* frame, const pkt::ParsedPacket& p);
 void tcp_shift_seq(uint8_t* frame, const pkt::ParsedPacket& p, uint32_t delta);
 // ack -= delta and every SACK block edge -= delta (real server -> client).
 void tcp_unshift_ack(uint8_t* frame, const pkt::ParsedPacket& p, uint32_t delta);
+
+// The connection's sequence shift (Conn::seq_delta), one mechanism for its two owners:
+//  - FULLNAT (kXFnatSeqDelta): the director's ISN toward the real server replaced the
+//    client's: client -> real server seq += delta; real server -> client ack and SACK -= delta.
+//  - the SYN proxy (kXSynproxySeq): the client got the cookie ISN, the real server chose its
+//    own: real server -> client seq += delta; client -> real server ack and SACK -= delta.
+// The XDP fast path repeats both (UVS_FLOW_F_SEQ, UVS_FLOW_F_ACK: flow_shift_in/out()).
+// True when the segment was edited (its checksum is then the caller's to recompute).
+bool tcp_shift_in(uint8_t* frame, const pkt::ParsedPacket& p, const conn::Conn& c);
+bool tcp_shift_out(uint8_t* frame, const pkt::ParsedPacket& p, const conn::Conn& c);
+inline bool has_seq_shift(const conn::Conn& c) {
+  return c.xflags & (conn::kXFnatSeqDelta | conn::kXSynproxySeq);
+}
+// The fast path's flags for the same shift, client -> real server and back.
+uint8_t flow_shift_in(const conn::Conn& c);
+uint8_t flow_shift_out(const conn::Conn& c);
 // On a SYN: replaces a timestamp option by NOPs (when remove_ts) and lowers the MSS option by
 // `mss_reduce` (when non-zero). Returns true if anything changed.
 bool tcp_syn_fixups(uint8_t* frame, const pkt::ParsedPacket& p, bool remove_ts,

@@ -147,6 +147,47 @@ TEST_F(SyncTransport, AFullRingDropsWholeMessagesAndCountsThem) {
   EXPECT_EQ(box.dropped(), 2u);  // kSlots messages queued, the next two full ones dropped
 }
 
+// sync_qlen_max's share: past it, whole messages are dropped and counted.
+TEST_F(SyncTransport, AQueueLimitDropsBeyondIt) {
+  Outbox box(0, 1472);
+  box.set_queue_limit(4);
+  for (int i = 0; i < 40 * 7; ++i) box.add(record(1), 0);
+  EXPECT_EQ(box.dropped(), 2u);  // four full messages queued, the fifth and sixth dropped
+  int queued = 0;
+  while (box.peek()) {
+    box.release();
+    ++queued;
+  }
+  EXPECT_EQ(queued, 4);
+}
+
+// sync_ports 2: thread 1 of a master sends on port 8849, and only thread 1 of the backup
+// hears it; each thread has its socket.
+TEST_F(SyncTransport, EachSyncPortIsAPortOfItsOwn) {
+  Seen seen0, seen1;
+  auto sink = [](Seen& seen) {
+    return [&seen](std::span<const SyncConn> got) {
+      std::lock_guard lock(seen.mutex);
+      seen.records.insert(seen.records.end(), got.begin(), got.end());
+    };
+  };
+  Backup b0(config("sb", kDaemonBackup, 0), 0, sink(seen0));
+  Backup b1(config("sb", kDaemonBackup, 0), 1, sink(seen1), /*sock_size=*/1 << 20);
+  std::string error;
+  ASSERT_TRUE(b0.start(error)) << error;
+  ASSERT_TRUE(b1.start(error)) << error;
+  Outbox box(0, 1472);
+  Master m1(config("sa", kDaemonMaster, 0), 1, {&box}, /*sock_size=*/1 << 20);
+  ASSERT_TRUE(m1.start(error)) << error;
+  box.add(record(7), 0);
+  box.flush_if_older(kFlushMs);
+  ASSERT_TRUE(wait_for([&] { return b1.stats().messages == 1; }, 3s));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(seen1.size(), 1u);
+  EXPECT_EQ(seen0.size(), 0u);
+  EXPECT_EQ(b0.stats().messages, 0u);
+}
+
 TEST_F(SyncTransport, AnInterfaceThatIsNotThereIsAClearError) {
   std::string error;
   Outbox box(0, 1472);

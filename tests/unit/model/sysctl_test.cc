@@ -28,5 +28,24 @@ TEST(SetSysctl, NamesAndRangesAsTheKernelTakesThem) {
   EXPECT_NE(error.find("below sync_period"), std::string::npos);
 }
 
+TEST(SetSysctl, TheSyncDaemonsKnobs) {
+  Sysctls s;
+  std::string error;
+  for (const char* good : {"sync_refresh_period=30", "sync_retries=3", "sync_ports=4",
+                           "sync_qlen_max=100", "sync_sock_size=262144", "backup_only=1"})
+    EXPECT_TRUE(set_sysctl(s, good, error)) << good << ": " << error;
+  EXPECT_EQ(s.sync_refresh_period, 30);
+  EXPECT_EQ(s.sync_retries, 3);
+  EXPECT_EQ(s.sync_ports, 4);
+  EXPECT_EQ(s.backup_only, 1);
+  for (const char* bad : {"sync_retries=4", "sync_ports=3", "sync_ports=0", "backup_only=2",
+                          "sync_refresh_period=-1"}) {
+    EXPECT_FALSE(set_sysctl(s, bad, error)) << bad;
+    EXPECT_FALSE(error.empty()) << bad;
+  }
+  EXPECT_EQ(s.sync_ports, 4);
+  EXPECT_NE((set_sysctl(s, "sync_ports=6", error), error).find("power of two"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace uvs

@@ -155,7 +155,7 @@ TEST_F(ApplyTest, TemplatesAndFullNatStateComeWhole) {
   EXPECT_EQ(c->fwd(), Fwd::kFullNat);
   EXPECT_EQ(c->lport, 5001);
   EXPECT_TRUE(conn::addr_equal(c->laddr, v4(kLaddr).bytes));
-  EXPECT_EQ(c->fnat_seq_delta, 0xdeadbeefu);
+  EXPECT_EQ(c->seq_delta, 0xdeadbeefu);
   EXPECT_EQ(c->xflags & (conn::kXFnatSeqDelta | conn::kXFnatToaDone),
             conn::kXFnatSeqDelta | conn::kXFnatToaDone);
   // What this backup would send on, as master, is what it was given.

@@ -21,11 +21,17 @@ conn::Conn tcp_conn(uint8_t state) {
   return c;
 }
 
+// With no refresh period the kernel's rule ignores the end time.
+bool needed(conn::Conn& c, const SyncSettings& s, uint32_t pkts, bool in_persistence) {
+  uint32_t sync_endtime = 0;
+  return sync_needed(c, s, pkts, in_persistence, sync_endtime, 0);
+}
+
 // The input packets at which a connection staying in its state is synced.
 std::vector<uint32_t> synced_at(conn::Conn c, const SyncSettings& s, uint32_t upto) {
   std::vector<uint32_t> at;
   for (uint32_t pkts = 1; pkts <= upto; ++pkts)
-    if (sync_needed(c, s, pkts, false)) at.push_back(pkts);
+    if (needed(c, s, pkts, false)) at.push_back(pkts);
   return at;
 }
 
@@ -39,6 +45,26 @@ TEST(SyncPolicy, AnEstablishedConnectionGoesAtTheThirdPacketThenEveryFiftieth) {
             (std::vector<uint32_t>{2}));
 }
 
+// sync_refresh_period: a connection that stays busy is announced again only when the backup's
+// copy would expire a refresh period apart from the master's, plus sync_retries resends an
+// eighth of the period apart. One packet every 500 ms, sync_period 0.
+TEST(SyncPolicy, ARefreshPeriodSpacesTheAnnouncementsAndRetriesResend) {
+  auto announced_at = [](int retries) {
+    conn::Conn c = tcp_conn(conn::tcp::kEstablished);
+    c.old_state = c.state;
+    c.timeout_ms = 900'000;
+    const SyncSettings s{.threshold = 3, .period = 0, .refresh_period_ms = 60'000, .retries = retries};
+    uint32_t endtime = 0;  // as a new connection's: created at 0
+    std::vector<uint32_t> at;
+    uint32_t pkts = 0;
+    for (uint32_t now = 0; now <= 130'000; now += 500)
+      if (sync_needed(c, s, ++pkts, false, endtime, now)) at.push_back(now);
+    return at;
+  };
+  EXPECT_EQ(announced_at(0), (std::vector<uint32_t>{0, 60'000, 120'000}));
+  EXPECT_EQ(announced_at(2), (std::vector<uint32_t>{0, 7'500, 15'500, 76'000, 83'500, 91'500}));
+}
+
 TEST(SyncPolicy, HalfOpenConnectionsAreNeverAnnounced) {
   for (uint8_t state : {conn::tcp::kSynRecv, conn::tcp::kSynSent, conn::tcp::kNone,
                         conn::tcp::kLastAck, conn::tcp::kListen})
@@ -50,23 +76,23 @@ TEST(SyncPolicy, HalfOpenConnectionsAreNeverAnnounced) {
 
 TEST(SyncPolicy, LeavingEstablishedIsAnnouncedAtOnceAndOnce) {
   conn::Conn c = tcp_conn(conn::tcp::kEstablished);
-  EXPECT_TRUE(sync_needed(c, {}, 3, false));
+  EXPECT_TRUE(needed(c, {}, 3, false));
   c.state = conn::tcp::kFinWait;
-  EXPECT_TRUE(sync_needed(c, {}, 10, false));   // the state changed: now, whatever the count
-  EXPECT_FALSE(sync_needed(c, {}, 11, false));  // same state again: back to the period rule
+  EXPECT_TRUE(needed(c, {}, 10, false));   // the state changed: now, whatever the count
+  EXPECT_FALSE(needed(c, {}, 11, false));  // same state again: back to the period rule
   c.state = conn::tcp::kTimeWait;
-  EXPECT_TRUE(sync_needed(c, {}, 12, false));
+  EXPECT_TRUE(needed(c, {}, 12, false));
 }
 
 TEST(SyncPolicy, TemplatesGoWheneverTheirConnectionDoesAndPersistModeKeepsOnlyThem) {
   conn::Conn tpl = tcp_conn(conn::kTemplateNone);
   tpl.flags = conn::kConnTemplate;
-  EXPECT_TRUE(sync_needed(tpl, {}, 7, false));
-  EXPECT_TRUE(sync_needed(tpl, {}, 8, false));
+  EXPECT_TRUE(needed(tpl, {}, 7, false));
+  EXPECT_TRUE(needed(tpl, {}, 8, false));
   conn::Conn c = tcp_conn(conn::tcp::kEstablished);
-  EXPECT_TRUE(sync_needed(c, {.persist_mode = false}, 3, true));
-  EXPECT_FALSE(sync_needed(c, {.persist_mode = true}, 53, true));
-  EXPECT_TRUE(sync_needed(c, {.persist_mode = true}, 103, false));
+  EXPECT_TRUE(needed(c, {.persist_mode = false}, 3, true));
+  EXPECT_FALSE(needed(c, {.persist_mode = true}, 53, true));
+  EXPECT_TRUE(needed(c, {.persist_mode = true}, 103, false));
 }
 
 TEST(SyncPolicy, AFullNatRecordCarriesItsLocalSideAndShift) {
@@ -79,7 +105,7 @@ TEST(SyncPolicy, AFullNatRecordCarriesItsLocalSideAndShift) {
   c.laddr = {172, 17, 0, 254};
   c.lport = 5001;
   c.xflags = conn::kXInUse | conn::kXFnatSeqDelta | conn::kXFnatToaDone;
-  c.fnat_seq_delta = 12345;
+  c.seq_delta = 12345;
   SyncConn r;
   ASSERT_TRUE(record_of(c, r));
   EXPECT_EQ(r.timeout_s, 900u);

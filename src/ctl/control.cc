@@ -10,6 +10,7 @@
 #include "ctl/validate.h"
 #include "sched/registry.h"
 #include "util/hash.h"
+#include "util/log.h"
 
 namespace uvs::ctl {
 
@@ -130,9 +131,92 @@ int Control::notify(const ConfigDelta& delta) {
   return delta.removals_only() ? 0 : err;
 }
 
+namespace {
+
+// "TCP 192.0.2.1:80", "UDP [2001:db8::1]:53", "FWM 7" (IPv6: "FWM 7 IPv6"), as uvsadm -Ln names
+// a service.
+std::string service_text(const ServiceKey& k) {
+  if (k.is_fwmark()) return fmt::format("FWM {}{}", k.fwmark, k.af == AF_INET6 ? " IPv6" : "");
+  const char* proto = k.protocol == kProtoUdp ? "UDP" : k.protocol == kProtoSctp ? "SCTP" : "TCP";
+  const std::string addr = k.addr.is_v6() ? "[" + k.addr.to_string() + "]" : k.addr.to_string();
+  return fmt::format("{} {}:{}", proto, addr, k.port);
+}
+
+std::string dest_text(const DestKey& d) {
+  return d.addr.is_v6() ? fmt::format("[{}]:{}", d.addr.to_string(), d.port)
+                        : fmt::format("{}:{}", d.addr.to_string(), d.port);
+}
+
+// uvsadm -L's Forward column.
+const char* fwd_text(Fwd f) {
+  switch (f) {
+    case Fwd::kMasq:
+      return "Masq";
+    case Fwd::kLocal:
+      return "Local";
+    case Fwd::kTunnel:
+      return "Tunnel";
+    case Fwd::kRoute:
+      return "Route";
+    case Fwd::kBypass:
+      return "Bypass";
+    case Fwd::kFullNat:
+      return "FullNat";
+  }
+  return "?";
+}
+
+}  // namespace
+
+// One line per change an operator follows in the log: services and real servers (weights
+// included), local addresses, the table cleared, timeouts.
+void Control::log_change(const Command& cmd) const {
+  const std::string svc = service_text(cmd.svc.key);
+  const std::string dest = dest_text(cmd.dest.key);
+  switch (cmd.kind) {
+    case CommandKind::kAddService:
+    case CommandKind::kEditService:
+      log::info("service {}: {} scheduler {}{}", cmd.kind == CommandKind::kAddService ? "added" : "edited",
+                svc, cmd.svc.sched_name,
+                cmd.svc.persistent() ? fmt::format(" persistent {} s", cmd.svc.timeout) : "");
+      break;
+    case CommandKind::kDelService:
+      log::info("service deleted: {}", svc);
+      break;
+    case CommandKind::kFlush:
+      log::info("table cleared");
+      break;
+    case CommandKind::kAddDest:
+    case CommandKind::kEditDest:
+      log::info("real server {}: {} -> {} {} weight {}",
+                cmd.kind == CommandKind::kAddDest ? "added" : "edited", svc, dest,
+                fwd_text(cmd.dest.fwd), cmd.dest.weight);
+      break;
+    case CommandKind::kDelDest:
+      log::info("real server deleted: {} -> {}", svc, dest);
+      break;
+    case CommandKind::kAddLaddr:
+    case CommandKind::kDelLaddr:
+      log::info("local address {}: {} {}", cmd.kind == CommandKind::kAddLaddr ? "added" : "deleted",
+                svc, cmd.laddr.to_string());
+      break;
+    case CommandKind::kSetTimeout:
+      log::info("timeouts set: tcp {} tcpfin {} udp {} (0: unchanged)", cmd.timeouts.tcp,
+                cmd.timeouts.tcp_fin, cmd.timeouts.udp);
+      break;
+    case CommandKind::kZero:
+      log::debug("counters zeroed: {}", cmd.has(kOptService) ? svc : "all services");
+      break;
+    default:
+      break;  // the sync daemons are logged where they start and stop
+  }
+}
+
 int Control::apply(const Command& cmd) {
   std::lock_guard lock(mutex_);
-  return apply_locked(cmd);
+  const int err = apply_locked(cmd);
+  if (err == 0 && log_changes_) log_change(cmd);
+  return err;
 }
 
 int Control::apply_locked(const Command& cmd) {

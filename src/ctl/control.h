@@ -113,6 +113,9 @@ class Control {
   // Applies a table command. Returns 0 or the errno the kernel would return; on error the
   // configuration is unchanged.
   int apply(const Command& cmd);
+  // Whether apply() logs each change it makes (util/log.h, info): on for the daemon's table
+  // once it serves, off for a scratch copy and while a whole file is applied.
+  void set_log_changes(bool on) { log_changes_ = on; }
 
   // A consistent copy of the table with counters and rates, taken under one snapshot.
   TableView table() const;
@@ -166,6 +169,7 @@ class Control {
   };
 
   int apply_locked(const Command& cmd);
+  void log_change(const Command& cmd) const;
   TableView summary_locked() const;
   static ServiceView view_of(const ServiceNode& s);
   int add_service(const Command& cmd);
@@ -202,6 +206,7 @@ class Control {
   uint64_t generation_ = 0;
   dp::EpochPublisher<dp::Snapshot> publisher_;
   ConfigListener config_listener_;
+  std::atomic<bool> log_changes_{false};
   DaemonListener daemon_listener_;
   std::function<std::vector<ConnView>()> connection_source_;
 

@@ -5,11 +5,14 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 
 #include <fmt/core.h>
+
+#include "util/log.h"
 
 namespace uvs::daemon {
 
@@ -114,7 +117,7 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   for (const auto& ifname : options.interfaces) {
     auto mode = dp->steering_->attach(ifname, error);
     if (!mode) return nullptr;
-    fmt::print(stderr, "uvsd: {}: XDP attached in {} mode\n", ifname, io::to_string(*mode));
+    log::notice("{}: XDP attached in {} mode", ifname, io::to_string(*mode));
   }
 
   if (options.workers > 1) dp->handoff_ = std::make_unique<dp::Handoff>(options.workers);
@@ -142,6 +145,10 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
         xc.queues.push_back(io::AfXdpQueue{ifname, q});
     worker->io = io::AfXdpIo::create(xc, dp->steering_.get(), error);
     if (!worker->io) return nullptr;
+    std::string queues;
+    for (const auto& q : xc.queues) queues += fmt::format(" {}:{}", q.interface, q.queue);
+    log::notice("worker {}: AF_XDP {} mode on queues{}", w,
+                worker->io->zero_copy() ? "zero-copy" : "copy", queues);
     nl::WorkerNextHops* hops = dp->resolver_->add_worker();
     worker->router = std::make_unique<KernelRouter>(hops, worker->io->ports());
     dp::PipelineOptions po;
@@ -202,9 +209,11 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
   }
   if (dp->flows_) {
     dp->flow_writer_ = std::thread([raw = dp.get()] { raw->write_flows(); });
-    fmt::print(stderr, "uvsd: fast path on: {} offloaded directions at most\n",
-               dp->flows_->slots());
+    log::notice("fast path on: {} offloaded directions at most", dp->flows_->slots());
+  } else {
+    log::notice("fast path off (--no-offload): every packet goes through user space");
   }
+  dp->watcher_ = std::thread([raw = dp.get()] { raw->watch_drops(); });
   return dp;
 }
 
@@ -218,6 +227,7 @@ DataPlane::~DataPlane() {
     sync_backups_.clear();
   }
   stopping_ = true;
+  if (watcher_.joinable()) watcher_.join();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
   workers_stopped_ = true;
@@ -228,24 +238,24 @@ DataPlane::~DataPlane() {
     std::string drops;
     for (size_t i = 0; i < st.drops.size(); ++i)
       if (st.drops[i]) drops += fmt::format(" {}={}", dp::drop_name(static_cast<dp::Drop>(i)), st.drops[i]);
-    fmt::print(stderr, "uvsd: worker {}: rx={} tx={} passed={} forwarded={} icmp={} held={} "
-               "handed_off={} taken_over={} drops:{}\n",
+    log::info("worker {}: rx={} tx={} passed={} forwarded={} icmp={} held={} "
+               "handed_off={} taken_over={} drops:{}",
                w->index, st.rx, st.tx, st.passed, st.forwarded, st.icmp_sent, st.held,
                st.handed_off, st.taken_over, drops.empty() ? " none" : drops);
     if (st.synproxy_synacks || st.synproxy_opened)
-      fmt::print(stderr, "uvsd: worker {}: synproxy: synacks={} opened={} established={} "
-                 "syn_retries={} gave_up={}\n",
+      log::info("worker {}: synproxy: synacks={} opened={} established={} "
+                "syn_retries={} gave_up={}",
                  w->index, st.synproxy_synacks, st.synproxy_opened, st.synproxy_established,
                  st.synproxy_syn_retries, st.synproxy_gave_up);
     const dp::Offload& off = w->pipeline->offload();
     if (off.enabled() && (off.queue_full() || off.no_slot()))
-      fmt::print(stderr, "uvsd: worker {}: fast path: {} requests the map writer had no room for, "
-                 "{} connections the fast path had no room for\n",
+      log::warning("worker {}: fast path: {} requests the map writer had no room for, "
+                 "{} connections the fast path had no room for",
                  w->index, off.queue_full(), off.no_slot());
   }
-  if (flows_) {
+  if (flows_ && !workers_.empty()) {  // not after a start that failed half-way
     const io::SteerCounters c = steering_->counters();
-    fmt::print(stderr, "uvsd: fast path: {} packets forwarded by XDP\n", c.flow_forwarded);
+    log::info("fast path: {} packets forwarded by XDP", c.flow_forwarded);
   }
   workers_.clear();  // sockets close before the steering detaches
   flows_.reset();
@@ -262,7 +272,7 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
       sync_backups_.clear();
       set_backup_only(false);
     }
-    fmt::print(stderr, "uvsd: sync: {} stopped\n", master ? "master" : "backup");
+    log::notice("sync: {} stopped", master ? "master" : "backup");
     return 0;
   }
   std::string error;
@@ -281,7 +291,7 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
       masters.push_back(std::make_unique<sync::Master>(daemon, id, std::move(outboxes),
                                                        sysctls.sync_sock_size));
       if (!masters.back()->start(error)) {
-        fmt::print(stderr, "uvsd: sync: master on {}: {}\n", daemon.mcast_ifn, error);
+        log::warning("sync: master on {}: {}", daemon.mcast_ifn, error);
         return errno ? errno : EINVAL;
       }
     }
@@ -302,7 +312,7 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
           },
           sysctls.sync_sock_size));
       if (!backups.back()->start(error)) {
-        fmt::print(stderr, "uvsd: sync: backup on {}: {}\n", daemon.mcast_ifn, error);
+        log::warning("sync: backup on {}: {}", daemon.mcast_ifn, error);
         return errno ? errno : EINVAL;
       }
     }
@@ -312,7 +322,7 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
     }
     if (sysctls.backup_only) set_backup_only(true);
   }
-  fmt::print(stderr, "uvsd: sync: {} on {} (syncid {}, {}:{}{}){}\n", master ? "master" : "backup",
+  log::notice("sync: {} on {} (syncid {}, {}:{}{}){}", master ? "master" : "backup",
              daemon.mcast_ifn, daemon.syncid, daemon.mcast_group.to_string(), daemon.mcast_port,
              threads > 1 ? fmt::format("-{}", daemon.mcast_port + threads - 1) : "",
              !master && sysctls.backup_only ? ": backup_only, not load balancing" : "");
@@ -322,7 +332,7 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
 void DataPlane::set_backup_only(bool on) {
   std::string error;
   if (!steering_->set_pass_all(on, &error))
-    fmt::print(stderr, "uvsd: backup_only: {}\n", error);
+    log::warning("backup_only: {}", error);
 }
 
 unsigned DataPlane::owner_of(const sync::SyncConn& r) const {
@@ -383,7 +393,7 @@ void DataPlane::check_egresses(nl::NetlinkSocket& socket) {
     if (egress_said_[i] != static_cast<int>(e)) {
       char name[IF_NAMESIZE] = "?";
       if_indextoname(static_cast<unsigned>(ifindex), name);
-      fmt::print(stderr, "uvsd: fast path: {}: {}\n", name, nl::to_string(e));
+      log::notice("fast path: {}: {}", name, nl::to_string(e));
       egress_said_[i] = static_cast<int>(e);
     }
   }
@@ -396,7 +406,7 @@ void DataPlane::write_flows() {
   bool logged_install = false, logged_remove = false;
   std::string nl_error;
   auto socket = nl::NetlinkSocket::open(0, &nl_error);
-  if (!socket) fmt::print(stderr, "uvsd: fast path: netlink: {}; nothing is offloaded\n", nl_error);
+  if (!socket) log::warning("fast path: netlink: {}; nothing is offloaded", nl_error);
   auto next_check = std::chrono::steady_clock::now();
   for (;;) {
     if (socket && std::chrono::steady_clock::now() >= next_check) {
@@ -409,12 +419,12 @@ void DataPlane::write_flows() {
       while (const dp::OffloadRequest* r = ring->peek()) {
         if (r->op == dp::OffloadRequest::Op::kInstall) {
           if (int err = flows_->install(r->key, r->flow); err && !logged_install) {
-            fmt::print(stderr, "uvsd: fast path: installing a flow: {} (more stay in user space)\n",
-                       std::strerror(err));
+            log::warning("fast path: installing a flow: {} (more stay in user space)",
+                         std::strerror(err));
             logged_install = true;
           }
         } else if (int err = flows_->remove(r->key); err && err != ENOENT && !logged_remove) {
-          fmt::print(stderr, "uvsd: fast path: removing a flow: {}\n", std::strerror(err));
+          log::warning("fast path: removing a flow: {}", std::strerror(err));
           logged_remove = true;
         }
         ring->release();
@@ -493,10 +503,9 @@ int DataPlane::sync_steering(const ctl::ConfigDelta& change) {
   std::string error;
   int err = steering_->apply(delta, &error);
   if (err)
-    fmt::print(stderr, "uvsd: steering: {}: change refused (uvsd --max-services/--max-reals)\n",
-               error);
+    log::warning("steering: {}: change refused (uvsd --max-services/--max-reals)", error);
   else if (!error.empty())
-    fmt::print(stderr, "uvsd: steering: {}\n", error);
+    log::warning("steering: {}", error);
   return err;
 }
 
@@ -520,6 +529,52 @@ dp::DataPlaneReport DataPlane::report() const {
   r.sync.backup = !sync_backups_.empty();
   for (const auto& b : sync_backups_) add(r.sync.backup_stats, b->stats());
   return r;
+}
+
+void DataPlane::watch_drops() {
+  // Once a second, each drop reason's count over all workers. A reason that moves is logged
+  // once as it starts, and once as it stops after kQuietSeconds without a drop: one line per
+  // episode, however many packets.
+  constexpr int kQuietSeconds = 5;
+  constexpr size_t kReasons = static_cast<size_t>(dp::Drop::kCount);
+  std::array<uint64_t, kReasons> last{}, at_start{};
+  std::array<int, kReasons> quiet{};  // seconds without a drop; -1: not dropping
+  quiet.fill(-1);
+  auto totals = [this] {
+    std::array<uint64_t, kReasons> sum{};
+    for (auto& w : workers_) {
+      const dp::PipelineStats& st = w->pipeline->stats();
+      // The worker is the only writer of its counters (plain stores of aligned 64-bit words);
+      // a relaxed load reads a whole value, at worst a moment old.
+      for (size_t i = 0; i < kReasons; ++i) sum[i] += __atomic_load_n(&st.drops[i], __ATOMIC_RELAXED);
+    }
+    return sum;
+  };
+  last = totals();
+  auto next = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    next += std::chrono::seconds(1);
+    while (!stopping_ && std::chrono::steady_clock::now() < next)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (stopping_) return;
+    const std::array<uint64_t, kReasons> now = totals();
+    for (size_t i = 0; i < kReasons; ++i) {
+      const uint64_t delta = now[i] - last[i];
+      const char* name = dp::drop_name(static_cast<dp::Drop>(i));
+      if (delta > 0 && quiet[i] < 0) {
+        log::warning("drops started: {} ({} in the last second)", name, delta);
+        at_start[i] = last[i];
+      }
+      if (delta > 0) {
+        quiet[i] = 0;
+      } else if (quiet[i] >= 0 && ++quiet[i] >= kQuietSeconds) {
+        log::notice("drops stopped: {} ({} in all, none for {} s)", name, now[i] - at_start[i],
+                    kQuietSeconds);
+        quiet[i] = -1;
+      }
+    }
+    last = now;
+  }
 }
 
 std::vector<ConnView> DataPlane::connections() {

@@ -122,6 +122,9 @@ class DataPlane {
   // backup_only: while a backup sync daemon runs, the XDP program passes every packet on.
   void set_backup_only(bool on);
   std::thread flow_writer_;
+  // Logs the drop reasons that start and stop (watch_drops()).
+  void watch_drops();
+  std::thread watcher_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> workers_stopped_{false};
 };

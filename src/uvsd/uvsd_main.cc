@@ -27,6 +27,7 @@
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+#include <systemd/sd-daemon.h>
 
 #include "api/client.h"
 #include "api/codec.h"
@@ -43,6 +44,7 @@
 #include "ctl/control.h"
 #include "model/errors.h"
 #include "nl/xdp_owner.h"
+#include "util/log.h"
 #include "uvsd/dataplane.h"
 
 namespace {
@@ -70,7 +72,9 @@ void usage(FILE* out) {
              "                  set an IPVS sysctl (/proc/sys/net/ipv4/vs/NAME), e.g.\n"
              "                  expire_nodest_conn=1 or sync_threshold=2 (repeat for each)\n"
              "  --http ADDR:PORT serve /metrics (Prometheus), a live page at / and /api/v1/\n"
-             "                  (read-only; e.g. 127.0.0.1:9100 or [::1]:9100)\n",
+             "                  (read-only; e.g. 127.0.0.1:9100 or [::1]:9100)\n"
+             "  --log-level LEVEL\n"
+             "                  error, warning, notice, info (default) or debug\n",
              uvs::api::kDefaultSocket);
 }
 
@@ -80,12 +84,12 @@ bool read_config(const std::string& path, std::string* text) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) < 0) {
-    fmt::print(stderr, "uvsd: cannot read config {}: {}\n", path, std::strerror(errno));
+    uvs::log::error("cannot read config {}: {}", path, std::strerror(errno));
     if (fd >= 0) ::close(fd);
     return false;
   }
   if (S_ISDIR(st.st_mode)) {
-    fmt::print(stderr, "uvsd: cannot read config {}: {}\n", path, std::strerror(EISDIR));
+    uvs::log::error("cannot read config {}: {}", path, std::strerror(EISDIR));
     ::close(fd);
     return false;
   }
@@ -98,7 +102,7 @@ bool read_config(const std::string& path, std::string* text) {
     } else if (n == 0) {
       break;
     } else if (errno != EINTR) {
-      fmt::print(stderr, "uvsd: cannot read config {}: {}\n", path, std::strerror(errno));
+      uvs::log::error("cannot read config {}: {}", path, std::strerror(errno));
       ::close(fd);
       return false;
     }
@@ -134,11 +138,11 @@ bool parse_config(const std::string& path, const std::string& text, std::vector<
         if (!part.empty() && part.rfind("Try `", 0) != 0)
           message += (message.empty() ? "" : "; ") + part;
       if (message.empty()) message = "not a uvsadm command: " + line.substr(first);
-      fmt::print(stderr, "uvsd: {}:{}: {}\n", path, lineno, message);
+      uvs::log::error("{}:{}: {}", path, lineno, message);
       return false;
     }
     if (!uvs::api::is_table_change(parsed.command->kind)) {
-      fmt::print(stderr, "uvsd: {}:{}: not a table command: {}\n", path, lineno, line);
+      uvs::log::error("{}:{}: not a table command: {}", path, lineno, line);
       return false;
     }
     out->push_back(ConfigLine{lineno, std::move(*parsed.command)});
@@ -152,8 +156,7 @@ bool apply_lines(uvs::ctl::Control& control, const std::string& path,
                  const std::vector<ConfigLine>& lines) {
   for (const auto& l : lines) {
     if (int err = control.apply(l.command)) {
-      fmt::print(stderr, "uvsd: {}:{}: {}\n", path, l.lineno,
-                 uvs::ipvs_strerror(l.command.kind, err));
+      uvs::log::error("{}:{}: {}", path, l.lineno, uvs::ipvs_strerror(l.command.kind, err));
       return false;
     }
   }
@@ -211,6 +214,7 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
                                  {"sysctl", required_argument, nullptr, 'y'},
                                  {"takeover", no_argument, nullptr, 't'},
                                  {"http", required_argument, nullptr, 'H'},
+                                 {"log-level", required_argument, nullptr, 'L'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -267,6 +271,14 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
           return 2;
         }
         break;
+      case 'L':
+        if (auto level = uvs::log::parse_level(optarg)) {
+          uvs::log::set_level(*level);
+        } else {
+          fmt::print(stderr, "uvsd: --log-level wants error, warning, notice, info or debug\n");
+          return 2;
+        }
+        break;
       case 'y': {
         std::string error;
         if (!uvs::set_sysctl(args->sysctls, optarg, error)) {
@@ -306,8 +318,8 @@ bool settle_workers(DaemonArgs* args) {
     max_workers = std::min(max_workers, uvs::daemon::interface_queues(ifname));
   if (args->workers == 0) args->workers = max_workers;
   if (!args->interfaces.empty() && args->workers > max_workers) {
-    fmt::print(stderr, "uvsd: --workers {}: the interfaces have only {} queue(s) each\n",
-               args->workers, max_workers);
+    uvs::log::error("--workers {}: the interfaces have only {} queue(s) each", args->workers,
+                    max_workers);
     return false;
   }
   return true;
@@ -346,14 +358,14 @@ bool check_conn_memory(const DaemonArgs& args) {
   const uint64_t need = conn_state_bytes(args);
   const std::optional<uint64_t> avail = mem_available();
   if (avail && need > *avail) {
-    fmt::print(stderr,
-               "uvsd: --conn-max {} needs {} bytes ({} MiB, {} bytes per connection slot); "
-               "only {} bytes ({} MiB) are available (MemAvailable)\n",
+    uvs::log::error(
+               "--conn-max {} needs {} bytes ({} MiB, {} bytes per connection slot); "
+               "only {} bytes ({} MiB) are available (MemAvailable)",
                args.conn_max, need, need >> 20, need / args.conn_max, *avail, *avail >> 20);
     return false;
   }
-  fmt::print(stderr, "uvsd: connection table: {} slots, {} MiB once all are used\n",
-             args.conn_max, need >> 20);
+  uvs::log::info("connection table: {} slots, {} MiB once all are used", args.conn_max,
+                 need >> 20);
   return true;
 }
 
@@ -381,35 +393,40 @@ sigset_t daemon_signals() {
 // running table is left as it was. Then the table is flushed and the file applied.
 void reload_config(uvs::ctl::Control& control, const std::string& path) {
   if (path.empty()) {
-    fmt::print(stderr, "uvsd: SIGHUP: no --config to reload; table unchanged\n");
+    uvs::log::warning("SIGHUP: no --config to reload; table unchanged");
     return;
   }
   std::string text;
   std::vector<ConfigLine> lines;
   if (!read_config(path, &text) || !parse_config(path, text, &lines)) {
-    fmt::print(stderr, "uvsd: SIGHUP: {} refused; table unchanged\n", path);
+    uvs::log::warning("SIGHUP: {} refused; table unchanged", path);
     return;
   }
   {
     uvs::ctl::Control scratch(control.options());
     if (!apply_lines(scratch, path, lines)) {
-      fmt::print(stderr, "uvsd: SIGHUP: {} refused; table unchanged\n", path);
+      uvs::log::warning("SIGHUP: {} refused; table unchanged", path);
       return;
     }
   }
+  // One line for the whole file (below), not one per command.
+  control.set_log_changes(false);
+  struct LogAgain {
+    uvs::ctl::Control& control;
+    ~LogAgain() { control.set_log_changes(true); }
+  } log_again{control};
   uvs::Command flush;
   flush.kind = uvs::CommandKind::kFlush;
   if (int err = control.apply(flush)) {
-    fmt::print(stderr, "uvsd: SIGHUP: flush: {}; table unchanged\n",
-               uvs::ipvs_strerror(flush.kind, err));
+    uvs::log::warning("SIGHUP: flush: {}; table unchanged", uvs::ipvs_strerror(flush.kind, err));
     return;
   }
   if (!apply_lines(control, path, lines)) {
     // Only the data plane can refuse what the scratch table took (a full BPF map).
-    fmt::print(stderr, "uvsd: SIGHUP: {} applied only up to the line above\n", path);
+    uvs::log::error("SIGHUP: {} applied only up to the line above", path);
     return;
   }
-  fmt::print(stderr, "uvsd: SIGHUP: reloaded {} ({} command(s))\n", path, lines.size());
+  uvs::log::notice("SIGHUP: reloaded {} ({} command(s))", path, lines.size());
 }
 
 void handle_signals(uvs::api::Server& server, uvs::ctl::Control& control,
@@ -419,7 +436,10 @@ void handle_signals(uvs::api::Server& server, uvs::ctl::Control& control,
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
+      // systemd shows the unit "reloading" until READY=1 (sd_notify(3); no-ops without it).
+      sd_notify(0, "RELOADING=1");
       reload_config(control, config);
+      sd_notify(0, "READY=1");
       continue;
     }
     if (sig != SIGUSR1) server.stop();
@@ -447,15 +467,14 @@ std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(
   std::string error;
   auto dataplane = uvs::daemon::DataPlane::start(dopts, control, &error);
   if (!dataplane) {
-    fmt::print(stderr, "uvsd: data plane: {}\n", error);
+    uvs::log::error("data plane: {}", error);
     // The kernel's EBUSY/EEXIST does not say who holds the hook: name the program.
     for (const auto& ifname : args.interfaces)
       if (auto owner = uvs::nl::xdp_owner(ifname))
-        fmt::print(stderr, "uvsd: {}: is another uvsd running?\n", *owner);
+        uvs::log::error("{}: is another uvsd running?", *owner);
     return nullptr;
   }
-  fmt::print(stderr, "uvsd: {} worker(s) on {} interface(s)\n", args.workers,
-             args.interfaces.size());
+  uvs::log::notice("{} worker(s) on {} interface(s)", args.workers, args.interfaces.size());
   return dataplane;
 }
 
@@ -508,11 +527,11 @@ std::string takeover_reply(uvs::ctl::Control& control, uvs::daemon::DataPlane* d
     if (auto links = dataplane->prepare_handover(&error)) {
       for (const auto& [ifname, fd] : *links) reply["links"][ifname] = fd;
     } else {
-      fmt::print(stderr, "uvsd: handover without the links (a gap follows): {}\n", error);
+      uvs::log::warning("handover without the links (a gap follows): {}", error);
     }
   }
-  fmt::print(stderr, "uvsd: handing over to a new uvsd: {} connection messages\n",
-             reply["messages"].size());
+  uvs::log::notice("handing over to a new uvsd: {} connection messages",
+                   reply["messages"].size());
   return reply.dump();
 }
 
@@ -542,7 +561,7 @@ pid_t take_over(const std::string& path, uvs::ctl::Control& control,
   std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    fmt::print(stderr, "uvsd: --takeover: no uvsd answers on {}: {}\n", path, std::strerror(errno));
+    uvs::log::error("--takeover: no uvsd answers on {}: {}", path, std::strerror(errno));
     if (fd >= 0) ::close(fd);
     return 0;
   }
@@ -555,8 +574,7 @@ pid_t take_over(const std::string& path, uvs::ctl::Control& control,
   const nlohmann::json reply = nlohmann::json::parse(payload, nullptr, false);
   if (!talked || !reply.is_object() || reply.value("errno", -1) != 0 || !reply.contains("pid") ||
       !reply["table"].is_string() || !reply["messages"].is_array()) {
-    fmt::print(stderr, "uvsd: --takeover: the uvsd on {} did not hand over (an older uvsd?)\n",
-               path);
+    uvs::log::error("--takeover: the uvsd on {} did not hand over (an older uvsd?)", path);
     return 0;
   }
   std::vector<ConfigLine> lines;
@@ -595,8 +613,8 @@ pid_t take_over(const std::string& path, uvs::ctl::Control& control,
                            ? static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd.get<int>(), 0))
                            : -1;
       if (copy >= 0) links->emplace_back(ifname, copy);
-      else fmt::print(stderr, "uvsd: --takeover: {}: no copy of the link ({}): a gap follows\n",
-                      ifname, std::strerror(errno));
+      else uvs::log::warning("--takeover: {}: no copy of the link ({}): a gap follows", ifname,
+                             std::strerror(errno));
     }
     if (pidfd >= 0) ::close(pidfd);
   }
@@ -605,10 +623,10 @@ pid_t take_over(const std::string& path, uvs::ctl::Control& control,
   for (int i = 0; i < 1500 && !process_gone(old); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   if (!process_gone(old)) {
-    fmt::print(stderr, "uvsd: --takeover: uvsd {} did not stop\n", old);
+    uvs::log::error("--takeover: uvsd {} did not stop", old);
     return false;
   }
-  fmt::print(stderr, "uvsd: --takeover: uvsd {} stopped in {} ms\n", old,
+  uvs::log::notice("--takeover: uvsd {} stopped in {} ms", old,
              std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::steady_clock::now() - asked).count());
   return true;
@@ -654,7 +672,7 @@ int main(int argc, char** argv) {
   // program is loaded and ready, just before it attaches: the packets' gap is only the attach
   // and the sockets.
   if (!args.takeover && !server.listen(error)) {
-    fmt::print(stderr, "uvsd: {}\n", error);
+    uvs::log::error("{}", error);
     return 1;
   }
   std::thread signal_thread(
@@ -688,7 +706,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (args.takeover)
-      fmt::print(stderr, "uvsd: took over {} connections; forwarding {} ms after the old uvsd stopped\n",
+      uvs::log::notice("took over {} connections; forwarding {} ms after the old uvsd stopped",
                  dataplane->adopted(),
                  std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - old_stopped).count());
@@ -698,14 +716,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (args.takeover && !server.listen(error)) {
-    fmt::print(stderr, "uvsd: {}\n", error);
+    uvs::log::error("{}", error);
     end_signal_thread();
     return 1;
   }
   control.start_estimator();
-  fmt::print(stderr, "uvsd: listening on {}\n", path);
+  control.set_log_changes(true);
+  uvs::log::notice("listening on {}", path);
+  // Type=notify: systemd starts what comes after uvsd.service (keepalived) only now.
+  sd_notifyf(0, "READY=1\nSTATUS=serving on %s, %zu interface(s)", path.c_str(),
+             args.interfaces.size());
   server.serve();
-  fmt::print(stderr, "uvsd: stopping\n");
+  sd_notify(0, "STOPPING=1");
+  uvs::log::notice("stopping");
   end_signal_thread();
   http.reset();  // before the data plane it reads
   running_dataplane = nullptr;

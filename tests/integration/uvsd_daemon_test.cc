@@ -343,7 +343,7 @@ TEST(Uvsd, ConfigThatCannotBeReadStopsUvsd) {
   r = run({build_path("uvsd"), "--socket", dir + "/s.sock", "--config", bad}, "",
           std::chrono::seconds(10));
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find("uvsd: " + bad + ":2: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("uvsd: error: " + bad + ":2: "), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("Try"), std::string::npos) << r.err;
   std::filesystem::remove_all(dir);
 }

@@ -121,20 +121,8 @@ const char* protocol_option(uint8_t protocol) {
 
 // ipvsadm hands a NULL string to printf for methods it has no name for; glibc prints "(null)".
 const char* fwd_name(Fwd fwd) {
-  switch (fwd) {
-    case Fwd::kMasq:
-      return "Masq";
-    case Fwd::kLocal:
-      return "Local";
-    case Fwd::kTunnel:
-      return "Tunnel";
-    case Fwd::kRoute:
-      return "Route";
-    case Fwd::kFullNat:
-      return "FullNat";
-    default:
-      return "(null)";
-  }
+  const char* label = fwd == Fwd::kBypass ? nullptr : fwd_label(fwd);
+  return label ? label : "(null)";
 }
 
 const char* fwd_switch(Fwd fwd) {

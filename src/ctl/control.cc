@@ -149,21 +149,8 @@ std::string dest_text(const DestKey& d) {
 
 // uvsadm -L's Forward column.
 const char* fwd_text(Fwd f) {
-  switch (f) {
-    case Fwd::kMasq:
-      return "Masq";
-    case Fwd::kLocal:
-      return "Local";
-    case Fwd::kTunnel:
-      return "Tunnel";
-    case Fwd::kRoute:
-      return "Route";
-    case Fwd::kBypass:
-      return "Bypass";
-    case Fwd::kFullNat:
-      return "FullNat";
-  }
-  return "?";
+  const char* label = fwd_label(f);
+  return label ? label : "?";
 }
 
 }  // namespace

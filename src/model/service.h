@@ -34,6 +34,26 @@ enum class Fwd : uint8_t {
   kFullNat = 5,  // Alibaba LVS / DPVS extension
 };
 
+// The method's name as ipvsadm -L's Forward column prints it ("Bypass" too, which ipvsadm
+// itself has no name for); null for a value outside the enum.
+inline const char* fwd_label(Fwd f) {
+  switch (f) {
+    case Fwd::kMasq:
+      return "Masq";
+    case Fwd::kLocal:
+      return "Local";
+    case Fwd::kTunnel:
+      return "Tunnel";
+    case Fwd::kRoute:
+      return "Route";
+    case Fwd::kBypass:
+      return "Bypass";
+    case Fwd::kFullNat:
+      return "FullNat";
+  }
+  return nullptr;
+}
+
 enum class TunType : uint8_t { kIpip = 0, kGue = 1, kGre = 2 };
 // Tunnel checksum modes (IP_VS_TUNNEL_ENCAP_FLAG_*).
 enum class TunCsum : uint8_t { kNoCsum = 0, kCsum = 1, kRemCsum = 2 };

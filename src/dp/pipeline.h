@@ -285,6 +285,9 @@ class Pipeline {
   void synproxy_send_syn(conn::Conn& c, SynproxyWait& w);
   // Frees a slot and the frames it still keeps.
   void synproxy_forget(uint32_t slot);
+  // Abandons the handshake of `c` (waiting in `slot`): the client is reset from its kept ACK,
+  // the other kept frames freed, the entry expired.
+  void synproxy_give_up(conn::Conn& c, SynproxyWait& w, uint32_t slot, uint64_t now_ms);
   // Resends SYNs that got no answer; gives up (client reset) after synproxy_syn_retry.
   void synproxy_tick(uint64_t now_ms);
   // Transmits a frame the proxy wrote (not received) through `c`'s transmitter.

@@ -208,6 +208,19 @@ void Pipeline::synproxy_forget(uint32_t slot) {
   --synproxy_waiting_;
 }
 
+void Pipeline::synproxy_give_up(conn::Conn& c, SynproxyWait& w, uint32_t slot, uint64_t now_ms) {
+  ++stats_.synproxy_gave_up;
+  io::Frame ack = w.frames[0];
+  pkt::ParsedPacket ap;
+  pkt::parse_frame(ack.data, ack.len, &ap);
+  for (uint32_t i = 1; i < w.stored; ++i) free_.push_back(w.frames[i]);
+  w.stored = 0;
+  synproxy_forget(slot);
+  c.xflags &= ~conn::kXSynproxyPending;
+  answer_reset(ack, ap);  // the kept ACK's frame carries the reset
+  tracker_.expire_now(c, now_ms);
+}
+
 void Pipeline::synproxy_client_waiting(io::Frame& f, pkt::ParsedPacket& p, conn::Conn& c) {
   SynproxyWait& w = synproxy_[c.seq_delta];
   const Sysctls& s = snap_->sysctls();
@@ -231,16 +244,7 @@ void Pipeline::synproxy_client_waiting(io::Frame& f, pkt::ParsedPacket& p, conn:
   ++w.dups;
   drop(f, Drop::kSynproxyDupAck);
   if (s.synproxy_dup_ack_thresh && w.dups > s.synproxy_dup_ack_thresh) {
-    ++stats_.synproxy_gave_up;
-    io::Frame ack = w.frames[0];
-    pkt::ParsedPacket ap;
-    pkt::parse_frame(ack.data, ack.len, &ap);
-    for (uint32_t i = 1; i < w.stored; ++i) free_.push_back(w.frames[i]);
-    w.stored = 0;
-    synproxy_forget(c.seq_delta);
-    c.xflags &= ~conn::kXSynproxyPending;
-    answer_reset(ack, ap);
-    tracker_.expire_now(c, now_ms_);
+    synproxy_give_up(c, w, c.seq_delta, now_ms_);
   }
 }
 
@@ -304,16 +308,7 @@ void Pipeline::synproxy_tick(uint64_t now_ms) {
     }
     // The server never answered: the client's connection is reset, as its own stack would
     // after its retries, and the entry goes.
-    ++stats_.synproxy_gave_up;
-    io::Frame ack = w.frames[0];
-    pkt::ParsedPacket ap;
-    pkt::parse_frame(ack.data, ack.len, &ap);
-    for (uint32_t i = 1; i < w.stored; ++i) free_.push_back(w.frames[i]);
-    w.stored = 0;
-    synproxy_forget(slot);
-    c.xflags &= ~conn::kXSynproxyPending;
-    answer_reset(ack, ap);
-    tracker_.expire_now(c, now_ms);
+    synproxy_give_up(c, w, slot, now_ms);
   }
 }
 

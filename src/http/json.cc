@@ -105,14 +105,7 @@ json services_json(const TableView& table) {
 }
 
 json stats_json(const TableView& table, const dp::DataPlaneReport* dataplane, uint64_t now_ms) {
-  StatsView total;
-  for (const auto& s : table.services) {
-    total.conns += s.stats.conns;
-    total.inpkts += s.stats.inpkts;
-    total.outpkts += s.stats.outpkts;
-    total.inbytes += s.stats.inbytes;
-    total.outbytes += s.stats.outbytes;
-  }
+  const StatsView total = table_totals(table);
   json out = {{"time_ms", now_ms},
               {"totals", stats_of(total)},
               {"conn_table_size", table.conn_tab_size},

@@ -99,6 +99,18 @@ ServiceLabels service_labels(const ServiceConfig& svc) {
   return l;
 }
 
+StatsView table_totals(const TableView& table) {
+  StatsView total;
+  for (const auto& s : table.services) {
+    total.conns += s.stats.conns;
+    total.inpkts += s.stats.inpkts;
+    total.outpkts += s.stats.outpkts;
+    total.inbytes += s.stats.inbytes;
+    total.outbytes += s.stats.outbytes;
+  }
+  return total;
+}
+
 std::string format_metrics(const TableView& table, const dp::DataPlaneReport* dataplane) {
   Writer w;
   // Every family repeats the same label sets: made once.
@@ -114,14 +126,7 @@ std::string format_metrics(const TableView& table, const dp::DataPlaneReport* da
     for (const auto& dv : s.dests) d.push_back(backend_label_set(l, dv));
   }
   // /proc/net/ip_vs_stats: every service's traffic (as the kernel's tot_stats, zeroed by -Z).
-  StatsView total;
-  for (const auto& s : table.services) {
-    total.conns += s.stats.conns;
-    total.inpkts += s.stats.inpkts;
-    total.outpkts += s.stats.outpkts;
-    total.inbytes += s.stats.inbytes;
-    total.outbytes += s.stats.outbytes;
-  }
+  const StatsView total = table_totals(table);
   const struct {
     const char* name;
     const char* help;

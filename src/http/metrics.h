@@ -17,6 +17,9 @@
 namespace uvs::http {
 
 // `dataplane` is null when uvsd runs without --interface (a control plane only).
+// Every service's traffic summed (the kernel's tot_stats, /proc/net/ip_vs_stats).
+StatsView table_totals(const TableView& table);
+
 std::string format_metrics(const TableView& table, const dp::DataPlaneReport* dataplane);
 
 // A label value escaped as the text format wants it (backslash, double quote, newline).

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace uvs {
 
@@ -35,6 +36,9 @@ struct InetAddr {
   }
   // Parses a numeric literal (dotted quad or IPv6 text); no name resolution.
   static std::optional<InetAddr> parse(std::string_view text);
+  // Every address of ADDR[/LEN] (ADDR alone: itself), in order; nullopt when the text is not
+  // an address or prefix or the prefix holds more than MAX addresses.
+  static std::optional<std::vector<InetAddr>> expand(std::string_view text, size_t max);
 
   bool is_v6() const { return family == AF_INET6; }
   uint32_t v4_host() const {

@@ -110,6 +110,14 @@ std::unique_ptr<DataPlane> DataPlane::start(const DataPlaneOptions& options,
     if (error) *error = fmt::format("the table does not fit the steering maps: {}", std::strerror(err));
     return nullptr;
   }
+  if (!options.peer_laddrs.empty()) {
+    io::SteerDelta peers;
+    peers.local_addrs_added = options.peer_laddrs;
+    if (int err = dp->steering_->apply(peers, error)) {
+      if (error) *error = fmt::format("--peer-laddr: {} ({})", *error, std::strerror(err));
+      return nullptr;
+    }
+  }
   if (options.before_attach && !options.before_attach()) {
     if (error) *error = "the predecessor did not stop";
     return nullptr;

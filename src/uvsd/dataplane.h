@@ -39,6 +39,10 @@ struct DataPlaneOptions {
   // service's take three each); 0 keeps io::XdpSteering's defaults.
   uint32_t max_services = 0;
   uint32_t max_reals = 0;
+  // FULLNAT local addresses of other directors of a cluster (uvsd --peer-laddr): steered like
+  // this director's own, so that the replies of a connection learned by sync are translated
+  // here once that director is gone. Never allocated from: new connections use the services'.
+  std::vector<InetAddr> peer_laddrs;
   // uvsd --takeover: the predecessor's connections (sync messages), put in the workers' tables
   // before the workers take their first packet.
   std::vector<std::vector<uint8_t>> adopt;

@@ -66,6 +66,9 @@ void usage(FILE* out) {
              "                  131072 NAT real servers); a change beyond them fails (ENOMEM)\n"
              "  --fwmark-rule MARK:PROTO:ADDR/LEN[:PORT[-PORT]]\n"
              "                  mark matching packets for fwmark services (iptables MARK's job)\n"
+             "  --peer-laddr ADDR[/LEN]\n"
+             "                  FULLNAT local addresses of the cluster's other directors: take\n"
+             "                  their replies too, for the connections learned by sync (repeat)\n"
              "  --takeover      take the table and connections of the uvsd running on the\n"
              "                  socket, stop it, and serve in its place (restart, upgrade)\n"
              "  --sysctl NAME=VALUE\n"
@@ -186,7 +189,11 @@ struct DaemonArgs {
   uint32_t max_services = 0;  // 0: the steering's defaults
   uint32_t max_reals = 0;
   std::string http;  // --http, as civetweb takes it; empty: no HTTP server
+  std::vector<uvs::InetAddr> peer_laddrs;
 };
+
+// The uvs_laddrs map's size (bpf/steer.bpf.c): what --peer-laddr may add at most.
+constexpr size_t kMaxPeerLaddrs = 4096;
 
 // *out = text as a decimal number in [1, max]; false if it is anything else.
 bool parse_count(const char* text, unsigned long max, unsigned long* out) {
@@ -209,6 +216,7 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
                                  {"offload", no_argument, nullptr, 'o'},
                                  {"no-offload", no_argument, nullptr, 'O'},
                                  {"fwmark-rule", required_argument, nullptr, 'f'},
+                                 {"peer-laddr", required_argument, nullptr, 'P'},
                                  {"max-services", required_argument, nullptr, 'S'},
                                  {"max-reals", required_argument, nullptr, 'R'},
                                  {"sysctl", required_argument, nullptr, 'y'},
@@ -260,6 +268,16 @@ std::optional<int> parse_args(int argc, char** argv, DaemonArgs* args) {
           return 2;
         }
         args->fwmark_rules.push_back(rule);
+        break;
+      }
+      case 'P': {
+        auto addrs = uvs::InetAddr::expand(optarg, kMaxPeerLaddrs);
+        if (!addrs || args->peer_laddrs.size() + addrs->size() > kMaxPeerLaddrs) {
+          fmt::print(stderr, "uvsd: --peer-laddr wants ADDR or ADDR/LEN, {} addresses at most\n",
+                     kMaxPeerLaddrs);
+          return 2;
+        }
+        args->peer_laddrs.insert(args->peer_laddrs.end(), addrs->begin(), addrs->end());
         break;
       }
       case 't':
@@ -464,6 +482,7 @@ std::unique_ptr<uvs::daemon::DataPlane> start_data_plane(
   dopts.offload = args.offload;
   dopts.max_services = args.max_services;
   dopts.max_reals = args.max_reals;
+  dopts.peer_laddrs = args.peer_laddrs;
   std::string error;
   auto dataplane = uvs::daemon::DataPlane::start(dopts, control, &error);
   if (!dataplane) {

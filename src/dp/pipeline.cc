@@ -462,7 +462,13 @@ Pipeline::Step Pipeline::admit_new_conn(io::Frame& f, const pkt::ParsedPacket& p
   const Sysctls& sys = snap_->sysctls();
   if (!conn::may_create_conn(p.proto, l4_of(p), sys.sloppy_tcp, sys.sloppy_sctp)) {
     // As ip_vs_in(): a segment that may not open a connection is the local stack's, which has
-    // no socket for it and resets it.
+    // no socket for it and resets it. But while a backup daemon runs, the connection may be
+    // on its way from another director (a cluster's flow rehashed here, a failover): the
+    // segment is dropped, and the client's retransmission finds the connection.
+    if (options_.sync != nullptr && options_.sync->backup()) {
+      drop(f, Drop::kNoConnection);
+      return Step::kConsumed;
+    }
     count_drop(Drop::kNoConnection);
     answer_reset(f, p);
     return Step::kConsumed;

@@ -43,6 +43,11 @@ class SyncPort {
     master_word_.store(on ? (kOn | uint32_t{syncid} << 16 | maxlen) : 0,
                        std::memory_order_release);
   }
+  // A backup daemon started or stopped: while one runs, this director may be handed any
+  // connection by another one (a failover, a cluster's flows moving), so a segment it has no
+  // connection for yet is dropped, not answered with a reset (Pipeline::admit_new_conn()).
+  void set_backup(bool on) { backup_.store(on, std::memory_order_relaxed); }
+  bool backup() const { return backup_.load(std::memory_order_relaxed); }
   // The master thread's side of the outbox.
   sync::Outbox& outbox() { return outbox_; }
 
@@ -93,6 +98,7 @@ class SyncPort {
   bool push_dump();
 
   std::atomic<uint32_t> master_word_{0};
+  std::atomic<bool> backup_{false};
   uint32_t seen_word_ = 0;  // worker: the word the outbox is configured for
   bool master_ = false;     // worker: seen_word_ has kOn
   sync::Outbox outbox_;

@@ -278,6 +278,7 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
       sync_masters_.clear();
     } else {
       sync_backups_.clear();
+      for (auto& port : sync_ports_) port->set_backup(false);
       set_backup_only(false);
     }
     log::notice("sync: {} stopped", master ? "master" : "backup");
@@ -328,6 +329,7 @@ int DataPlane::run_daemon(const DaemonConfig& daemon, bool start) {
       std::lock_guard lock(daemons_mutex_);
       sync_backups_ = std::move(backups);
     }
+    for (auto& port : sync_ports_) port->set_backup(true);
     if (sysctls.backup_only) set_backup_only(true);
   }
   log::notice("sync: {} on {} (syncid {}, {}:{}{}){}", master ? "master" : "backup",

@@ -74,6 +74,8 @@ class MaglevHashing final : public Scheduler {
     return {std::move(table), 0};
   }
 
+  bool picks_by_packet_key() const override { return true; }
+
   Dest* schedule(const SchedView& view, WorkerState*, const PacketKey& key,
                  Nanos) const override {
     const auto& table = view.table<MhTable>();

@@ -40,7 +40,7 @@ bool Client::connect() {
 
 std::optional<Reply> Client::call(const Command& cmd) { return exchange(encode_request(cmd)); }
 
-std::optional<Reply> Client::pick(const Command& cmd, std::span<const ClientTuple> clients) {
+std::optional<Reply> Client::pick(const Command& cmd, std::span<const std::string_view> clients) {
   return exchange(encode_pick_request(cmd, clients));
 }
 

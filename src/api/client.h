@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <span>
+#include <string_view>
 #include <string>
 
 #include "api/protocol.h"
@@ -20,8 +21,8 @@ class Client {
   bool connect();
   // nullopt when the daemon cannot be reached or hung up.
   std::optional<Reply> call(const Command& cmd);
-  // One batch of uvsadm --pick (at most kPickBatch clients).
-  std::optional<Reply> pick(const Command& cmd, std::span<const ClientTuple> clients);
+  // One batch of uvsadm --pick (at most kPickBatch clients, as encode_pick_request() takes them).
+  std::optional<Reply> pick(const Command& cmd, std::span<const std::string_view> clients);
   const std::string& path() const { return path_; }
   // errno of the last failure to connect or talk.
   int error() const { return error_; }

@@ -60,9 +60,9 @@ Command decode_request(const nlohmann::json& request) {
   return cmd;
 }
 
-std::string encode_pick_request(const Command& cmd, std::span<const ClientTuple> clients) {
+std::string encode_pick_request(const Command& cmd, std::span<const std::string_view> clients) {
   nlohmann::json list = nlohmann::json::array();
-  for (const ClientTuple& c : clients) list.push_back(c);
+  for (std::string_view c : clients) list.push_back(c);
   return nlohmann::json{{"command", cmd}, {"clients", std::move(list)}}.dump();
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,9 @@ Command decode_request(const std::string& bytes);
 // The same, from a request already parsed (the server looks at its kind first).
 Command decode_request(const nlohmann::json& request);
 // --pick: the Command (kind kPick, the service) with one batch of clients beside it, as
-// {"command": {...}, "clients": ["ADDR:PORT", ...]}.
-std::string encode_pick_request(const Command& cmd, std::span<const ClientTuple> clients);
+// {"command": {...}, "clients": ["ADDR:PORT", ...]}: the texts as uvsadm read them (each one
+// parse_client_tuple() takes), so that a million need no formatting.
+std::string encode_pick_request(const Command& cmd, std::span<const std::string_view> clients);
 bool is_pick_request(const nlohmann::json& request);
 // Throws on a malformed client (control plane only).
 std::vector<ClientTuple> decode_pick_clients(const nlohmann::json& request);

@@ -96,14 +96,15 @@ class Session {
   }
 
   // --pick: every line of `in` is a client "ADDR:PORT" ([ADDR]:PORT for IPv6); each gets a line
-  // "ADDR:PORT -> RSADDR:RSPORT", or "ADDR:PORT -> -" when the scheduler gives none, in input
-  // order. The whole input is read and checked first, so bad input prints nothing but the
-  // error; then it goes to uvsd in batches of kPickBatch clients (one round trip each, on one
-  // connection), each answered from the table as it is when the batch arrives.
+  // "ADDR:PORT -> RSADDR:RSPORT" (the client as read), or "ADDR:PORT -> -" when the scheduler
+  // gives none, in input order. The whole input is read and checked first, so bad input prints
+  // nothing but the error; then it goes to uvsd in batches of kPickBatch clients (one round
+  // trip each, on one connection), each answered from the table as it is when it arrives.
   int pick(const Command& cmd, std::FILE* in) {
-    std::vector<uvs::ClientTuple> clients;
-    if (int status = read_clients(cmd, in, clients)) return status;
-    const std::span<const uvs::ClientTuple> all(clients);
+    std::string text;
+    std::vector<std::string_view> clients;  // lines of `text`
+    if (int status = read_clients(cmd, in, text, clients)) return status;
+    const std::span<const std::string_view> all(clients);
     size_t done = 0;
     do {  // an empty input still asks once: the service and its scheduler are checked
       const auto batch = all.subspan(done, std::min(uvs::kPickBatch, all.size() - done));
@@ -128,7 +129,7 @@ class Session {
       out.reserve(batch.size() * 48);
       for (size_t i = 0; i < batch.size(); ++i) {
         const int32_t picked = reply->pick->picks[i];
-        out += uvs::format_endpoint(batch[i].addr, batch[i].port);
+        out += batch[i];
         out += " -> ";
         out += picked >= 0 && size_t(picked) < names.size() ? names[size_t(picked)] : "-";
         out += '\n';
@@ -140,9 +141,8 @@ class Session {
   }
 
  private:
-  static int read_clients(const Command& cmd, std::FILE* in,
-                          std::vector<uvs::ClientTuple>& clients) {
-    std::string text;
+  static int read_clients(const Command& cmd, std::FILE* in, std::string& text,
+                          std::vector<std::string_view>& clients) {
     char buf[1 << 16];
     size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, in)) > 0) text.append(buf, n);
@@ -172,7 +172,7 @@ class Session {
                               af == AF_INET6 ? "IPv6" : "IPv4"));
         return kExitUsage;
       }
-      clients.push_back(*client);
+      clients.push_back(line);
     }
     return 0;
   }

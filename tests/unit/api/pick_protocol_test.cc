@@ -16,13 +16,15 @@ TEST(Protocol, PickRequestAndReplyRoundTrip) {
   c.options = opt(kOptService);
   c.svc.key.addr = *InetAddr::parse("192.0.2.1");
   c.svc.key.port = 80;
-  const std::vector<ClientTuple> clients = {{*InetAddr::parse("198.51.100.1"), 1024},
-                                            {*InetAddr::parse("2001:db8::9"), 65535}};
-  const auto request = nlohmann::json::parse(encode_pick_request(c, clients));
+  // The texts as read go as they are (uvsadm has checked them); uvsd reads them back.
+  const std::vector<std::string_view> texts = {"198.51.100.1:1024", "[2001:db8:0::9]:65535"};
+  const auto request = nlohmann::json::parse(encode_pick_request(c, texts));
   EXPECT_TRUE(is_pick_request(request));
-  EXPECT_EQ(request["clients"], nlohmann::json({"198.51.100.1:1024", "[2001:db8::9]:65535"}));
+  EXPECT_EQ(request["clients"], nlohmann::json({"198.51.100.1:1024", "[2001:db8:0::9]:65535"}));
   EXPECT_EQ(decode_request(request).kind, CommandKind::kPick);
   EXPECT_EQ(decode_request(request).svc.key, c.svc.key);
+  const std::vector<ClientTuple> clients = {{*InetAddr::parse("198.51.100.1"), 1024},
+                                            {*InetAddr::parse("2001:db8::9"), 65535}};
   EXPECT_EQ(decode_pick_clients(request), clients);
   EXPECT_FALSE(is_pick_request(nlohmann::json::parse(encode_request(c))));
 

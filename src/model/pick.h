@@ -35,8 +35,9 @@ struct PickView {
   std::vector<int32_t> picks;
 };
 
-// Clients per --pick request: at most 55 bytes of JSON each ("[v6 with an IPv4 tail]:65535",
-// quotes, comma), so a batch stays under half the control socket's 1 MiB request limit.
+// Clients per --pick request: at most 56 bytes of JSON each (an IPv6 literal is at most 45
+// characters, then brackets, a colon, 5 digits, quotes and a comma), so a batch stays under
+// half the control socket's 1 MiB request limit.
 inline constexpr size_t kPickBatch = 8192;
 
 }  // namespace uvs

@@ -128,7 +128,8 @@ class Control {
   std::vector<ConnView> connections() const;
   // uvsadm --pick: what the service's scheduler, in the view published to the workers, gives
   // each client as the first packet of a new connection to the service (its address and
-  // protocol; persistence templates and existing connections are not consulted), run here
+  // protocol, TCP for a fwmark service, so ports count for mh-port and sh-port; persistence
+  // templates and existing connections are not consulted), run here
   // with no worker state. ESRCH: no such service; EOPNOTSUPP: the scheduler picks by more than
   // the packet (out.sched_name says which), or is dh on a fwmark service (no address to hash);
   // EINVAL: a client of the other family. O(clients); the table is not locked while picking.

@@ -38,7 +38,13 @@ bool Client::connect() {
   return true;
 }
 
-std::optional<Reply> Client::call(const Command& cmd) {
+std::optional<Reply> Client::call(const Command& cmd) { return exchange(encode_request(cmd)); }
+
+std::optional<Reply> Client::pick(const Command& cmd, std::span<const std::string_view> clients) {
+  return exchange(encode_pick_request(cmd, clients));
+}
+
+std::optional<Reply> Client::exchange(const std::string& request) {
   // uvsd closes a connection that stays idle past its request deadline (a slow -R on a
   // terminal); nothing was read from it, so a reused connection that turns out closed before
   // any reply is opened again once.
@@ -48,7 +54,7 @@ std::optional<Reply> Client::call(const Command& cmd) {
     std::string payload;
     errno = 0;
     ReadStatus st = ReadStatus::kError;
-    const bool sent = write_frame(fd_, encode_request(cmd));
+    const bool sent = write_frame(fd_, request);
     if (sent) st = read_frame(fd_, kMaxReplyBytes, payload);
     if (st == ReadStatus::kOk) {
       try {

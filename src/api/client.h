@@ -2,6 +2,8 @@
 #pragma once
 
 #include <optional>
+#include <span>
+#include <string_view>
 #include <string>
 
 #include "api/protocol.h"
@@ -19,11 +21,15 @@ class Client {
   bool connect();
   // nullopt when the daemon cannot be reached or hung up.
   std::optional<Reply> call(const Command& cmd);
+  // One batch of uvsadm --pick (at most kPickBatch clients, as encode_pick_request() takes them).
+  std::optional<Reply> pick(const Command& cmd, std::span<const std::string_view> clients);
   const std::string& path() const { return path_; }
   // errno of the last failure to connect or talk.
   int error() const { return error_; }
 
  private:
+  std::optional<Reply> exchange(const std::string& request);
+
   std::string path_;
   int fd_ = -1;
   int error_ = 0;

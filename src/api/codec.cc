@@ -17,4 +17,12 @@ void from_json(const nlohmann::json& j, InetAddr& a) {
   a = *parsed;
 }
 
+void to_json(nlohmann::json& j, const ClientTuple& c) { j = format_endpoint(c.addr, c.port); }
+
+void from_json(const nlohmann::json& j, ClientTuple& c) {
+  auto parsed = parse_client_tuple(j.get<std::string>());
+  if (!parsed) throw std::invalid_argument("bad client tuple");
+  c = *parsed;
+}
+
 }  // namespace uvs

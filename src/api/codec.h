@@ -5,11 +5,16 @@
 
 #include "model/command.h"
 #include "model/listing.h"
+#include "model/pick.h"
 
 namespace uvs {
 
 void to_json(nlohmann::json& j, const InetAddr& a);
 void from_json(const nlohmann::json& j, InetAddr& a);
+// A --pick client travels as its "ADDR:PORT" text: a million of them in objects would be twice
+// the bytes to send and parse.
+void to_json(nlohmann::json& j, const ClientTuple& c);
+void from_json(const nlohmann::json& j, ClientTuple& c);
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServiceKey, af, protocol, addr, port, fwmark)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServiceConfig, key, sched_name, flags, timeout,
@@ -36,6 +41,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServiceView, cfg, dests, laddrs,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ConnView, protocol, af, daf, caddr, vaddr, daddr,
                                                 cport, vport, dport, state, expire_secs, pe_name,
                                                 pe_data)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PickView, sched_name, dests, picks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TableView, conn_tab_size, services, timeouts,
                                                 daemons)
 

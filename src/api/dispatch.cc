@@ -61,4 +61,16 @@ Reply handle_request(ctl::Control& control, const Command& cmd) {
   }
 }
 
+Reply handle_pick(const ctl::Control& control, const Command& cmd,
+                  std::span<const ClientTuple> clients) {
+  Reply reply;
+  if (cmd.kind != CommandKind::kPick || !cmd.has(kOptService)) {
+    reply.err = EINVAL;
+    return reply;
+  }
+  reply.pick.emplace();
+  reply.err = control.pick(cmd.svc.key, clients, *reply.pick);
+  return reply;
+}
+
 }  // namespace uvs::api

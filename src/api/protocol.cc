@@ -60,10 +60,25 @@ Command decode_request(const nlohmann::json& request) {
   return cmd;
 }
 
+std::string encode_pick_request(const Command& cmd, std::span<const std::string_view> clients) {
+  nlohmann::json list = nlohmann::json::array();
+  for (std::string_view c : clients) list.push_back(c);
+  return nlohmann::json{{"command", cmd}, {"clients", std::move(list)}}.dump();
+}
+
+bool is_pick_request(const nlohmann::json& request) {
+  return request.is_object() && request.contains("clients");
+}
+
+std::vector<ClientTuple> decode_pick_clients(const nlohmann::json& request) {
+  return request.at("clients").get<std::vector<ClientTuple>>();
+}
+
 std::string encode_reply(const Reply& reply) {
   nlohmann::json j{{"errno", reply.err}};
   if (reply.table) j["table"] = *reply.table;
   if (!reply.conns.empty()) j["conns"] = reply.conns;
+  if (reply.pick) j["pick"] = *reply.pick;
   return j.dump();
 }
 
@@ -73,6 +88,7 @@ Reply decode_reply(const std::string& bytes) {
   r.err = j.at("errno").get<int>();
   if (j.contains("table")) r.table = j["table"].get<TableView>();
   if (j.contains("conns")) r.conns = j["conns"].get<std::vector<ConnView>>();
+  if (j.contains("pick")) r.pick = j["pick"].get<PickView>();
   return r;
 }
 

@@ -346,7 +346,13 @@ std::string Server::answer(const std::string& payload) {
     }
     if (request.is_object() && request.contains("takeover"))
       return encode_frame(takeover_handler_ ? takeover_handler_() : encode_reply(Reply{EINVAL, {}, {}}));
-    reply = handler_(decode_request(request));
+    if (is_pick_request(request)) {
+      const Command cmd = decode_request(request);
+      const std::vector<ClientTuple> clients = decode_pick_clients(request);
+      reply = pick_handler_ ? pick_handler_(cmd, clients) : Reply{EINVAL, {}, {}, {}};
+    } else {
+      reply = handler_(decode_request(request));
+    }
   } catch (const std::exception&) {
     reply = Reply{EINVAL, std::nullopt, {}};
   }

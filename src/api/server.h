@@ -18,6 +18,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -45,6 +46,8 @@ class Server {
   using GenlHandler = std::function<GenlRelayReply(const GenlRelayRequest&)>;
   // Answers a new uvsd's {"takeover": {}} with the reply's JSON; without one: EINVAL.
   using TakeoverHandler = std::function<std::string()>;
+  // Answers uvsadm --pick's batches (a Command with clients); without one they get EINVAL.
+  using PickHandler = std::function<Reply(const Command&, std::span<const ClientTuple>)>;
 
   Server(std::string path, Handler handler, ServerOptions options = {});
   ~Server();
@@ -54,6 +57,7 @@ class Server {
   // Set before serve().
   void set_genl_handler(GenlHandler handler) { genl_handler_ = std::move(handler); }
   void set_takeover_handler(TakeoverHandler handler) { takeover_handler_ = std::move(handler); }
+  void set_pick_handler(PickHandler handler) { pick_handler_ = std::move(handler); }
 
   // Creates the socket (0600, parent directory made if missing). Fails with a message if
   // another daemon answers on the path, or if something that is not a socket is there.
@@ -107,6 +111,7 @@ class Server {
   Handler handler_;
   GenlHandler genl_handler_;
   TakeoverHandler takeover_handler_;
+  PickHandler pick_handler_;
   ServerOptions options_;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;

@@ -27,6 +27,9 @@ Listing and counters
   {0} -L -c [-n] [--persistent-conn]   connections
   {0} -L --timeout | -L --daemon
   {0} -Z [SERVICE]               restart counters and rates
+  {0} --pick SERVICE < CLIENTS   the real server mh, sh or dh gives each client, without
+        sending packets: stdin lines ADDR:PORT ([ADDR]:PORT for IPv6), stdout lines
+        ADDR:PORT -> SERVER:PORT (or -> - for none), in input order
 Timeouts and connection sync
   {0} --set TCP TCPFIN UDP       seconds; 0 keeps the current value
   {0} --start-daemon master|backup [--mcast-interface IF] [--syncid ID] [--sync-maxlen N]

@@ -59,6 +59,7 @@ enum Code : int {
   kCodeTunNoCsum,
   kCodeTunCsum,
   kCodeTunRemCsum,
+  kCodePick,
 };
 
 // Option names as they appear in messages, indexed by OptionBit. The two extension names are
@@ -140,7 +141,7 @@ constexpr Legality kServerEditRow = make_row('x', {{kOptService, '+'},
                                                    {kOptTunRemCsum, '.'}});
 constexpr Legality kLaddrEditRow = make_row('x', {{kOptService, '+'}, {kOptLaddr, '+'}});
 
-const std::array<CommandSpec, 17> kCommands = {{
+const std::array<CommandSpec, 18> kCommands = {{
     {CommandKind::kAddService, "add-service", kServiceEditRow},
     {CommandKind::kEditService, "edit-service", kServiceEditRow},
     {CommandKind::kDelService, "delete-service", make_row('x', {{kOptService, '+'}})},
@@ -178,6 +179,8 @@ const std::array<CommandSpec, 17> kCommands = {{
     {CommandKind::kAddLaddr, "add-laddr", kLaddrEditRow},
     {CommandKind::kDelLaddr, "del-laddr", kLaddrEditRow},
     {CommandKind::kGetLaddr, "get-laddr", make_row('x', {{kOptNumeric, '.'}, {kOptService, '.'}})},
+    // uvs's own: the scheduler's choice for client tuples read from stdin.
+    {CommandKind::kPick, "pick", make_row('x', {{kOptService, '+'}})},
 }};
 
 const CommandSpec* find_spec(CommandKind kind) {
@@ -248,6 +251,7 @@ std::vector<poptOption> option_table(bool fullnat_b) {
       {"add-laddr", 'P', kNone, nullptr, 'P', nullptr, nullptr},
       {"del-laddr", 'Q', kNone, nullptr, 'Q', nullptr, nullptr},
       {"get-laddr", 'G', kNone, nullptr, 'G', nullptr, nullptr},
+      {"pick", '\0', kNone, nullptr, kCodePick, nullptr, nullptr},
       {"tcp-service", 't', kString, nullptr, 't', nullptr, nullptr},
       {"udp-service", 'u', kString, nullptr, 'u', nullptr, nullptr},
       {"sctp-service", '\0', kString, nullptr, kCodeSctpService, nullptr, nullptr},
@@ -476,6 +480,9 @@ bool Parser::start_command(int code, const char* arg) {
       break;
     case 'G':
       kind = CommandKind::kGetLaddr;
+      break;
+    case kCodePick:
+      kind = CommandKind::kPick;
       break;
     case kCodeStartDaemon:
     case kCodeStopDaemon: {

@@ -1,6 +1,6 @@
 // ipvsadm's command line, parsed the way ipvsadm 1.31 parses it (popt; its parse_options(),
 // process_options() and parse_service(), and config_stream.c's line splitting for -R), plus the
-// Alibaba FULLNAT/SYNPROXY extensions (-b on -a/-e, -P/-Q/-G, -z, -j).
+// Alibaba FULLNAT/SYNPROXY extensions (-b on -a/-e, -P/-Q/-G, -z, -j) and uvs's --pick.
 #pragma once
 
 #include <istream>

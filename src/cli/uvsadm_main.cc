@@ -1,9 +1,12 @@
 // uvsadm: ipvsadm's commands and output, against uvsd's control socket.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/core.h>
@@ -13,6 +16,7 @@
 #include "cli/help.h"
 #include "cli/parse.h"
 #include "model/errors.h"
+#include "model/pick.h"
 
 namespace {
 
@@ -20,6 +24,7 @@ using uvs::Command;
 using uvs::CommandKind;
 
 // Exit statuses as ipvsadm's: 0 ok, 1 listing error, 2 usage/unreachable, 255 table error.
+// --pick is a listing: 1 when uvsd refuses it, 2 for bad input.
 constexpr int kExitListError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitTableError = 255;
@@ -90,7 +95,99 @@ class Session {
     return 0;
   }
 
+  // --pick: every line of `in` is a client "ADDR:PORT" ([ADDR]:PORT for IPv6); each gets a line
+  // "ADDR:PORT -> RSADDR:RSPORT" (the client as read), or "ADDR:PORT -> -" when the scheduler
+  // gives none, in input order. The whole input is read and checked first, so bad input prints
+  // nothing but the error; then it goes to uvsd in batches of kPickBatch clients (one round
+  // trip each, on one connection), each answered from the table as it is when it arrives.
+  int pick(const Command& cmd, std::FILE* in) {
+    std::string text;
+    std::vector<std::string_view> clients;  // lines of `text`
+    if (int status = read_clients(cmd, in, text, clients)) return status;
+    const std::span<const std::string_view> all(clients);
+    size_t done = 0;
+    do {  // an empty input still asks once: the service and its scheduler are checked
+      const auto batch = all.subspan(done, std::min(uvs::kPickBatch, all.size() - done));
+      auto reply = client_.pick(cmd, batch);
+      if (!reply) {
+        write_err(fmt::format("uvsadm: cannot reach uvsd on {}: {}\n", client_.path(),
+                              std::strerror(client_.error())));
+        return kExitUsage;
+      }
+      if (reply->err) {
+        write_err(pick_error(cmd, *reply) + "\n");
+        return kExitListError;
+      }
+      if (!reply->pick || reply->pick->picks.size() != batch.size()) {
+        write_err("uvsadm: --pick: uvsd answered with the wrong number of picks\n");
+        return kExitListError;
+      }
+      std::vector<std::string> names;
+      for (const uvs::DestKey& d : reply->pick->dests)
+        names.push_back(uvs::format_endpoint(d.addr, d.port));
+      std::string out;
+      out.reserve(batch.size() * 48);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const int32_t picked = reply->pick->picks[i];
+        out += batch[i];
+        out += " -> ";
+        out += picked >= 0 && size_t(picked) < names.size() ? names[size_t(picked)] : "-";
+        out += '\n';
+      }
+      write_out(out);
+      done += batch.size();
+    } while (done < all.size());
+    return std::fflush(stdout) == 0 ? 0 : kExitListError;
+  }
+
  private:
+  static int read_clients(const Command& cmd, std::FILE* in, std::string& text,
+                          std::vector<std::string_view>& clients) {
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, in)) > 0) text.append(buf, n);
+    if (std::ferror(in)) {
+      write_err(fmt::format("uvsadm: --pick: cannot read stdin: {}\n", std::strerror(errno)));
+      return kExitUsage;
+    }
+    const uint16_t af = cmd.svc.key.af;
+    size_t lineno = 0;
+    for (size_t pos = 0; pos < text.size();) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      std::string_view line(text.data() + pos, end - pos);
+      pos = end + 1;
+      ++lineno;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      auto client = uvs::parse_client_tuple(line);
+      if (!client) {
+        write_err(fmt::format("uvsadm: --pick: line {}: `{}' is not ADDR:PORT ([ADDR]:PORT for "
+                              "IPv6)\n",
+                              lineno, line));
+        return kExitUsage;
+      }
+      if (client->addr.family != af) {
+        write_err(fmt::format("uvsadm: --pick: line {}: an {} client for an {} service\n", lineno,
+                              client->addr.is_v6() ? "IPv6" : "IPv4",
+                              af == AF_INET6 ? "IPv6" : "IPv4"));
+        return kExitUsage;
+      }
+      clients.push_back(line);
+    }
+    return 0;
+  }
+
+  static std::string pick_error(const Command& cmd, const uvs::api::Reply& reply) {
+    if (reply.err != EOPNOTSUPP || !reply.pick) return uvs::ipvs_strerror(cmd.kind, reply.err);
+    const std::string& sched = reply.pick->sched_name;
+    if (sched == "dh")
+      return "uvsadm: --pick: dh hashes the packet's destination address, which a fwmark service "
+             "does not name";
+    return fmt::format("uvsadm: --pick: the {} scheduler picks by more than the client tuple; "
+                       "only mh, sh and dh can be asked",
+                       sched);
+  }
+
   uvs::api::Client client_;
 };
 
@@ -139,5 +236,6 @@ int main(int argc, char** argv) {
   }
   Session session(socket_path);
   if (cmd.kind == CommandKind::kRestore) return restore(session, args[0]);
+  if (cmd.kind == CommandKind::kPick) return session.pick(cmd, stdin);
   return session.run(cmd);
 }

@@ -538,6 +538,49 @@ std::optional<ServiceView> Control::service(const ServiceKey& key) const {
   return view_of(*config_.services[static_cast<size_t>(i)]);
 }
 
+int Control::pick(const ServiceKey& key, std::span<const ClientTuple> clients,
+                  PickView& out) const {
+  std::shared_ptr<const sched::SchedView> view;
+  ServiceKey svc;
+  {
+    // The snapshot is replaced only under mutex_; the view, once held, lives on by itself.
+    std::lock_guard lock(mutex_);
+    const dp::ServiceEntry* entry = publisher_.current()->find_key(key);
+    if (entry == nullptr) return ESRCH;
+    view = entry->sched;
+    svc = entry->cfg.key;
+  }
+  if (!view) return ESRCH;
+  const sched::Scheduler& scheduler = view->scheduler();
+  out.sched_name = scheduler.name();
+  if (!scheduler.picks_by_packet_key()) return EOPNOTSUPP;
+  if (svc.is_fwmark() && scheduler.name() == "dh") return EOPNOTSUPP;
+  for (const ClientTuple& c : clients)
+    if (c.addr.family != svc.af) return EINVAL;
+
+  out.dests.clear();
+  for (const sched::Dest* d : view->dests()) out.dests.push_back(d->key());
+  out.picks.clear();
+  out.picks.reserve(clients.size());
+  const sched::Nanos now = std::chrono::steady_clock::now().time_since_epoch();
+  for (const ClientTuple& c : clients) {
+    // What the worker's ip_vs_schedule() hands the scheduler (dp/pipeline.cc).
+    const sched::PacketKey packet{c.addr, svc.addr, c.port, svc.protocol};
+    const sched::Dest* d = scheduler.schedule(*view, nullptr, packet, now);
+    int32_t index = d == nullptr ? -1 : view->index_of_serial(d->serial());
+    if (d != nullptr && index < 0) {
+      // A dest deleted from the list but still in an mh table whose rebuild was refused
+      // (more dests than slots): the workers pick it too, so it is named.
+      const auto begin = out.dests.begin() + static_cast<long>(view->dests().size());
+      const auto it = std::find(begin, out.dests.end(), d->key());
+      index = static_cast<int32_t>(it - out.dests.begin());
+      if (it == out.dests.end()) out.dests.push_back(d->key());
+    }
+    out.picks.push_back(index);
+  }
+  return 0;
+}
+
 std::vector<ConnView> Control::connections() const {
   std::function<std::vector<ConnView>()> source;
   {

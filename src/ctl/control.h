@@ -25,6 +25,7 @@
 #include "sched/service_sched.h"
 #include "model/command.h"
 #include "model/listing.h"
+#include "model/pick.h"
 
 namespace uvs::ctl {
 
@@ -125,6 +126,14 @@ class Control {
   // One service's listing (-L -t VIP), nullopt if it does not exist; O(its real servers).
   std::optional<ServiceView> service(const ServiceKey& key) const;
   std::vector<ConnView> connections() const;
+  // uvsadm --pick: what the service's scheduler, in the view published to the workers, gives
+  // each client as the first packet of a new connection to the service (its address and
+  // protocol, TCP for a fwmark service, so ports count for mh-port and sh-port; persistence
+  // templates and existing connections are not consulted), run here
+  // with no worker state. ESRCH: no such service; EOPNOTSUPP: the scheduler picks by more than
+  // the packet (out.sched_name says which), or is dh on a fwmark service (no address to hash);
+  // EINVAL: a client of the other family. O(clients); the table is not locked while picking.
+  int pick(const ServiceKey& key, std::span<const ClientTuple> clients, PickView& out) const;
 
   // A copy of the current configuration (O(services): for tests and diagnostics).
   std::shared_ptr<const Config> snapshot() const;

@@ -29,6 +29,7 @@ enum class CommandKind : uint8_t {
   kAddLaddr,  // -P, FULLNAT local address
   kDelLaddr,  // -Q
   kGetLaddr,  // -G
+  kPick,      // --pick: the scheduler's choice for client tuples (model/pick.h)
 };
 
 // Option bits in ipvsadm's order (its OPTC_* values); the names, as in its optnames[], are used

@@ -33,6 +33,7 @@ constexpr OpError kOpErrors[] = {
     {CommandKind::kAddLaddr, ESRCH, "Service not defined"},
     {CommandKind::kDelLaddr, ESRCH, "Service not defined"},
     {CommandKind::kGetLaddr, ESRCH, "No such service"},
+    {CommandKind::kPick, ESRCH, "No such service"},
     {CommandKind::kAddLaddr, EEXIST, "Local address already exists"},
     {CommandKind::kDelLaddr, ENOENT, "No such local address"},
 };

@@ -26,6 +26,8 @@ class DestinationHashing final : public Scheduler {
     return {std::move(table), 0};
   }
 
+  bool picks_by_packet_key() const override { return true; }
+
   Dest* schedule(const SchedView& view, WorkerState*, const PacketKey& key,
                  Nanos) const override {
     Dest* d = view.table<DhTable>().buckets[hash_32(addr_fold(key.daddr), kDhBits)];

@@ -24,8 +24,10 @@ DhBuckets build_dh_table(std::span<const std::shared_ptr<Dest>> dests);
 // cycling until all are filled.
 ShBuckets build_sh_table(std::span<const std::shared_ptr<Dest>> dests);
 
-// mh: the Maglev table of `size` slots (a prime from kMhTableSizes) by last_weight; all null if
-// no dest has a last weight; nullopt if there are more dests than slots (the kernel's EINVAL).
+// mh: the Maglev table of `size` slots (a prime from kMhTableSizes) by last_weight, the dests
+// walked by (family, address, port) whatever their list order (so the same set always gives the
+// same table); all null if no dest has a last weight; nullopt if there are more dests than slots
+// (the kernel's EINVAL).
 std::optional<std::vector<Dest*>> build_mh_table(std::span<const std::shared_ptr<Dest>> dests,
                                                  uint32_t size);
 

@@ -3,13 +3,25 @@
 // so that removing one of N dests moves about 1/N of the clients. Rebuilt on add, delete and edit.
 //
 // Each dest walks its own permutation of the slots (start `offset`, stride `skip`, both hashed
-// from its address and port); rounds over the dest list give each dest `turns` slots per round,
+// from its address and port); rounds over the dests give each dest `turns` slots per round,
 // each the next free slot of its permutation, until all M are taken.
+//
+// Unlike ip_vs_mh_populate(), which walks the service's list (newest first, so the table depends
+// on the order the dests were added in), the rounds walk the dests sorted by (family, address,
+// port): directors of a cluster behind ECMP must pick the same dest for a flow from the same set
+// of real servers however each was configured (keepalived's order, a restore, a dest deleted and
+// added back). The kernel builds the same table only when its dests were added in descending
+// order.
+//
+// last_weight is the kernel's: a dest quiesced to weight 0 keeps its slots (its clients get no
+// destination, or mh-fallback's next choice), while one added with weight 0 has none. So two
+// directors agree only if their weight-0 dests got there the same way: operators add, then
+// quiesce, and a director restored from -S (which saves -w 0) gives a quiesced dest no slots.
 //
 // The hash is SipHash-1-3 with the kernel's fixed keys over the 32-bit value
 // offset + port + fold(addr): the 64-bit kernel's hsiphash() (hash_test checks it against the
-// kernel's self-test vectors), so the tables should be the kernel's slot for slot. Only the
-// spread and disruption properties are required, and mh_test checks those.
+// kernel's self-test vectors). Only the spread and disruption properties are required, and
+// mh_test checks those and that the table does not depend on the add order.
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -61,6 +73,8 @@ class MaglevHashing final : public Scheduler {
     table->owners.assign(ctx.dests.begin(), ctx.dests.end());
     return {std::move(table), 0};
   }
+
+  bool picks_by_packet_key() const override { return true; }
 
   Dest* schedule(const SchedView& view, WorkerState*, const PacketKey& key,
                  Nanos) const override {
@@ -115,15 +129,24 @@ std::optional<std::vector<Dest*>> build_mh_table(std::span<const std::shared_ptr
     uint32_t skip;
     int32_t turns;  // slots taken per round
   };
+  // By (family, address, port), not list order: see the top of this file.
+  std::vector<Dest*> ordered;
+  ordered.reserve(dests.size());
+  for (const auto& d : dests) ordered.push_back(d.get());
+  std::sort(ordered.begin(), ordered.end(), [](const Dest* a, const Dest* b) {
+    const DestKey& x = a->key();
+    const DestKey& y = b->key();
+    return x.addr != y.addr ? x.addr < y.addr : x.port < y.port;
+  });
   std::vector<Walk> walks;
-  walks.reserve(dests.size());
-  for (const auto& d : dests) {
+  walks.reserve(ordered.size());
+  for (Dest* d : ordered) {
     const int32_t w = d->last_weight();
     int32_t turns = (w / gcd) >> shift;
     if (turns == 0) turns = w != 0 ? 1 : 0;  // added with weight 0 and never weighted: no slots
     const InetAddr& addr = d->key().addr;
     const uint32_t port = d->key().port;
-    walks.push_back(Walk{d.get(), mh_hash(addr, port, kMhKey1, 0) % m,
+    walks.push_back(Walk{d, mh_hash(addr, port, kMhKey1, 0) % m,
                          mh_hash(addr, port, kMhKey2, 0) % (m - 1) + 1, turns});
   }
 

@@ -103,6 +103,11 @@ class Scheduler {
   // Data path: the dest for a new connection, or null ("no destination available").
   virtual Dest* schedule(const SchedView& view, WorkerState* state, const PacketKey& key,
                          Nanos now) const = 0;
+  // Whether schedule() reads only the packet key, the table and the dests' weights and OVERLOAD
+  // flags (no worker state, no clock, no connection counts of its own): dh, sh and mh. The
+  // control plane may then run it, with no worker state, for uvsadm --pick and get what any
+  // worker would pick.
+  virtual bool picks_by_packet_key() const { return false; }
 };
 
 // Per-worker states of one scheduler binding; shared by all views of that binding so that they

@@ -33,6 +33,8 @@ class SourceHashing final : public Scheduler {
     return {std::move(table), 0};
   }
 
+  bool picks_by_packet_key() const override { return true; }
+
   Dest* schedule(const SchedView& view, WorkerState*, const PacketKey& key,
                  Nanos) const override {
     const auto& buckets = view.table<ShTable>().buckets;

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -683,6 +684,11 @@ int main(int argc, char** argv) {
     return uvs::api::GenlRelayReply{
         0, handler.handle(request.datagram, {.portid = request.portid, .cap_ack = request.cap_ack})};
   });
+  // uvsadm --pick: the scheduler the workers run, on the view they are given.
+  server.set_pick_handler(
+      [&control](const uvs::Command& cmd, std::span<const uvs::ClientTuple> clients) {
+        return uvs::api::handle_pick(control, cmd, clients);
+      });
   std::atomic<uvs::daemon::DataPlane*> running_dataplane{nullptr};
   server.set_takeover_handler(
       [&control, &running_dataplane] { return takeover_reply(control, running_dataplane.load()); });

@@ -163,6 +163,7 @@ class Daemon {
   }
 
   bool running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+  pid_t pid() const { return pid_; }
   int exit_status() const { return exit_status_; }
   const std::string& socket() const { return socket_; }
   const std::string& dir() const { return dir_; }

@@ -119,6 +119,22 @@ const std::vector<ErrorCase> kCases = {
     {{"--start-daemon", "master", "--syncid", "256"}, "illegal syncid specified\n", 2},
     {{"--start-daemon", "master", "--mcast-group", "10.0.0.1"},
      "invalid IPv4 mcast-group `10.0.0.1'\n", 2},
+    // --pick (uvs's own): a service and nothing else; a listing's exit status when uvsd refuses.
+    {{"--pick"}, "You need to supply the 'service-address' option for the 'pick' command\n", 2},
+    {{"--pick", "-t", "10.0.0.1:80", "-r", "192.168.0.1"},
+     "Illegal 'real-server' option with the 'pick' command\n", 2},
+    {{"--pick", "-t", "10.0.0.1:80", "-s", "mh"},
+     "Illegal 'scheduler' option with the 'pick' command\n", 2},
+    {{"--pick", "-t", "10.0.0.1:80", "10.9.9.9:1"}, "unexpected argument 10.9.9.9:1\n", 2},
+    {{"--pick", "-t", "10.0.0.2:80"}, "No such service\n", 1},
+    {{"--pick", "-t", "10.0.0.1:80"},
+     "uvsadm: --pick: the rr scheduler picks by more than the client tuple; only mh, sh and dh "
+     "can be asked\n",
+     1},
+    {{"--pick", "-u", "10.0.0.1:53"},
+     "uvsadm: --pick: the wlc scheduler picks by more than the client tuple; only mh, sh and dh "
+     "can be asked\n",
+     1},
 };
 
 class Errors : public ::testing::Test {
@@ -180,6 +196,72 @@ TEST_F(Errors, RestoreStopsAtAParseErrorAndGoesOnAfterTableErrors) {
   // -R inside -R.
   r = uvsd_.adm({"-R"}, "-R\n");
   EXPECT_EQ(r.status, 255);
+}
+
+// --pick's input: one client ADDR:PORT ([ADDR]:PORT) a line; anything else is refused by line
+// number before anything is asked or printed.
+TEST_F(Errors, PickReadsOneClientALineAndRefusesAnythingElse) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"-A", "-t", "10.0.0.3:80", "-s", "mh"},
+           {"-a", "-t", "10.0.0.3:80", "-r", "192.168.0.1:80", "-m"},
+           {"-a", "-t", "10.0.0.3:80", "-r", "192.168.0.2:80", "-m", "-w", "3"},
+           {"-A", "-t", "10.0.0.4:80", "-s", "sh"},
+           {"-A", "-f", "3", "-s", "dh"}}) {
+    ASSERT_EQ(uvsd_.adm(args).status, 0);
+  }
+  const std::string table = uvsd_.adm({"-S", "-n"}).out;
+  const std::vector<std::string> mh = {"--pick", "-t", "10.0.0.3:80"};
+  struct InputCase {
+    std::string input, err;
+  };
+  for (const InputCase& c : std::vector<InputCase>{
+           {"1.2.3.4:5\nnonsense\n",
+            "uvsadm: --pick: line 2: `nonsense' is not ADDR:PORT ([ADDR]:PORT for IPv6)\n"},
+           {"1.2.3.4:5\n\n1.2.3.5:5\n",
+            "uvsadm: --pick: line 2: `' is not ADDR:PORT ([ADDR]:PORT for IPv6)\n"},
+           {"1.2.3.4:70000\n",
+            "uvsadm: --pick: line 1: `1.2.3.4:70000' is not ADDR:PORT ([ADDR]:PORT for IPv6)\n"},
+           {"1.2.3.4\n",
+            "uvsadm: --pick: line 1: `1.2.3.4' is not ADDR:PORT ([ADDR]:PORT for IPv6)\n"},
+           {"localhost:80\n",
+            "uvsadm: --pick: line 1: `localhost:80' is not ADDR:PORT ([ADDR]:PORT for IPv6)\n"},
+           {"2001:db8::1:80\n",
+            "uvsadm: --pick: line 1: `2001:db8::1:80' is not ADDR:PORT ([ADDR]:PORT for IPv6)\n"},
+           {"1.2.3.4:5\n[2001:db8::1]:80\n",
+            "uvsadm: --pick: line 2: an IPv6 client for an IPv4 service\n"}}) {
+    SCOPED_TRACE(c.input);
+    RunResult r = uvsd_.adm(mh, c.input);
+    EXPECT_EQ(r.err, c.err);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.out, "");
+  }
+  // dh hashes the destination, which a fwmark service does not name.
+  RunResult r = uvsd_.adm({"--pick", "-f", "3"}, "1.2.3.4:5\n");
+  EXPECT_EQ(r.err,
+            "uvsadm: --pick: dh hashes the packet's destination address, which a fwmark service "
+            "does not name\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(uvsd_.adm({"-S", "-n"}).out, table);
+
+  // Good input: one line per client, in order, a CRLF file too; none without servers; no input
+  // is no output.
+  r = uvsd_.adm(mh, "198.51.100.1:1000\r\n198.51.100.2:1000\n198.51.100.1:1000");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.status, 0);
+  const auto first = r.out.substr(0, r.out.find('\n') + 1);
+  EXPECT_TRUE(first == "198.51.100.1:1000 -> 192.168.0.1:80\n" ||
+              first == "198.51.100.1:1000 -> 192.168.0.2:80\n")
+      << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3) << r.out;
+  EXPECT_EQ(r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1), first);
+  r = uvsd_.adm({"--pick", "-t", "10.0.0.4:80"}, "198.51.100.1:1000\n");
+  EXPECT_EQ(r.out, "198.51.100.1:1000 -> -\n");
+  EXPECT_EQ(r.status, 0);
+  r = uvsd_.adm(mh, "");
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.status, 0);
 }
 
 TEST(NoDaemon, SaysSoInOneLineAndExits2) {

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <span>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -267,6 +269,67 @@ TEST(Server, WithoutAGenlHandlerARelayIsRefused) {
   EXPECT_EQ(reply->err, EINVAL);
   EXPECT_TRUE(reply->datagrams.empty());
   close(fd);
+}
+
+// uvsadm --pick's batches go to the pick handler with their clients read back; a malformed
+// client gets EINVAL and the connection stays usable; without a handler a pick is refused.
+TEST(Server, PassesPickBatchesToItsHandler) {
+  TempDir dir;
+  Server server(dir / "s.sock", [](const Command&) { return Reply{}; });
+  std::vector<ClientTuple> seen;
+  server.set_pick_handler([&seen](const Command& cmd, std::span<const ClientTuple> clients) {
+    seen.assign(clients.begin(), clients.end());
+    Reply r;
+    r.pick = PickView{"mh", {DestKey{*InetAddr::parse("10.0.0.1"), 80}}, {}};
+    r.pick->picks.assign(clients.size(), cmd.svc.key.port == 80 ? 0 : -1);
+    return r;
+  });
+  std::string error;
+  ASSERT_TRUE(server.listen(error)) << error;
+  std::thread serving([&server] { server.serve(); });
+  Client client(dir / "s.sock");
+  Command cmd;
+  cmd.kind = CommandKind::kPick;
+  cmd.options = opt(kOptService);
+  cmd.svc.key.port = 80;
+  const std::vector<std::string_view> texts = {"198.51.100.1:1", "198.51.100.2:2"};
+  std::optional<Reply> reply = client.pick(cmd, texts);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->err, 0);
+  ASSERT_TRUE(reply->pick);
+  EXPECT_EQ(reply->pick->picks, (std::vector<int32_t>{0, 0}));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1], (ClientTuple{*InetAddr::parse("198.51.100.2"), 2}));
+
+  const std::vector<std::string_view> bad = {"198.51.100.1:1", "198.51.100.2"};
+  seen.clear();
+  reply = client.pick(cmd, bad);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->err, EINVAL);
+  EXPECT_TRUE(seen.empty());
+  reply = client.pick(cmd, texts);  // same connection
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->err, 0);
+  server.stop();
+  serving.join();
+
+  Running without(dir / "t.sock", ServerOptions{std::chrono::milliseconds(2000), 2, 0});
+  Client other(dir / "t.sock");
+  reply = other.pick(cmd, texts);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->err, EINVAL);
+}
+
+// The largest batch uvsadm sends, of the longest clients there are, fits in one request.
+TEST(Server, AFullPickBatchFitsInARequest) {
+  const std::string longest = "[0000:0000:0000:0000:0000:ffff:255.255.255.255]:65535";
+  ASSERT_TRUE(parse_client_tuple(longest));
+  const std::vector<std::string_view> batch(kPickBatch, longest);
+  Command cmd;
+  cmd.kind = CommandKind::kPick;
+  cmd.svc.key.af = AF_INET6;
+  cmd.svc.key.addr = *InetAddr::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+  EXPECT_LT(encode_pick_request(cmd, batch).size(), kMaxRequestBytes / 2);
 }
 
 TEST(GenlRelay, RequestsSurviveTheWireAndBadOnesAreRefused) {

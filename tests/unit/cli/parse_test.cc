@@ -1219,3 +1219,46 @@ TEST(RestoreLines, SaveOutputParsesBack) {
 
 }  // namespace
 }  // namespace uvs::cli
+
+namespace uvs::cli {
+namespace {
+
+// uvs's --pick: a service and nothing else (the clients come on stdin).
+TEST(ParsePick, TakesOneServiceOfAnyKind) {
+  Command c = ok({"--pick", "-t", "192.0.2.1:80"});
+  EXPECT_EQ(c.kind, CommandKind::kPick);
+  EXPECT_EQ(c.options, opt(kOptService));
+  EXPECT_EQ(c.svc.key.addr, addr("192.0.2.1"));
+  EXPECT_EQ(c.svc.key.port, 80);
+  EXPECT_EQ(c.svc.key.protocol, kProtoTcp);
+  c = ok({"--pick", "-u", "[2001:db8::1]:53"});
+  EXPECT_EQ(c.svc.key.af, AF_INET6);
+  EXPECT_EQ(c.svc.key.protocol, kProtoUdp);
+  c = ok({"--pick", "--sctp-service", "192.0.2.1:9"});
+  EXPECT_EQ(c.svc.key.protocol, kProtoSctp);
+  c = ok({"--pick", "-f", "7", "-6"});
+  EXPECT_EQ(c.svc.key.fwmark, 7u);
+  EXPECT_EQ(c.svc.key.af, AF_INET6);
+}
+
+TEST(ParsePick, RefusesWhatIsNotAService) {
+  EXPECT_TRUE(fails2({"--pick"},
+                     "You need to supply the 'service-address' option for the 'pick' command"));
+  EXPECT_TRUE(fails2({"--pick", "-t", "192.0.2.1:80", "-r", "10.0.0.1"},
+                     "Illegal 'real-server' option with the 'pick' command"));
+  EXPECT_TRUE(fails2({"--pick", "-t", "192.0.2.1:80", "-s", "mh"},
+                     "Illegal 'scheduler' option with the 'pick' command"));
+  EXPECT_TRUE(fails2({"--pick", "-n", "-t", "192.0.2.1:80"},
+                     "Illegal 'numeric' option with the 'pick' command"));
+  EXPECT_TRUE(fails2({"--pick", "-t", "192.0.2.1:80", "-u", "192.0.2.1:80"},
+                     "multiple 'service-address' options specified"));
+  EXPECT_TRUE(fails2({"--pick", "-t", "192.0.2.1:80", "10.0.0.1:5"},
+                     "unexpected argument 10.0.0.1:5"));
+  EXPECT_TRUE(fails2({"--pick", "-t", "nonsense:80"},
+                     "illegal virtual server address[:port] specified"));
+  EXPECT_TRUE(fails2({"-L", "--pick"}, "invalid option `--pick'"));
+  EXPECT_TRUE(fails({"--pick=1", "-t", "192.0.2.1:80"}, kTryHelp, 255));
+}
+
+}  // namespace
+}  // namespace uvs::cli

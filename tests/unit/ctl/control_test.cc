@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <random>
@@ -468,6 +469,70 @@ TEST_F(ControlTest, SyncDaemonsReachTheDaemonListener) {
   EXPECT_EQ(heard.back(), std::make_pair(kDaemonMaster, false));
   EXPECT_EQ(ctl_.apply(d), ESRCH);
   EXPECT_EQ(heard.size(), 4u);
+}
+
+// uvsadm --pick runs the published view's scheduler here: the same dest a worker's schedule()
+// gets for the same packet, by index in the reply's dest list; refused for schedulers that pick
+// by more than the packet, and for clients of the other family.
+TEST_F(ControlTest, PickGivesWhatTheWorkersViewSchedules) {
+  auto k = tcp("10.0.0.1", 80);
+  Command svc = add_service(k, "mh");
+  svc.svc.flags = kSvcSched2;  // mh-port
+  ASSERT_EQ(ctl_.apply(svc), 0);
+  for (const char* ip : {"10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4"})
+    ASSERT_EQ(ctl_.apply(add_dest(k, ip, 8080, Fwd::kMasq, 2)), 0);
+  ASSERT_EQ(ctl_.apply(add_dest(k, "10.1.0.5", 8080, Fwd::kMasq, 0)), 0);  // no slots
+  std::vector<ClientTuple> clients;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 5000; ++i)
+    clients.push_back(ClientTuple{InetAddr::v4(rng()), static_cast<uint16_t>(rng())});
+  PickView out;
+  ASSERT_EQ(ctl_.pick(k, clients, out), 0);
+  EXPECT_EQ(out.sched_name, "mh");
+  ASSERT_EQ(out.dests.size(), 5u);
+  ASSERT_EQ(out.picks.size(), clients.size());
+  const dp::ServiceEntry* entry = ctl_.data_plane().current()->find_key(k);
+  std::map<std::string, int> seen;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    const sched::PacketKey key{clients[i].addr, k.addr, clients[i].port, kProtoTcp};
+    const sched::Dest* d = entry->sched->schedule(0, key, sched::Nanos{0});
+    ASSERT_NE(d, nullptr);
+    ASSERT_GE(out.picks[i], 0);
+    EXPECT_EQ(out.dests[size_t(out.picks[i])], d->key());
+    ++seen[d->key().addr.to_string()];
+  }
+  EXPECT_EQ(seen.size(), 4u);  // the weight-0 server is never picked
+  // A server quiesced to 0 keeps its slots: its clients get none ("-").
+  Command quiesce = add_dest(k, "10.1.0.2", 8080, Fwd::kMasq, 0);
+  quiesce.kind = CommandKind::kEditDest;
+  ASSERT_EQ(ctl_.apply(quiesce), 0);
+  ASSERT_EQ(ctl_.pick(k, clients, out), 0);
+  const long none = std::count(out.picks.begin(), out.picks.end(), -1);
+  EXPECT_NEAR(none / double(clients.size()), 0.25, 0.03);
+
+  // Refusals change nothing and say why.
+  EXPECT_EQ(ctl_.pick(tcp("10.0.0.9", 80), clients, out), ESRCH);
+  std::vector<ClientTuple> v6 = {ClientTuple{*InetAddr::parse("2001:db8::1"), 1}};
+  EXPECT_EQ(ctl_.pick(k, v6, out), EINVAL);
+  auto rr = tcp("10.0.0.2", 80);
+  ASSERT_EQ(ctl_.apply(add_service(rr, "rr")), 0);
+  out = PickView{};
+  EXPECT_EQ(ctl_.pick(rr, clients, out), EOPNOTSUPP);
+  EXPECT_EQ(out.sched_name, "rr");
+  EXPECT_TRUE(out.picks.empty());
+  ServiceKey mark;
+  mark.fwmark = 5;
+  ASSERT_EQ(ctl_.apply(add_service(mark, "dh")), 0);
+  EXPECT_EQ(ctl_.pick(mark, clients, out), EOPNOTSUPP);
+  EXPECT_EQ(out.sched_name, "dh");
+  // sh and dh on an address service are asked like mh: dh hashes the VIP, so one server.
+  Command dh = add_service(rr, "dh");
+  dh.kind = CommandKind::kEditService;
+  ASSERT_EQ(ctl_.apply(dh), 0);
+  for (const char* ip : {"10.2.0.1", "10.2.0.2", "10.2.0.3"})
+    ASSERT_EQ(ctl_.apply(add_dest(rr, ip, 80)), 0);
+  ASSERT_EQ(ctl_.pick(rr, clients, out), 0);
+  EXPECT_EQ(std::count(out.picks.begin(), out.picks.end(), out.picks[0]), long(clients.size()));
 }
 
 }  // namespace

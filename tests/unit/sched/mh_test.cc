@@ -1,8 +1,13 @@
-// mh: as ip_vs_mh.c -- Maglev table fill, last_weight, mh-fallback, mh-port, spread, disruption.
+// mh: as ip_vs_mh.c -- Maglev table fill, last_weight, mh-fallback, mh-port, spread, disruption;
+// unlike it, the same table whatever order the dests were added in.
 #include <cerrno>
+#include <algorithm>
+#include <arpa/inet.h>
 #include <cstdio>
 #include <map>
+#include <numeric>
 #include <random>
+#include <set>
 
 #include "sched/lookup_tables.h"
 #include "sched_test_util.h"
@@ -27,12 +32,13 @@ TEST(MaglevHashing, SlotsFollowWeightsRoundByRound) {
   s.add("B", 2);
   s.add("C", 3);
   s.add("D", 4);
-  // Rounds of 10 slots in list order D C B A; 409 rounds fill 4090, D takes the last 3.
+  // Rounds of 10 slots in address order A B C D (not the list's D C B A); 409 rounds fill
+  // 4090, then A takes one and B the last two.
   auto n = slot_counts(s);
-  EXPECT_EQ(n["D"], 409 * 4 + 3);
+  EXPECT_EQ(n["D"], 409 * 4);
   EXPECT_EQ(n["C"], 409 * 3);
-  EXPECT_EQ(n["B"], 409 * 2);
-  EXPECT_EQ(n["A"], 409);
+  EXPECT_EQ(n["B"], 409 * 2 + 2);
+  EXPECT_EQ(n["A"], 409 + 1);
 }
 
 TEST(MaglevHashing, EqualWeightsGetSlotCountsWithinOne) {
@@ -59,10 +65,10 @@ TEST(MaglevHashing, GcdIsFactoredOut) {
 TEST(MaglevHashing, LargeWeightRatiosAreShiftedDown) {
   TestService s("mh");
   s.add("A", 1);
-  s.add("B", 1000);  // fls(1000) = 10 > 6: shift 4, turns 62 and 1, rounds of 63
+  s.add("B", 1000);  // fls(1000) = 10 > 6: shift 4, turns 1 and 62, rounds of 63
   auto n = slot_counts(s);
-  EXPECT_EQ(n["A"], 64);  // 64 rounds = 4032 slots, then B takes 61 more
-  EXPECT_EQ(n["B"], 4093 - 64);
+  EXPECT_EQ(n["A"], 65);  // 64 rounds = 4032 slots, then A takes one and B the last 60
+  EXPECT_EQ(n["B"], 4093 - 65);
 }
 
 TEST(MaglevHashing, QuiescedDestKeepsItsSlots) {
@@ -169,6 +175,145 @@ TEST(MaglevHashing, MoreDestsThanSlotsKeepsThePreviousTable) {
   int to_extra = 0;
   for (uint32_t c = 0; c < 5000; ++c) to_extra += s.pick(client(c)) == extra.get();
   EXPECT_GT(to_extra, 0);
+}
+
+// A director cluster behind ECMP needs every director to build the same table from the same
+// real servers, whatever order each was configured in: every permutation of the adds gives the
+// same slots (compared by the dests' addresses, each service having its own Dest objects) and
+// the same picks through the published view.
+struct RealServer {
+  std::string addr;
+  uint16_t port;
+  int32_t weight;
+};
+
+DestConfig config_of(const RealServer& rs) {
+  DestConfig c;
+  c.key.addr = *InetAddr::parse(rs.addr);
+  c.key.port = rs.port;
+  c.weight = rs.weight;
+  return c;
+}
+
+std::string key_text(const Dest* d) {
+  return d == nullptr ? "-" : d->key().addr.to_string() + "/" + std::to_string(d->key().port);
+}
+
+struct Built {
+  std::vector<std::string> slots;  // the table, by dest address
+  std::vector<std::string> picks;  // through the published view, for fixed clients
+};
+
+// The servers added in `order` (indices into `set`); those in `quiesce` then edited to weight
+// 0, as an operator drains one.
+Built build_in_order(const std::vector<RealServer>& set, const std::vector<size_t>& order,
+                     uint32_t flags, const std::vector<size_t>& quiesce = {}) {
+  ServiceSched svc(*find_scheduler("mh"), flags, 1, TestService::with_seed());
+  std::vector<std::shared_ptr<Dest>> dests(set.size());
+  for (size_t i : order) {
+    dests[i] = std::make_shared<Dest>(config_of(set[i]).key);
+    EXPECT_EQ(svc.add_dest(dests[i], config_of(set[i])), 0);
+  }
+  for (size_t i : quiesce) {
+    DestConfig c = config_of(set[i]);
+    c.weight = 0;
+    EXPECT_EQ(svc.edit_dest(*dests[i], c), 0);
+  }
+  Built b;
+  const auto table = build_mh_table(svc.dests(), 4093);
+  EXPECT_TRUE(table.has_value());
+  if (table)
+    for (Dest* d : *table) b.slots.push_back(key_text(d));
+  const bool v6 = InetAddr::parse(set[0].addr)->is_v6();
+  std::mt19937 rng(7);
+  for (int c = 0; c < 2000; ++c) {
+    PacketKey key;
+    if (v6) {
+      in6_addr a{};
+      for (auto& byte : a.s6_addr) byte = static_cast<uint8_t>(rng());
+      key.saddr = InetAddr::v6(a);
+    } else {
+      key.saddr = InetAddr::v4(rng());
+    }
+    key.sport = static_cast<uint16_t>(rng());
+    key.protocol = kProtoTcp;
+    b.picks.push_back(key_text(svc.view()->schedule(0, key, {})));
+  }
+  return b;
+}
+
+// Every permutation of the set's adds (n! of them) against the first.
+void expect_same_for_every_add_order(const std::vector<RealServer>& set, uint32_t flags,
+                                     const std::vector<size_t>& quiesce = {}) {
+  std::vector<size_t> order(set.size());
+  std::iota(order.begin(), order.end(), 0);
+  const Built first = build_in_order(set, order, flags, quiesce);
+  std::set<std::string> owners(first.slots.begin(), first.slots.end());
+  int permutations = 0;
+  while (std::next_permutation(order.begin(), order.end())) {
+    const Built b = build_in_order(set, order, flags, quiesce);
+    ++permutations;
+    ASSERT_EQ(b.slots, first.slots) << "permutation " << permutations;
+    ASSERT_EQ(b.picks, first.picks) << "permutation " << permutations;
+  }
+  EXPECT_GT(permutations, 0);
+  // Every server with a weight owns slots (the comparison is not of empty tables).
+  for (const RealServer& rs : set) {
+    if (rs.weight == 0) continue;
+    EXPECT_TRUE(owners.count(InetAddr::parse(rs.addr)->to_string() + "/" +
+                             std::to_string(rs.port)))
+        << rs.addr;
+  }
+}
+
+TEST(MaglevHashing, TableIsTheSameForEveryAddOrder) {
+  // Equal weights, IPv4 (5! orders).
+  expect_same_for_every_add_order({{"10.0.0.1", 80, 1},
+                                   {"10.0.0.2", 80, 1},
+                                   {"10.0.0.3", 80, 1},
+                                   {"10.0.0.4", 80, 1},
+                                   {"10.0.0.5", 80, 1}},
+                                  0);
+  // Different weights, one address on two ports, mh-port (6! orders).
+  expect_same_for_every_add_order({{"192.168.1.10", 8080, 3},
+                                   {"192.168.1.10", 8081, 1},
+                                   {"192.168.1.2", 80, 7},
+                                   {"172.16.0.9", 443, 2},
+                                   {"10.9.8.7", 80, 5},
+                                   {"10.9.8.6", 80, 4}},
+                                  kPort);
+  // IPv6, a large weight ratio (turns shifted down) and a server added with weight 0.
+  expect_same_for_every_add_order({{"2001:db8::1", 80, 1000},
+                                   {"2001:db8::2", 80, 1},
+                                   {"2001:db8::a", 80, 250},
+                                   {"fd00::1", 8080, 0},
+                                   {"2001:db8:0:1::1", 80, 30}},
+                                  kFallback);
+}
+
+TEST(MaglevHashing, TableIsTheSameForEveryAddOrderAfterAQuiesce) {
+  // Added with their weights, then one drained to 0: it keeps its slots (last_weight), the
+  // same ones whatever the order.
+  expect_same_for_every_add_order({{"10.1.0.1", 80, 2},
+                                   {"10.1.0.2", 80, 3},
+                                   {"10.1.0.3", 80, 5},
+                                   {"10.1.0.4", 80, 1},
+                                   {"10.1.0.5", 80, 4}},
+                                  kFallback, {2});
+}
+
+TEST(MaglevHashing, AddedWithWeightZeroDiffersFromQuiescedToZero) {
+  // The kernel's last_weight, kept: two directors that reached weight 0 differently (one added
+  // it so, one drained it) build different tables. What an operator must know for a cluster.
+  const std::vector<RealServer> drained = {{"10.2.0.1", 80, 1}, {"10.2.0.2", 80, 1},
+                                           {"10.2.0.3", 80, 1}};
+  std::vector<RealServer> added_at_zero = drained;
+  added_at_zero[1].weight = 0;
+  const Built a = build_in_order(drained, {0, 1, 2}, 0, {1});
+  const Built b = build_in_order(added_at_zero, {0, 1, 2}, 0);
+  EXPECT_NE(a.slots, b.slots);
+  EXPECT_EQ(std::count(b.slots.begin(), b.slots.end(), "10.2.0.2/80"), 0);
+  EXPECT_GT(std::count(a.slots.begin(), a.slots.end(), "10.2.0.2/80"), 1000);
 }
 
 TEST(MaglevHashing, SharesFollowWeights) {

@@ -63,9 +63,10 @@ install: configure
 	install -d $(DESTDIR)$(PREFIX)/lib/uvs
 	install -m 0644 $(BUILD)/bpf/steer.bpf.o $(BUILD)/bpf/pass.bpf.o $(BUILD)/bpf/decap.bpf.o $(DESTDIR)$(PREFIX)/lib/uvs/
 	install -m 0644 $(BUILD)/libuvs-ipvs.so $(DESTDIR)$(PREFIX)/lib/uvs/
-	# The real-server script and the table template.
+	# The real-server script, the cluster announcement/drain script and the table template.
 	install -d $(DESTDIR)$(PREFIX)/share/uvs
 	install -m 0755 scripts/realserver $(DESTDIR)$(PREFIX)/share/uvs/realserver
+	install -m 0755 scripts/uvs-announce $(DESTDIR)$(PREFIX)/share/uvs/uvs-announce
 	install -m 0644 packaging/rules $(DESTDIR)$(PREFIX)/share/uvs/rules
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 packaging/man/uvsd.8 packaging/man/uvsadm.8 packaging/man/uvs-ipvs.8 packaging/man/uvs-decap.8 $(DESTDIR)$(PREFIX)/share/man/man8/

@@ -164,7 +164,12 @@ void Tracker::set_synced_activity(Conn& c, bool inactive) {
 
 void Tracker::bind_synced(Conn& c, sched::Dest* dest) {
   if (c.dest != nullptr || dest == nullptr) return;
-  bind_dest(c, dest, c.flags);  // the dest's forwarding method replaces the record's
+  // The dest's forwarding method replaces the record's, and with it the entry's keys (FULLNAT
+  // adds a reply key): the entry is re-filed, never re-keyed in place.
+  const bool hashed = c.flags & kConnHashed;
+  if (hashed) table_.unlink(c);
+  bind_dest(c, dest, c.flags);
+  if (hashed) table_.link(c);
 }
 
 // --- Persistence ------------------------------------------------------------------------

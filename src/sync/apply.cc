@@ -45,16 +45,23 @@ conn::Conn* find_existing(conn::Tracker& tracker, const SyncConn& r, uint8_t af)
   return tracker.table().lookup_in(t);
 }
 
-void take_record(conn::Conn& c, const SyncConn& r, uint32_t timeout_ms, int sync_threshold) {
+void take_record(conn::Table& table, conn::Conn& c, const SyncConn& r, uint32_t timeout_ms,
+                 int sync_threshold) {
   c.in_pkts = static_cast<uint32_t>(sync_threshold);
   c.state = static_cast<uint8_t>(r.state);
   c.old_state = c.state;
   c.timeout_ms = timeout_ms;
   const bool proxied = r.has_fnat && (r.fnat.xflags & conn::kXSynproxySeq);
   if (r.has_fnat && (c.fwd() == Fwd::kFullNat || proxied)) {
-    if (c.fwd() == Fwd::kFullNat) {
+    if (c.fwd() == Fwd::kFullNat && (c.lport != r.fnat.lport || c.laddr != r.fnat.laddr)) {
+      // Another director translated the same client with its own local address (a SYN
+      // retransmitted after the router moved the flow): the record's translation wins. The
+      // reply key is hashed, so the entry is re-filed, never edited in place.
+      const bool hashed = c.flags & conn::kConnHashed;
+      if (hashed) table.unlink(c);
       c.laddr = r.fnat.laddr;
       c.lport = r.fnat.lport;
+      if (hashed) table.link(c);
     }
     c.seq_delta = r.fnat.seq_delta;
     constexpr uint8_t kCarried = conn::kXFnatSeqDelta | conn::kXFnatTsStrip |
@@ -83,7 +90,7 @@ Applied apply_record(conn::Tracker& tracker, const SyncConn& r, FindDest find, v
     tracker.set_synced_activity(*c, r.flags & conn::kConnInactive);
     c->flags = static_cast<uint16_t>((c->flags & ~kUpdateMask) | (r.flags & kUpdateMask));
     if (c->dest == nullptr) tracker.bind_synced(*c, find(ctx, r));
-    take_record(*c, r, timeout_ms, sync_threshold);
+    take_record(tracker.table(), *c, r, timeout_ms, sync_threshold);
     tracker.refresh(*c, now_ms);  // re-files it when the record's timeout is the shorter
     return Applied::kUpdated;
   }
@@ -105,7 +112,7 @@ Applied apply_record(conn::Tracker& tracker, const SyncConn& r, FindDest find, v
   c = tracker.create_synced(p, find(ctx, r), r.dport, static_cast<uint8_t>(r.state), timeout_ms,
                             now_ms);
   if (c == nullptr) return Applied::kTableFull;
-  take_record(*c, r, timeout_ms, sync_threshold);
+  take_record(tracker.table(), *c, r, timeout_ms, sync_threshold);
   return result;
 }
 

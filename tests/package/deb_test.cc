@@ -195,7 +195,8 @@ TEST_F(DebTest, HoldsTheBinariesXdpObjectsUnitAndManPages) {
   for (const char* path :
        {"./usr/sbin/uvsd", "./usr/sbin/uvsadm", "./usr/sbin/uvs-ipvs", "./usr/sbin/uvs-decap",
         "./usr/lib/uvs/steer.bpf.o", "./usr/lib/uvs/pass.bpf.o", "./usr/lib/uvs/decap.bpf.o",
-        "./usr/lib/uvs/libuvs-ipvs.so", "./usr/share/uvs/realserver", "./usr/share/uvs/rules",
+        "./usr/lib/uvs/libuvs-ipvs.so", "./usr/share/uvs/realserver", "./usr/share/uvs/uvs-announce",
+        "./usr/share/uvs/rules",
         "./lib/systemd/system/uvsd.service",
         "./lib/systemd/system/keepalived.service.d/uvs-ipvs.conf", "./etc/default/uvs",
         "./usr/share/man/man8/uvsd.8.gz", "./usr/share/man/man8/uvsadm.8.gz",

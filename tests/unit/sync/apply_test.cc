@@ -165,6 +165,58 @@ TEST_F(ApplyTest, TemplatesAndFullNatStateComeWhole) {
   EXPECT_EQ(again.fnat.lport, 5001);
 }
 
+// Two directors of a cluster translated the same client (its SYN retransmitted after the
+// router moved it): the record's local address and port win, and the entry is re-filed under
+// its new reply key (edited in place, its expiry would search the old key's path forever).
+TEST_F(ApplyTest, AnotherDirectorsFullNatTranslationReFilesTheEntry) {
+  sched::Dest* d = dests_.add(v4(kRip), 8000, Fwd::kFullNat);
+  known_.push_back(d);
+  SyncConn mine = record(kRip, 8000);
+  mine.flags = static_cast<uint32_t>(Fwd::kFullNat);
+  mine.has_fnat = true;
+  mine.fnat.laddr = v4(kLaddr).bytes;
+  mine.fnat.lport = 5001;
+  ASSERT_EQ(apply(mine), Applied::kCreated);
+  SyncConn theirs = mine;
+  theirs.fnat.laddr = v4(kLaddr + 1).bytes;
+  theirs.fnat.lport = 6002;
+  EXPECT_EQ(apply(theirs), Applied::kUpdated);
+  Conn* c = conn();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(tracker_.table().lookup_out_fullnat(
+                tuple(v4(kRip), 8000, v4(kLaddr + 1), 6002, kProtoTcp)), c);
+  EXPECT_EQ(tracker_.table().lookup_out_fullnat(
+                tuple(v4(kRip), 8000, v4(kLaddr), 5001, kProtoTcp)), nullptr);
+  now_ = 900 * kSec;
+  tracker_.tick(now_, 1u << 30);  // expires (and returns) instead of looping
+  EXPECT_EQ(conn(), nullptr);
+  EXPECT_EQ(tracker_.table().size(), 0u);
+}
+
+// A FULLNAT entry that arrived before its real server was configured: binding gives it its
+// reply key, filed as any other (the ordering a cluster director that joins sees).
+TEST_F(ApplyTest, AFullNatEntryBoundLaterIsFoundByItsRepliesAndExpires) {
+  SyncConn f = record(kRip, 8000);
+  f.flags = static_cast<uint32_t>(Fwd::kMasq);  // what a kernel-format record names
+  f.has_fnat = true;
+  f.fnat.laddr = v4(kLaddr).bytes;
+  f.fnat.lport = 5001;
+  ASSERT_EQ(apply(f), Applied::kCreated);
+  sched::Dest* d = dests_.add(v4(kRip), 8000, Fwd::kFullNat);
+  known_.push_back(d);
+  EXPECT_EQ(apply(f), Applied::kUpdated);
+  Conn* c = conn();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->fwd(), Fwd::kFullNat);
+  EXPECT_TRUE(c->flags & conn::kConnHashed);
+  EXPECT_EQ(tracker_.table().lookup_out_fullnat(
+                tuple(v4(kRip), 8000, v4(kLaddr), 5001, kProtoTcp)), c);
+  now_ = 900 * kSec;
+  tracker_.tick(now_, 1u << 30);
+  EXPECT_EQ(conn(), nullptr);
+  EXPECT_EQ(tracker_.table().size(), 0u);
+}
+
 TEST_F(ApplyTest, AVersionZeroRecordTakesTheStatesTimeout) {
   SyncConn r = record(kRip, 8000);
   r.timeout_s = 0;

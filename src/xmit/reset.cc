@@ -60,32 +60,36 @@ bool make_tcp_reset(io::Frame& f, const pkt::ParsedPacket& p, const L2Next& back
     th[kFlagsOff] = pkt::kTcpRst | pkt::kTcpAck;
   }
   th[kDoffOff] = (pkt::kTcpHdrLen / 4) << 4;
+  write_local_tcp_ip(ip, v6, tos, kDefaultTtl, src, dst, pkt::kTcpHdrLen);
+  return set_ethernet_at(f, pkt::kEthHdrLen, v6 ? AF_INET6 : AF_INET, back);
+}
+
+void write_local_tcp_ip(uint8_t* ip, bool v6, uint8_t tos, uint8_t ttl, const InetAddr& src,
+                        const InetAddr& dst, uint32_t tcp_len) {
+  uint8_t* th = ip + (v6 ? pkt::kIpv6HdrLen : pkt::kIpv4HdrLen);
   if (v6) {
     auto* h = reinterpret_cast<pkt::Ipv6Hdr*>(ip);
     pkt::store_be32(ip, 6u << 28 | uint32_t{tos} << 20);
-    h->payload_len = htons(pkt::kTcpHdrLen);
+    h->payload_len = htons(static_cast<uint16_t>(tcp_len));
     h->nexthdr = IPPROTO_TCP;
-    h->hop_limit = kDefaultTtl;
+    h->hop_limit = ttl;
     std::memcpy(&h->saddr, src.bytes.data(), 16);
     std::memcpy(&h->daddr, dst.bytes.data(), 16);
   } else {
-    // As ip_send_unicast_reply() from the TCP control socket: DF (it does path MTU
-    // discovery), so ip_select_ident() leaves the ID 0.
     auto* h = reinterpret_cast<pkt::Ipv4Hdr*>(ip);
     h->version_ihl = 0x45;
     h->tos = tos;
-    h->tot_len = htons(static_cast<uint16_t>(ip_len + pkt::kTcpHdrLen));
+    h->tot_len = htons(static_cast<uint16_t>(pkt::kIpv4HdrLen + tcp_len));
     h->id = 0;
     h->frag_off = htons(pkt::kIpv4FlagDf);
-    h->ttl = kDefaultTtl;
+    h->ttl = ttl;
     h->protocol = IPPROTO_TCP;
     h->check = 0;
     std::memcpy(&h->saddr, src.bytes.data(), 4);
     std::memcpy(&h->daddr, dst.bytes.data(), 4);
     pkt::set_ipv4_header_checksum(ip);
   }
-  pkt::store_u16(th + 16, pkt::compute_l4_checksum(src, dst, IPPROTO_TCP, th, pkt::kTcpHdrLen));
-  return set_ethernet_at(f, pkt::kEthHdrLen, v6 ? AF_INET6 : AF_INET, back);
+  pkt::store_u16(th + 16, pkt::compute_l4_checksum(src, dst, IPPROTO_TCP, th, tcp_len));
 }
 
 }  // namespace uvs::xmit

@@ -16,4 +16,11 @@ namespace uvs::xmit {
 // False (frame untouched) for a reset or a segment without its whole TCP header.
 bool make_tcp_reset(io::Frame& f, const pkt::ParsedPacket& p, const L2Next& back);
 
+// The IP header of a TCP segment the director sends as its own stack would (a reset, the SYN
+// proxy's SYN-ACK and SYN), written at `ip` before the `tcp_len` bytes of TCP already at its
+// end, and the TCP checksum. IPv4 as ip_send_unicast_reply() and the kernel's SYN-ACKs: DF (it
+// does path MTU discovery), so ip_select_ident() leaves the ID 0.
+void write_local_tcp_ip(uint8_t* ip, bool v6, uint8_t tos, uint8_t ttl, const InetAddr& src,
+                        const InetAddr& dst, uint32_t tcp_len);
+
 }  // namespace uvs::xmit

@@ -4,6 +4,7 @@
 
 #include "pkt/checksum.h"
 #include "pkt/headers.h"
+#include "xmit/reset.h"
 
 namespace uvs::xmit {
 
@@ -93,30 +94,7 @@ void write_segment(io::Frame& f, bool v6, uint8_t tos, uint8_t ttl, const InetAd
   th[kFlagsOff] = flags;
   pkt::store_be16(th + kWindowOff, s.window);
   write_options(th + pkt::kTcpHdrLen, s);
-  if (v6) {
-    auto* h = reinterpret_cast<pkt::Ipv6Hdr*>(ip);
-    pkt::store_be32(ip, 6u << 28 | uint32_t{tos} << 20);
-    h->payload_len = htons(static_cast<uint16_t>(tcp_len));
-    h->nexthdr = IPPROTO_TCP;
-    h->hop_limit = ttl;
-    std::memcpy(&h->saddr, src.bytes.data(), 16);
-    std::memcpy(&h->daddr, dst.bytes.data(), 16);
-  } else {
-    // As the kernel's SYN-ACKs: DF (path MTU discovery), so ip_select_ident() leaves ID 0.
-    auto* h = reinterpret_cast<pkt::Ipv4Hdr*>(ip);
-    h->version_ihl = 0x45;
-    h->tos = tos;
-    h->tot_len = htons(static_cast<uint16_t>(ip_len + tcp_len));
-    h->id = 0;
-    h->frag_off = htons(pkt::kIpv4FlagDf);
-    h->ttl = ttl;
-    h->protocol = IPPROTO_TCP;
-    h->check = 0;
-    std::memcpy(&h->saddr, src.bytes.data(), 4);
-    std::memcpy(&h->daddr, dst.bytes.data(), 4);
-    pkt::set_ipv4_header_checksum(ip);
-  }
-  pkt::store_u16(th + 16, pkt::compute_l4_checksum(src, dst, IPPROTO_TCP, th, tcp_len));
+  write_local_tcp_ip(ip, v6, tos, ttl, src, dst, tcp_len);
 }
 
 uint32_t options_len(const SynFields& s) {

@@ -138,14 +138,10 @@ namespace {
 std::string service_text(const ServiceKey& k) {
   if (k.is_fwmark()) return fmt::format("FWM {}{}", k.fwmark, k.af == AF_INET6 ? " IPv6" : "");
   const char* proto = k.protocol == kProtoUdp ? "UDP" : k.protocol == kProtoSctp ? "SCTP" : "TCP";
-  const std::string addr = k.addr.is_v6() ? "[" + k.addr.to_string() + "]" : k.addr.to_string();
-  return fmt::format("{} {}:{}", proto, addr, k.port);
+  return fmt::format("{} {}", proto, format_endpoint(k.addr, k.port));
 }
 
-std::string dest_text(const DestKey& d) {
-  return d.addr.is_v6() ? fmt::format("[{}]:{}", d.addr.to_string(), d.port)
-                        : fmt::format("{}:{}", d.addr.to_string(), d.port);
-}
+std::string dest_text(const DestKey& d) { return format_endpoint(d.addr, d.port); }
 
 // uvsadm -L's Forward column.
 const char* fwd_text(Fwd f) {

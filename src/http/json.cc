@@ -55,11 +55,6 @@ json rate_of(const RateView& r) {
           {"outbps", r.outbps}};
 }
 
-std::string endpoint(const InetAddr& addr, uint16_t port) {
-  return addr.is_v6() ? "[" + addr.to_string() + "]:" + std::to_string(port)
-                      : addr.to_string() + ":" + std::to_string(port);
-}
-
 }  // namespace
 
 json services_json(const TableView& table) {
@@ -67,8 +62,9 @@ json services_json(const TableView& table) {
   for (const auto& s : table.services) {
     const ServiceLabels l = service_labels(s.cfg);
     json svc = {{"proto", l.proto},
-                {"name", s.cfg.key.is_fwmark() ? "FWM " + std::to_string(s.cfg.key.fwmark)
-                                               : l.proto + " " + endpoint(s.cfg.key.addr, s.cfg.key.port)},
+                {"name", s.cfg.key.is_fwmark()
+                             ? "FWM " + std::to_string(s.cfg.key.fwmark)
+                             : l.proto + " " + format_endpoint(s.cfg.key.addr, s.cfg.key.port)},
                 {"scheduler", s.cfg.sched_name},
                 {"persistent", s.cfg.persistent()},
                 {"timeout", s.cfg.timeout},
@@ -84,7 +80,7 @@ json services_json(const TableView& table) {
     for (const auto& d : s.dests)
       dests.push_back({{"address", d.cfg.key.addr.to_string()},
                        {"port", d.cfg.key.port},
-                       {"name", endpoint(d.cfg.key.addr, d.cfg.key.port)},
+                       {"name", format_endpoint(d.cfg.key.addr, d.cfg.key.port)},
                        {"forward", fwd_name(d.cfg.fwd)},
                        {"weight", d.cfg.weight},
                        {"active", d.activeconns},
@@ -162,9 +158,9 @@ json connections_json(const std::vector<ConnView>& conns, size_t offset, size_t 
   for (size_t i = offset; i < end; ++i) {
     const ConnView& c = conns[i];
     list.push_back({{"proto", proto_name(c.protocol)},
-                    {"client", endpoint(c.caddr, c.cport)},
-                    {"virtual", endpoint(c.vaddr, c.vport)},
-                    {"dest", endpoint(c.daddr, c.dport)},
+                    {"client", format_endpoint(c.caddr, c.cport)},
+                    {"virtual", format_endpoint(c.vaddr, c.vport)},
+                    {"dest", format_endpoint(c.daddr, c.dport)},
                     {"state", c.state},
                     {"expire", c.expire_secs}});
   }

@@ -49,6 +49,11 @@ std::optional<std::vector<InetAddr>> InetAddr::expand(std::string_view text, siz
   return out;
 }
 
+std::string format_endpoint(const InetAddr& addr, uint16_t port) {
+  const std::string host = addr.to_string();
+  return (addr.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string InetAddr::to_string() const {
   char buf[INET6_ADDRSTRLEN];
   if (is_v6()) {

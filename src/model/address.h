@@ -78,4 +78,8 @@ struct InetAddr {
   friend auto operator<=>(const InetAddr&, const InetAddr&) = default;
 };
 
+// "ADDR:PORT", IPv6 as "[ADDR]:PORT", numeric as inet_ntop spells it (uvsadm --pick, the JSON
+// API, the operator log).
+std::string format_endpoint(const InetAddr& addr, uint16_t port);
+
 }  // namespace uvs

@@ -28,9 +28,4 @@ std::optional<ClientTuple> parse_client_tuple(std::string_view text) {
   return ClientTuple{*addr, static_cast<uint16_t>(value)};
 }
 
-std::string format_endpoint(const InetAddr& addr, uint16_t port) {
-  const std::string host = addr.to_string();
-  return (addr.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 }  // namespace uvs

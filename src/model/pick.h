@@ -23,9 +23,6 @@ struct ClientTuple {
 // "ADDR:PORT", IPv6 as "[ADDR]:PORT": numeric addresses (no name lookups, a million of them
 // must read in seconds) and a decimal port 0..65535, nothing else on the line.
 std::optional<ClientTuple> parse_client_tuple(std::string_view text);
-// An address and port in that form ("ADDR:PORT", "[ADDR]:PORT"), as inet_ntop spells it: how
-// --pick names the real servers.
-std::string format_endpoint(const InetAddr& addr, uint16_t port);
 
 // One batch's answer: for each client, in order, the index in `dests` of the real server picked,
 // or -1 when the scheduler gives none.
